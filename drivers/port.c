@@ -1,0 +1,353 @@
+/* DPDK ethdev ports behind the seam in port.h: one RX and one TX queue each. */
+#include "port.h"
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_tcp.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RX_RING 1024
+#define TX_RING 1024
+#define RX_MBUFS 16383
+#define TX_MBUFS 16383
+#define MBUF_CACHE 256
+#define TX_BURST 64
+#define MAX_EAL_ARGS 64
+
+struct ucs_port {
+    uint16_t id;
+    unsigned tx_offloads;
+    struct rte_mempool *rx_pool, *tx_pool;
+    /* Software TX backlog: a ring of mbufs the TX queue has not taken yet.
+     * It grows instead of dropping; lwIP sees back-pressure when tx_pool runs dry. */
+    struct rte_mbuf **backlog;
+    uint32_t backlog_cap, head, count;
+    uint64_t rx_frames, tx_frames, tx_backlogged, tx_alloc_failed;
+    char name[RTE_DEV_NAME_MAX_LEN];
+};
+
+static char eal_storage[1024];
+static char *eal_argv[MAX_EAL_ARGS + 1];
+
+int ucs_dpdk_init(const char *eal_args, char *err, size_t errlen)
+{
+    int argc = 0;
+    snprintf(eal_storage, sizeof(eal_storage), "ucstack %s", eal_args ? eal_args : "");
+    for (char *tok = strtok(eal_storage, " \t\n"); tok && argc < MAX_EAL_ARGS; tok = strtok(NULL, " \t\n"))
+        eal_argv[argc++] = tok;
+    eal_argv[argc] = NULL;
+    if (rte_eal_init(argc, eal_argv) < 0) {
+        snprintf(err, errlen, "rte_eal_init failed: %s", rte_strerror(rte_errno));
+        return -1;
+    }
+    return 0;
+}
+
+void ucs_dpdk_cleanup(void)
+{
+    rte_eal_cleanup();
+}
+
+static int port_find(const char *devargs, uint16_t *id)
+{
+    char name[RTE_DEV_NAME_MAX_LEN];
+    size_t n = strcspn(devargs, ",");
+    if (n >= sizeof(name))
+        return -1;
+    memcpy(name, devargs, n);
+    name[n] = '\0';
+    return rte_eth_dev_get_port_by_name(name, id);
+}
+
+static struct rte_mempool *pool_create(const char *kind, uint16_t id, unsigned n, uint16_t priv, int socket)
+{
+    char name[RTE_MEMPOOL_NAMESIZE];
+    snprintf(name, sizeof(name), "ucs_%s_%u", kind, id);
+    return rte_pktmbuf_pool_create(name, n, MBUF_CACHE, RTE_ALIGN(priv, RTE_MBUF_PRIV_ALIGN),
+                                   RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+}
+
+static int port_setup(struct ucs_port *p, const struct ucs_port_params *params, char *err, size_t errlen)
+{
+    struct rte_eth_dev_info info;
+    struct rte_eth_conf conf;
+    uint16_t nrx = RX_RING, ntx = TX_RING;
+    int socket = rte_eth_dev_socket_id(p->id);
+    int rc;
+
+    if (socket < 0)
+        socket = (int)rte_socket_id();
+    if ((rc = rte_eth_dev_info_get(p->id, &info)) != 0) {
+        snprintf(err, errlen, "port %s: no device info (%s)", p->name, rte_strerror(-rc));
+        return -1;
+    }
+    memset(&conf, 0, sizeof(conf));
+    if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM)
+        p->tx_offloads |= UCS_OFFLOAD_TX_IPV4_CKSUM;
+    if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM)
+        p->tx_offloads |= UCS_OFFLOAD_TX_TCP_CKSUM;
+    conf.txmode.offloads = info.tx_offload_capa & (RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM);
+    conf.intr_conf.lsc = 0;
+
+    p->rx_pool = pool_create("rx", p->id, RX_MBUFS, params->scratch_size, socket);
+    p->tx_pool = pool_create("tx", p->id, TX_MBUFS, 0, socket);
+    if (!p->rx_pool || !p->tx_pool) {
+        snprintf(err, errlen, "port %s: mbuf pools on node %d: %s", p->name, socket, rte_strerror(rte_errno));
+        return -1;
+    }
+    if ((rc = rte_eth_dev_configure(p->id, 1, 1, &conf)) != 0 ||
+        (rc = rte_eth_dev_adjust_nb_rx_tx_desc(p->id, &nrx, &ntx)) != 0 ||
+        (rc = rte_eth_rx_queue_setup(p->id, 0, nrx, socket, NULL, p->rx_pool)) != 0 ||
+        (rc = rte_eth_tx_queue_setup(p->id, 0, ntx, socket, NULL)) != 0) {
+        snprintf(err, errlen, "port %s: queue set-up failed (%s)", p->name, rte_strerror(-rc));
+        return -1;
+    }
+    if (params->mtu && (rc = rte_eth_dev_set_mtu(p->id, params->mtu)) != 0) {
+        snprintf(err, errlen, "port %s: MTU %u refused (%s)", p->name, params->mtu, rte_strerror(-rc));
+        return -1;
+    }
+    if ((rc = rte_eth_dev_start(p->id)) != 0) {
+        snprintf(err, errlen, "port %s: start failed (%s)", p->name, rte_strerror(-rc));
+        return -1;
+    }
+    /* IPv6 neighbour discovery needs solicited-node multicast; not every PMD filters it. */
+    rte_eth_allmulticast_enable(p->id);
+    return 0;
+}
+
+struct ucs_port *ucs_port_open(const struct ucs_port_params *params, char *err, size_t errlen)
+{
+    const char *devargs = params->devargs;
+    struct ucs_port *p = calloc(1, sizeof(*p));
+    int rc;
+
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    rc = rte_dev_probe(devargs);
+    if (rc != 0 && rc != -EEXIST) {
+        snprintf(err, errlen, "cannot probe '%s': %s", devargs, rte_strerror(-rc));
+        goto fail;
+    }
+    if (port_find(devargs, &p->id) != 0) {
+        snprintf(err, errlen, "'%s' is not an ethernet port", devargs);
+        goto fail;
+    }
+    rte_eth_dev_get_name_by_port(p->id, p->name);
+    p->backlog_cap = 4096;
+    p->backlog = malloc(p->backlog_cap * sizeof(*p->backlog));
+    if (!p->backlog) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (port_setup(p, params, err, errlen) != 0)
+        goto fail;
+    return p;
+fail:
+    ucs_port_close(p);
+    return NULL;
+}
+
+void ucs_port_close(struct ucs_port *p)
+{
+    if (!p)
+        return;
+    if (p->backlog) {
+        for (uint32_t i = 0; i < p->count; i++)
+            rte_pktmbuf_free(p->backlog[(p->head + i) & (p->backlog_cap - 1)]);
+        free(p->backlog);
+    }
+    if (p->name[0]) {
+        rte_eth_dev_stop(p->id);
+        rte_eth_dev_close(p->id);
+    }
+    rte_mempool_free(p->rx_pool);
+    rte_mempool_free(p->tx_pool);
+    free(p);
+}
+
+void ucs_port_get_info(const struct ucs_port *p, struct ucs_port_info *info)
+{
+    struct rte_ether_addr mac;
+    struct rte_eth_dev_info dinfo;
+    uint16_t mtu = RTE_ETHER_MTU;
+
+    memset(info, 0, sizeof(*info));
+    rte_eth_macaddr_get(p->id, &mac);
+    memcpy(info->mac, mac.addr_bytes, 6);
+    rte_eth_dev_get_mtu(p->id, &mtu);
+    info->mtu = mtu;
+    info->numa_node = rte_eth_dev_socket_id(p->id);
+    info->tx_offloads = p->tx_offloads;
+    if (rte_eth_dev_info_get(p->id, &dinfo) == 0 && dinfo.driver_name)
+        snprintf(info->driver, sizeof(info->driver), "%s", dinfo.driver_name);
+}
+
+void ucs_port_get_stats(const struct ucs_port *p, struct ucs_port_stats *s)
+{
+    s->rx_frames = p->rx_frames;
+    s->tx_frames = p->tx_frames;
+    s->tx_backlogged = p->tx_backlogged;
+    s->tx_alloc_failed = p->tx_alloc_failed;
+    s->mbufs_total = p->rx_pool->size + p->tx_pool->size;
+    s->mbufs_free = rte_mempool_avail_count(p->rx_pool) + rte_mempool_avail_count(p->tx_pool);
+    s->tx_backlog_now = p->count;
+}
+
+bool ucs_port_link_up(struct ucs_port *p)
+{
+    struct rte_eth_link link;
+    return rte_eth_link_get_nowait(p->id, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
+}
+
+unsigned ucs_port_rx(struct ucs_port *p, struct ucs_rx_frame *frames, unsigned max)
+{
+    struct rte_mbuf *m[64];
+    unsigned n, kept = 0;
+
+    if (max > RTE_DIM(m))
+        max = RTE_DIM(m);
+    n = rte_eth_rx_burst(p->id, 0, m, (uint16_t)max);
+    for (unsigned i = 0; i < n; i++) {
+        /* Frames fit one mbuf at our MTU; a chained one would need a copy the fast path avoids. */
+        if (m[i]->nb_segs != 1) {
+            rte_pktmbuf_free(m[i]);
+            continue;
+        }
+        frames[kept].data = rte_pktmbuf_mtod(m[i], void *);
+        frames[kept].len = m[i]->data_len;
+        frames[kept].scratch = rte_mbuf_to_priv(m[i]);
+        frames[kept].handle = m[i];
+        kept++;
+    }
+    p->rx_frames += kept;
+    return kept;
+}
+
+void ucs_frame_free(void *handle)
+{
+    rte_pktmbuf_free(handle);
+}
+
+void *ucs_port_tx_alloc(struct ucs_port *p, uint16_t len, void **handle)
+{
+    struct rte_mbuf *m = rte_pktmbuf_alloc(p->tx_pool);
+    char *data;
+
+    if (!m) {
+        p->tx_alloc_failed++;
+        return NULL;
+    }
+    data = rte_pktmbuf_append(m, len);
+    if (!data) {
+        rte_pktmbuf_free(m);
+        return NULL;
+    }
+    *handle = m;
+    return data;
+}
+
+static bool is_fragment(const struct rte_ipv4_hdr *ip)
+{
+    return (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) != 0;
+}
+
+/* Fills in what a checksum-offloading port needs: header lengths, flags and
+ * the pseudo-header sum in the TCP checksum field. */
+static void tx_offload_prepare(struct rte_mbuf *m, unsigned offloads)
+{
+    struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+    uint16_t type = rte_be_to_cpu_16(eth->ether_type);
+    uint8_t proto;
+
+    m->l2_len = sizeof(*eth);
+    if (type == RTE_ETHER_TYPE_IPV4 && m->data_len >= sizeof(*eth) + sizeof(struct rte_ipv4_hdr)) {
+        struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+        m->l3_len = rte_ipv4_hdr_len(ip);
+        m->ol_flags |= RTE_MBUF_F_TX_IPV4;
+        if (offloads & UCS_OFFLOAD_TX_IPV4_CKSUM) {
+            ip->hdr_checksum = 0;
+            m->ol_flags |= RTE_MBUF_F_TX_IP_CKSUM;
+        }
+        proto = ip->next_proto_id;
+        if (proto == IPPROTO_TCP && (offloads & UCS_OFFLOAD_TX_TCP_CKSUM) && !is_fragment(ip)) {
+            struct rte_tcp_hdr *tcp = (struct rte_tcp_hdr *)((char *)ip + m->l3_len);
+            m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
+            tcp->cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
+        }
+    } else if (type == RTE_ETHER_TYPE_IPV6 && m->data_len >= sizeof(*eth) + sizeof(struct rte_ipv6_hdr)) {
+        struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)(eth + 1);
+        m->l3_len = sizeof(*ip6);
+        m->ol_flags |= RTE_MBUF_F_TX_IPV6;
+        if (ip6->proto == IPPROTO_TCP && (offloads & UCS_OFFLOAD_TX_TCP_CKSUM)) {
+            struct rte_tcp_hdr *tcp = (struct rte_tcp_hdr *)(ip6 + 1);
+            m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
+            tcp->cksum = rte_ipv6_phdr_cksum(ip6, m->ol_flags);
+        }
+    }
+}
+
+static bool backlog_grow(struct ucs_port *p)
+{
+    uint32_t cap = p->backlog_cap * 2;
+    struct rte_mbuf **b = malloc(cap * sizeof(*b));
+    if (!b)
+        return false;
+    for (uint32_t i = 0; i < p->count; i++)
+        b[i] = p->backlog[(p->head + i) & (p->backlog_cap - 1)];
+    free(p->backlog);
+    p->backlog = b;
+    p->backlog_cap = cap;
+    p->head = 0;
+    return true;
+}
+
+void ucs_port_tx_queue(struct ucs_port *p, void *handle, unsigned offloads)
+{
+    struct rte_mbuf *m = handle;
+
+    if (offloads)
+        tx_offload_prepare(m, offloads);
+    if (p->count == p->backlog_cap && !backlog_grow(p)) {
+        /* Only when the process is out of memory: flushing is the last resort. */
+        ucs_port_tx_flush(p);
+        if (p->count == p->backlog_cap) {
+            rte_pktmbuf_free(m);
+            p->tx_alloc_failed++;
+            return;
+        }
+    }
+    p->backlog[(p->head + p->count) & (p->backlog_cap - 1)] = m;
+    p->count++;
+    if (p->count >= TX_BURST)
+        ucs_port_tx_flush(p);
+}
+
+void ucs_port_tx_flush(struct ucs_port *p)
+{
+    while (p->count) {
+        uint32_t run = p->backlog_cap - p->head;
+        uint16_t want, sent;
+
+        if (run > p->count)
+            run = p->count;
+        want = run > TX_BURST ? TX_BURST : (uint16_t)run;
+        sent = rte_eth_tx_burst(p->id, 0, &p->backlog[p->head], want);
+        p->tx_frames += sent;
+        p->head = (p->head + sent) & (p->backlog_cap - 1);
+        p->count -= sent;
+        if (sent < want) {
+            p->tx_backlogged += want - sent;
+            break;
+        }
+    }
+}

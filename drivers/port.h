@@ -1,0 +1,72 @@
+/*
+ * The seam between drivers/ (which knows DPDK) and stack/ (which knows lwIP).
+ * Neither DPDK's nor lwIP's types appear here: frames are byte buffers with an
+ * opaque handle that owns them.
+ */
+#ifndef UCS_DRIVERS_PORT_H
+#define UCS_DRIVERS_PORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ucs_port;
+
+/* Starts DPDK's environment abstraction layer from a whitespace-separated
+ * argument string. Once per process. Returns 0 or -1 with a message in err. */
+int ucs_dpdk_init(const char *eal_args, char *err, size_t errlen);
+void ucs_dpdk_cleanup(void);
+
+struct ucs_port_params {
+    const char *devargs;   /* a PCI address or a vdev string such as "net_tap0,iface=x" */
+    uint16_t mtu;          /* 0: keep the port's own */
+    uint16_t scratch_size; /* bytes the stack may use beside each received frame */
+};
+
+/* Transmit checksum work the port does in hardware (or its PMD does for us).
+ * UDP is not offloaded: a fragmented datagram's checksum cannot be filled in
+ * per fragment, and IPv6 forbids leaving it zero. */
+enum {
+    UCS_OFFLOAD_TX_IPV4_CKSUM = 1u << 0,
+    UCS_OFFLOAD_TX_TCP_CKSUM = 1u << 1,
+};
+
+struct ucs_port_info {
+    uint8_t mac[6];
+    uint16_t mtu;
+    int numa_node; /* -1 when the port does not say */
+    unsigned tx_offloads;
+    char driver[32];
+};
+
+struct ucs_port_stats {
+    uint64_t rx_frames, tx_frames, tx_backlogged, tx_alloc_failed;
+    uint32_t mbufs_total, mbufs_free, tx_backlog_now;
+};
+
+struct ucs_port *ucs_port_open(const struct ucs_port_params *params, char *err, size_t errlen);
+void ucs_port_close(struct ucs_port *port);
+void ucs_port_get_info(const struct ucs_port *port, struct ucs_port_info *info);
+void ucs_port_get_stats(const struct ucs_port *port, struct ucs_port_stats *stats);
+bool ucs_port_link_up(struct ucs_port *port);
+
+/* A received frame. The stack owns it until it calls ucs_frame_free(handle);
+ * scratch is scratch_size bytes private to the stack for the frame's lifetime. */
+struct ucs_rx_frame {
+    void *data;
+    uint16_t len;
+    void *scratch;
+    void *handle;
+};
+unsigned ucs_port_rx(struct ucs_port *port, struct ucs_rx_frame *frames, unsigned max);
+void ucs_frame_free(void *handle);
+
+/* Transmit: take a buffer of len bytes, fill it, queue it. Queued frames leave
+ * at ucs_port_tx_flush(); frames the TX ring cannot take stay in a software
+ * backlog and are retried, never dropped. tx_offloads says which checksums the
+ * port must fill in for this frame (the stack left them zero). */
+void *ucs_port_tx_alloc(struct ucs_port *port, uint16_t len, void **handle);
+void ucs_port_tx_queue(struct ucs_port *port, void *handle, unsigned tx_offloads);
+void ucs_port_tx_flush(struct ucs_port *port);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * A ucstack instance: lwIP run to completion over DPDK ports, one per process.
+ * The thread that creates it is the only one that may poll it or use its sockets.
+ */
+#ifndef UCSTACK_STACK_H
+#define UCSTACK_STACK_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UCS_MAX_PORTS 4
+
+struct ucs_port_config {
+    char devargs[256];      /* PCI address or vdev string */
+    bool has_ipv4, has_ipv6, has_gateway;
+    struct in_addr ipv4;
+    uint8_t ipv4_prefix;
+    struct in6_addr ipv6;
+    uint8_t ipv6_prefix;
+    struct in_addr gateway;
+    uint16_t mtu;           /* 0: the port's own */
+    bool host_local;        /* a link to another ucstack instance on this machine */
+};
+
+struct ucs_config {
+    char eal_args[512];     /* DPDK EAL arguments, whitespace separated */
+    unsigned nports;
+    struct ucs_port_config ports[UCS_MAX_PORTS];
+};
+
+/*
+ * Parses "key = value" lines ('#' starts a comment). Keys: eal, port, ipv4,
+ * ipv6, gateway, mtu, host_local. Each "port" line starts a new port; the
+ * keys after it describe that port. Returns 0, or -1 with a message naming
+ * the line in err.
+ */
+int ucs_config_parse(const char *text, struct ucs_config *cfg, char *err, size_t errlen);
+int ucs_config_load(const char *path, struct ucs_config *cfg, char *err, size_t errlen);
+
+struct ucs_stack;
+
+struct ucs_stack *ucs_stack_create(const struct ucs_config *cfg, char *err, size_t errlen);
+/* One run-to-completion step: receive, protocol input, timers, loopback, transmit. */
+void ucs_stack_poll(struct ucs_stack *stack);
+bool ucs_stack_links_up(const struct ucs_stack *stack);
+/* Stops and closes the ports. lwIP itself lives until the process exits. */
+void ucs_stack_destroy(struct ucs_stack *stack);
+
+struct ucs_stack_stats {
+    uint64_t rx_frames, tx_frames, tx_backlogged, tx_alloc_failed;
+    uint32_t mbufs_total, mbufs_free, tx_backlog_now;
+    uint64_t ip_drops, tcp_drops, tcp_checksum_errors;
+    uint64_t tcpopt_malformed, tcpopt_unknown, tcpopt_delivered, tcpopt_sent;
+    int numa_node, cpu;
+};
+void ucs_stack_get_stats(const struct ucs_stack *stack, struct ucs_stack_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

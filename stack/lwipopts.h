@@ -1,0 +1,118 @@
+/* lwIP configuration for ucstack: one run-to-completion instance per process. */
+#ifndef UCS_LWIPOPTS_H
+#define UCS_LWIPOPTS_H
+
+/* Run to completion: no OS threads, no locks; the poll loop drives everything. */
+#define NO_SYS 1
+#define SYS_LIGHTWEIGHT_PROT 0
+#define LWIP_TIMERS 1
+#define LWIP_NETCONN 0
+#define LWIP_SOCKET 0
+/* libc's htons and friends, so lwIP and system headers can share a file. */
+#define LWIP_DONT_PROVIDE_BYTEORDER_FUNCTIONS 1
+#define LWIP_NETIF_API 0
+
+/* Memory: pools and one heap, all sized at start-up. The heap lives where the
+ * stack places it (on the port's NUMA node), not in libc's malloc. */
+#define MEM_LIBC_MALLOC 0
+#define MEMP_MEM_MALLOC 0
+#define MEM_ALIGNMENT 8
+#define MEM_SIZE (96 * 1024 * 1024)
+#define LWIP_RAM_HEAP_POINTER ucs_ram_heap
+extern unsigned char *ucs_ram_heap;
+#define MEMP_NUM_PBUF 16384
+#define MEMP_NUM_RAW_PCB 8
+#define MEMP_NUM_UDP_PCB 64
+#define MEMP_NUM_TCP_PCB 4096
+#define MEMP_NUM_TCP_PCB_LISTEN 64
+#define MEMP_NUM_TCP_SEG 60000
+#define MEMP_NUM_REASSDATA 64
+#define MEMP_NUM_FRAG_PBUF 256
+#define MEMP_NUM_ARP_QUEUE 256
+#define MEMP_NUM_ND6_QUEUE 256
+#define PBUF_POOL_SIZE 1024
+#define MEMP_NUM_SYS_TIMEOUT (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 8)
+#define LWIP_SUPPORT_CUSTOM_PBUF 1
+
+/* Protocols. */
+#define LWIP_ARP 1
+#define ARP_TABLE_SIZE 64
+#define ARP_QUEUEING 1
+#define ETHARP_SUPPORT_STATIC_ENTRIES 1
+#define LWIP_ETHERNET 1
+#define LWIP_IPV4 1
+#define LWIP_IPV6 1
+#define LWIP_IPV6_NUM_ADDRESSES 3
+#define LWIP_IPV6_MLD 1
+#define LWIP_IPV6_AUTOCONFIG 0
+#define LWIP_IPV6_DUP_DETECT_ATTEMPTS 0
+#define LWIP_IPV6_SEND_ROUTER_SOLICIT 0
+#define LWIP_ND6_NUM_NEIGHBORS 64
+#define LWIP_ND6_QUEUEING 1
+#define LWIP_ICMP 1
+#define LWIP_ICMP6 1
+#define LWIP_RAW 1
+#define LWIP_UDP 1
+#define LWIP_TCP 1
+#define LWIP_DHCP 0
+#define LWIP_AUTOIP 0
+#define LWIP_IGMP 0
+#define LWIP_DNS 0
+#define IP_REASSEMBLY 1
+#define IP_FRAG 1
+#define IP_REASS_MAX_PBUFS 512
+/* 64-bit pointers do not fit in the fragment header lwIP would reuse. */
+#define IPV6_FRAG_COPYHEADER 1
+
+/* TCP: 1460-byte segments, a 2 MiB scaled window, SACK and timestamps. */
+#define TCP_MSS 1460
+#define LWIP_WND_SCALE 1
+#define TCP_RCV_SCALE 6
+#define TCP_WND (2 * 1024 * 1024)
+#define TCP_SND_BUF (2 * 1024 * 1024)
+#define TCP_SND_QUEUELEN (4 * TCP_SND_BUF / TCP_MSS)
+/* lwIP keeps the low-water mark in 16 bits. */
+#define TCP_SNDLOWAT (0xffff - 4 * TCP_MSS - 1)
+#define TCP_QUEUE_OOSEQ 1
+#define TCP_OOSEQ_MAX_BYTES (4 * 1024 * 1024)
+#define TCP_OOSEQ_MAX_PBUFS 4096
+#define LWIP_TCP_SACK_OUT 1
+#define LWIP_TCP_MAX_SACK_NUM 4
+#define LWIP_TCP_TIMESTAMPS 1
+#define TCP_LISTEN_BACKLOG 1
+#define TCP_DEFAULT_LISTEN_BACKLOG 128
+#define LWIP_TCP_KEEPALIVE 1
+#define LWIP_TCP_PCB_NUM_EXT_ARGS 1
+#define LWIP_RANDOMIZE_INITIAL_LOCAL_PORTS 1
+#define LWIP_CHECKSUM_ON_COPY 1
+/* lwIP checks TCP_WND against PBUF_POOL_SIZE, but received frames arrive in
+ * mbufs from the port's own pool, not in lwIP's pbuf pool. */
+#define LWIP_DISABLE_TCP_SANITY_CHECKS 1
+
+/* Checksums: generated and checked per netif, so a port with offload turns them off. */
+#define LWIP_CHECKSUM_CTRL_PER_NETIF 1
+
+/* Netifs: the in-instance loopback path (127.0.0.0/8, ::1 and own addresses). */
+#define LWIP_HAVE_LOOPIF 1
+#define LWIP_NETIF_LOOPBACK 1
+#define LWIP_LOOPBACK_MAX_PBUFS 0
+#define LWIP_NETIF_STATUS_CALLBACK 1
+#define LWIP_NETIF_LINK_CALLBACK 1
+#define LWIP_SINGLE_NETIF 0
+#define LWIP_NETIF_HWADDRHINT 1
+
+/* Counters: drops and errors are counted, never silent. */
+#define LWIP_STATS 1
+#define LWIP_STATS_DISPLAY 0
+#define MIB2_STATS 0
+
+/* Our code plugs into lwIP through these hooks (stack/lwip_hooks.h). */
+#define LWIP_HOOK_FILENAME "lwip_hooks.h"
+#define LWIP_HOOK_TCP_ISN ucs_hook_tcp_isn
+#define LWIP_HOOK_TCP_INPACKET_PCB ucs_hook_tcp_inpacket
+#define LWIP_HOOK_TCP_OUT_TCPOPT_LENGTH ucs_hook_tcp_optlen
+#define LWIP_HOOK_TCP_OUT_ADD_TCPOPTS ucs_hook_tcp_addopts
+#define LWIP_HOOK_IP4_ROUTE_SRC ucs_hook_ip4_route
+#define LWIP_HOOK_IP6_ROUTE ucs_hook_ip6_route
+
+#endif

@@ -1,0 +1,162 @@
+#include "netif_port.h"
+
+#include "lwip/etharp.h"
+#include "lwip/ethip6.h"
+#include "lwip/netif.h"
+#include "lwip/pbuf.h"
+#include "netif/ethernet.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define RX_BURST 32
+
+struct port_netif {
+    struct netif netif;
+    struct ucs_port *port;
+    unsigned tx_offloads;
+};
+
+/* Lives in the mbuf's private area: a received frame becomes a pbuf that
+ * points into the mbuf, and freeing the pbuf frees the mbuf. */
+struct rx_pbuf {
+    struct pbuf_custom pc;
+    void *frame;
+};
+
+static void rx_pbuf_free(struct pbuf *p)
+{
+    ucs_frame_free(((struct rx_pbuf *)p)->frame);
+}
+
+static err_t port_linkoutput(struct netif *netif, struct pbuf *p)
+{
+    struct port_netif *pn = netif->state;
+    void *handle;
+    void *data = ucs_port_tx_alloc(pn->port, p->tot_len, &handle);
+
+    if (!data)
+        return ERR_MEM;
+    pbuf_copy_partial(p, data, p->tot_len, 0);
+    ucs_port_tx_queue(pn->port, handle, pn->tx_offloads);
+    return ERR_OK;
+}
+
+static err_t port_netif_init(struct netif *netif)
+{
+    struct port_netif *pn = netif->state;
+    struct ucs_port_info info;
+    u16_t checksums = NETIF_CHECKSUM_ENABLE_ALL;
+
+    ucs_port_get_info(pn->port, &info);
+    netif->name[0] = 'd';
+    netif->name[1] = 'p';
+    netif->output = etharp_output;
+    netif->output_ip6 = ethip6_output;
+    netif->linkoutput = port_linkoutput;
+    netif->mtu = info.mtu;
+    netif->mtu6 = info.mtu;
+    netif->hwaddr_len = ETH_HWADDR_LEN;
+    memcpy(netif->hwaddr, info.mac, ETH_HWADDR_LEN);
+    netif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_MLD6;
+    pn->tx_offloads = info.tx_offloads;
+    if (pn->tx_offloads & UCS_OFFLOAD_TX_IPV4_CKSUM)
+        checksums &= (u16_t)~NETIF_CHECKSUM_GEN_IP;
+    if (pn->tx_offloads & UCS_OFFLOAD_TX_TCP_CKSUM)
+        checksums &= (u16_t)~NETIF_CHECKSUM_GEN_TCP;
+    NETIF_SET_CHECKSUM_CTRL(netif, checksums);
+    return ERR_OK;
+}
+
+static void add_ipv6(struct netif *netif, const struct ucs_port_config *cfg)
+{
+    ip6_addr_t addr;
+    s8_t idx;
+
+    netif_create_ip6_linklocal_address(netif, 1);
+    netif_ip6_addr_set_state(netif, 0, IP6_ADDR_PREFERRED);
+    if (!cfg->has_ipv6)
+        return;
+    memcpy(addr.addr, cfg->ipv6.s6_addr, 16);
+    ip6_addr_clear_zone(&addr);
+    if (netif_add_ip6_address(netif, &addr, &idx) == ERR_OK)
+        netif_ip6_addr_set_state(netif, idx, IP6_ADDR_PREFERRED);
+}
+
+struct ucs_port *port_netif_open_port(const struct ucs_port_config *cfg, char *err, size_t errlen)
+{
+    struct ucs_port_params params = {.devargs = cfg->devargs, .mtu = cfg->mtu, .scratch_size = sizeof(struct rx_pbuf)};
+    return ucs_port_open(&params, err, errlen);
+}
+
+struct port_netif *port_netif_attach(struct ucs_port *port, const struct ucs_port_config *cfg)
+{
+    struct port_netif *pn = calloc(1, sizeof(*pn));
+    ip4_addr_t ip = {0}, mask = {0}, gw = {0};
+
+    if (!pn)
+        return NULL;
+    pn->port = port;
+    if (cfg->has_ipv4) {
+        ip.addr = cfg->ipv4.s_addr;
+        mask.addr = cfg->ipv4_prefix ? lwip_htonl(0xffffffffu << (32 - cfg->ipv4_prefix)) : 0;
+    }
+    if (cfg->has_gateway)
+        gw.addr = cfg->gateway.s_addr;
+    netif_add(&pn->netif, &ip, &mask, &gw, pn, port_netif_init, ethernet_input);
+    add_ipv6(&pn->netif, cfg);
+    if (cfg->has_gateway)
+        netif_set_default(&pn->netif);
+    netif_set_up(&pn->netif);
+    return pn;
+}
+
+void port_netif_close(struct port_netif *pn)
+{
+    netif_remove(&pn->netif);
+    ucs_port_close(pn->port);
+    free(pn);
+}
+
+unsigned port_netif_rx(struct port_netif *pn)
+{
+    struct ucs_rx_frame frames[RX_BURST];
+    unsigned n = ucs_port_rx(pn->port, frames, RX_BURST);
+
+    for (unsigned i = 0; i < n; i++) {
+        struct rx_pbuf *r = frames[i].scratch;
+        struct pbuf *p;
+
+        r->pc.custom_free_function = rx_pbuf_free;
+        r->frame = frames[i].handle;
+        p = pbuf_alloced_custom(PBUF_RAW, frames[i].len, PBUF_REF, &r->pc, frames[i].data, frames[i].len);
+        if (pn->netif.input(p, &pn->netif) != ERR_OK)
+            pbuf_free(p);
+    }
+    return n;
+}
+
+void port_netif_tx_flush(struct port_netif *pn)
+{
+    ucs_port_tx_flush(pn->port);
+}
+
+bool port_netif_check_link(struct port_netif *pn)
+{
+    bool up = ucs_port_link_up(pn->port);
+    if (up && !netif_is_link_up(&pn->netif))
+        netif_set_link_up(&pn->netif);
+    else if (!up && netif_is_link_up(&pn->netif))
+        netif_set_link_down(&pn->netif);
+    return up;
+}
+
+struct ucs_port *port_netif_port(struct port_netif *pn)
+{
+    return pn->port;
+}
+
+struct netif *port_netif_netif(struct port_netif *pn)
+{
+    return &pn->netif;
+}

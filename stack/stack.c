@@ -1,0 +1,191 @@
+/* One ucstack instance per process: ports, lwIP, and the run-to-completion step. */
+#include <ucstack/stack.h>
+
+#include "lwip/init.h"
+#include "lwip/mem.h"
+#include "lwip/netif.h"
+#include "lwip/stats.h"
+#include "lwip/timeouts.h"
+#include "netif_port.h"
+#include "tcp_options.h"
+
+#include <errno.h>
+#include <numa.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LINK_CHECK_MS 100
+
+unsigned char *ucs_ram_heap;
+
+struct ucs_stack {
+    unsigned nports;
+    struct ucs_port *raw_ports[UCS_MAX_PORTS];
+    struct port_netif *ports[UCS_MAX_PORTS];
+    bool links_up;
+    int numa_node, cpu;
+};
+
+static void check_links(void *arg)
+{
+    struct ucs_stack *s = arg;
+    bool all = true;
+    for (unsigned i = 0; i < s->nports; i++)
+        all &= port_netif_check_link(s->ports[i]);
+    s->links_up = all;
+    sys_timeout(LINK_CHECK_MS, check_links, s);
+}
+
+/* The node the first port sits on, else the node of the CPU we run on. */
+static int stack_node(struct ucs_port *first)
+{
+    struct ucs_port_info info;
+    if (numa_available() < 0)
+        return -1;
+    ucs_port_get_info(first, &info);
+    if (info.numa_node >= 0)
+        return info.numa_node;
+    return numa_node_of_cpu(sched_getcpu());
+}
+
+/* Pins the polling thread to the first CPU it may use on that node. */
+static int pin_to_node(int node)
+{
+    cpu_set_t allowed, one;
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
+        return -1;
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (!CPU_ISSET(cpu, &allowed) || (node >= 0 && numa_node_of_cpu(cpu) != node))
+            continue;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        return sched_setaffinity(0, sizeof(one), &one) == 0 ? cpu : -1;
+    }
+    return -1;
+}
+
+/* lwIP's heap, on the port's node before lwIP first touches it. lwIP cannot be
+ * torn down, so the heap is never freed: it lives as long as the process. */
+static int heap_alloc(int node)
+{
+    size_t size = MEM_SIZE + 4096;
+    ucs_ram_heap = node >= 0 ? numa_alloc_onnode(size, node) : malloc(size);
+    return ucs_ram_heap ? 0 : -1;
+}
+
+static void close_ports(struct ucs_stack *s)
+{
+    for (unsigned i = 0; i < UCS_MAX_PORTS; i++) {
+        if (s->ports[i])
+            port_netif_close(s->ports[i]);
+        else if (s->raw_ports[i])
+            ucs_port_close(s->raw_ports[i]);
+        s->ports[i] = NULL;
+        s->raw_ports[i] = NULL;
+    }
+}
+
+struct ucs_stack *ucs_stack_create(const struct ucs_config *cfg, char *err, size_t errlen)
+{
+    struct ucs_stack *s;
+
+    if (ucs_ram_heap) {
+        snprintf(err, errlen, "a process has one stack instance, and it was created already");
+        errno = EBUSY;
+        return NULL;
+    }
+    if (cfg->nports == 0 || cfg->nports > UCS_MAX_PORTS) {
+        snprintf(err, errlen, "a stack needs 1 to %d ports", UCS_MAX_PORTS);
+        errno = EINVAL;
+        return NULL;
+    }
+    if (ucs_dpdk_init(cfg->eal_args, err, errlen) != 0)
+        return NULL;
+    s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    for (unsigned i = 0; i < cfg->nports; i++) {
+        s->raw_ports[i] = port_netif_open_port(&cfg->ports[i], err, errlen);
+        if (!s->raw_ports[i])
+            goto fail;
+    }
+    s->nports = cfg->nports;
+    s->numa_node = stack_node(s->raw_ports[0]);
+    s->cpu = pin_to_node(s->numa_node);
+    if (heap_alloc(s->numa_node) != 0) {
+        snprintf(err, errlen, "cannot allocate the %u-byte stack heap", (unsigned)MEM_SIZE);
+        goto fail;
+    }
+    lwip_init();
+    for (unsigned i = 0; i < s->nports; i++) {
+        s->ports[i] = port_netif_attach(s->raw_ports[i], &cfg->ports[i]);
+        if (!s->ports[i]) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+    }
+    check_links(s);
+    return s;
+fail:
+    close_ports(s);
+    free(s);
+    ucs_dpdk_cleanup();
+    return NULL;
+}
+
+void ucs_stack_poll(struct ucs_stack *s)
+{
+    for (unsigned i = 0; i < s->nports; i++)
+        port_netif_rx(s->ports[i]);
+    sys_check_timeouts();
+    netif_poll_all();
+    for (unsigned i = 0; i < s->nports; i++)
+        port_netif_tx_flush(s->ports[i]);
+}
+
+bool ucs_stack_links_up(const struct ucs_stack *s)
+{
+    return s->links_up;
+}
+
+void ucs_stack_destroy(struct ucs_stack *s)
+{
+    if (!s)
+        return;
+    sys_untimeout(check_links, s);
+    close_ports(s);
+    free(s);
+    ucs_dpdk_cleanup();
+}
+
+void ucs_stack_get_stats(const struct ucs_stack *s, struct ucs_stack_stats *out)
+{
+    struct ucs_tcpopt_stats opt;
+
+    memset(out, 0, sizeof(*out));
+    for (unsigned i = 0; i < s->nports; i++) {
+        struct ucs_port_stats ps;
+        ucs_port_get_stats(port_netif_port(s->ports[i]), &ps);
+        out->rx_frames += ps.rx_frames;
+        out->tx_frames += ps.tx_frames;
+        out->tx_backlogged += ps.tx_backlogged;
+        out->tx_alloc_failed += ps.tx_alloc_failed;
+        out->mbufs_total += ps.mbufs_total;
+        out->mbufs_free += ps.mbufs_free;
+        out->tx_backlog_now += ps.tx_backlog_now;
+    }
+    out->ip_drops = lwip_stats.ip.drop + lwip_stats.ip6.drop;
+    out->tcp_drops = lwip_stats.tcp.drop;
+    out->tcp_checksum_errors = lwip_stats.tcp.chkerr;
+    ucs_tcpopt_get_stats(&opt);
+    out->tcpopt_malformed = opt.malformed;
+    out->tcpopt_unknown = opt.unknown_exid;
+    out->tcpopt_delivered = opt.delivered;
+    out->tcpopt_sent = opt.sent;
+    out->numa_node = s->numa_node;
+    out->cpu = s->cpu;
+}

@@ -1,0 +1,31 @@
+/* Initial sequence numbers per RFC 6528: ISN = M + F(4-tuple, secret), where M
+ * ticks every 4 microseconds and F is a keyed hash, so ISNs of one 4-tuple
+ * advance like a clock while other tuples' ISNs cannot be guessed from them. */
+#include "lwip/ip_addr.h"
+#include "lwip_hooks.h"
+#include "random.h"
+
+#include <string.h>
+#include <time.h>
+
+static uint8_t isn_secret[16];
+static int isn_secret_ready;
+
+u32_t ucs_hook_tcp_isn(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *remote_ip, u16_t remote_port)
+{
+    uint8_t tuple[2 * 16 + 4];
+    struct timespec now;
+    size_t alen = IP_IS_V6(local_ip) ? 16 : 4;
+
+    if (!isn_secret_ready) {
+        ucs_random_bytes(isn_secret, sizeof(isn_secret));
+        isn_secret_ready = 1;
+    }
+    memcpy(tuple, IP_IS_V6(local_ip) ? (const void *)ip_2_ip6(local_ip)->addr : (const void *)&ip_2_ip4(local_ip)->addr, alen);
+    memcpy(tuple + alen, IP_IS_V6(remote_ip) ? (const void *)ip_2_ip6(remote_ip)->addr : (const void *)&ip_2_ip4(remote_ip)->addr, alen);
+    memcpy(tuple + 2 * alen, &local_port, 2);
+    memcpy(tuple + 2 * alen + 2, &remote_port, 2);
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (u32_t)((uint64_t)now.tv_sec * 250000u + (uint64_t)now.tv_nsec / 4000u) +
+           (u32_t)ucs_siphash(isn_secret, tuple, 2 * alen + 4);
+}
