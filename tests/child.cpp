@@ -118,6 +118,11 @@ int Child::wait_exit(int timeout_ms)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+bool Child::write_stdin(const std::string &text)
+{
+    return in_ >= 0 && write(in_, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+}
+
 void Child::close_stdin()
 {
     if (in_ >= 0) {

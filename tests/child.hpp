@@ -18,6 +18,7 @@ class Child {
     // (the child is then killed) or on death by a signal.
     int wait_exit(int timeout_ms);
     void close_stdin();
+    bool write_stdin(const std::string &text);
     const std::string &output() const { return out_; }
     pid_t pid() const { return pid_; }
 

@@ -3,10 +3,11 @@
  * The two-process tests and the demo start two of these joined by a cable.
  *
  *   ucs-node --config FILE [--serve PORT] [--ping ADDR]... [--echo ADDR,PORT,BYTES]...
- *            [--timeout SECONDS]
+ *            [--timeout SECONDS] [--wait-go]
  *
  * It prints "ready" once its ports are open, "link up" once they are up, then
- * one line per ping and echo. With --serve it keeps serving until its standard
+ * one line per ping and echo (with --wait-go, only after reading a line from
+ * standard input, so a test can set up the far side first). With --serve it keeps serving until its standard
  * input closes. Exit status: 0 when everything asked for succeeded.
  */
 #include <ucstack/stack.h>
@@ -84,6 +85,20 @@ static bool stdin_closed(void)
     return read(0, buf, sizeof(buf)) <= 0;
 }
 
+/* Keeps the stack polled while waiting for a line on standard input. */
+static bool wait_for_go(struct ucs_stack *stack)
+{
+    struct pollfd pfd = {.fd = 0, .events = POLLIN};
+    char buf[64];
+    unsigned n = 0;
+    while (!stop_requested) {
+        ucs_stack_poll(stack);
+        if ((++n & 4095) == 0 && poll(&pfd, 1, 0) == 1)
+            return read(0, buf, sizeof(buf)) > 0;
+    }
+    return false;
+}
+
 static void print_stats(struct ucs_stack *stack)
 {
     struct ucs_stack_stats s;
@@ -102,12 +117,14 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"serve", required_argument, NULL, 's'},
         {"ping", required_argument, NULL, 'p'},   {"echo", required_argument, NULL, 'e'},
-        {"timeout", required_argument, NULL, 't'}, {NULL, 0, NULL, 0}};
+        {"timeout", required_argument, NULL, 't'}, {"wait-go", no_argument, NULL, 'g'},
+        {NULL, 0, NULL, 0}};
     const char *config_path = NULL;
     char *pings[MAX_JOBS];
     struct job echoes[MAX_JOBS];
     unsigned npings = 0, nechoes = 0, timeout_s = 60;
     int serve = 0, opt, failures = 0;
+    bool wait_go = false;
     struct ucs_config cfg;
     struct ucs_stack *stack;
     char err[256];
@@ -130,6 +147,7 @@ int main(int argc, char **argv)
             nechoes++;
             break;
         case 't': timeout_s = (unsigned)atoi(optarg); break;
+        case 'g': wait_go = true; break;
         default: return 2;
         }
     }
@@ -165,6 +183,8 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("link up\n");
+    if (wait_go && !wait_for_go(stack))
+        failures++;
 
     for (unsigned i = 0; i < npings; i++) {
         struct sockaddr_storage dst;
