@@ -42,7 +42,8 @@ extern unsigned char *ucs_ram_heap;
 #define LWIP_ETHERNET 1
 #define LWIP_IPV4 1
 #define LWIP_IPV6 1
-#define LWIP_IPV6_NUM_ADDRESSES 3
+/* Per netif; the loopback netif also holds a copy of each port's address. */
+#define LWIP_IPV6_NUM_ADDRESSES 6
 #define LWIP_IPV6_MLD 1
 #define LWIP_IPV6_AUTOCONFIG 0
 #define LWIP_IPV6_DUP_DETECT_ATTEMPTS 0

@@ -5,6 +5,7 @@
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
 #include "netif/ethernet.h"
+#include "route.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,10 @@ static void add_ipv6(struct netif *netif, const struct ucs_port_config *cfg)
     ip6_addr_clear_zone(&addr);
     if (netif_add_ip6_address(netif, &addr, &idx) == ERR_OK)
         netif_ip6_addr_set_state(netif, idx, IP6_ADDR_PREFERRED);
+    /* lwIP refuses ::1 as the source of a packet for a port's address, so the
+     * loopback netif carries the address too and connections to it use it. */
+    if (netif_add_ip6_address(ucs_loop_netif(), &addr, &idx) == ERR_OK)
+        netif_ip6_addr_set_state(ucs_loop_netif(), idx, IP6_ADDR_PREFERRED);
 }
 
 struct ucs_port *port_netif_open_port(const struct ucs_port_config *cfg, char *err, size_t errlen)

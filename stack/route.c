@@ -1,5 +1,7 @@
 /* Traffic to the instance's own addresses takes the loopback netif, so it never
  * depends on a port's checksum offload and never touches the wire. */
+#include "route.h"
+
 #include "lwip/ip4_addr.h"
 #include "lwip/ip6_addr.h"
 #include "lwip/netif.h"
@@ -7,7 +9,7 @@
 
 static struct netif *loop_netif_cached;
 
-static struct netif *loop_netif(void)
+struct netif *ucs_loop_netif(void)
 {
     struct netif *n;
     if (loop_netif_cached)
@@ -27,7 +29,7 @@ struct netif *ucs_hook_ip4_route(const ip4_addr_t *src, const ip4_addr_t *dest)
     LWIP_UNUSED_ARG(src);
     NETIF_FOREACH(n) {
         if (netif_is_up(n) && !ip4_addr_isany_val(*netif_ip4_addr(n)) && ip4_addr_cmp(dest, netif_ip4_addr(n)))
-            return loop_netif();
+            return ucs_loop_netif();
     }
     return NULL;
 }
@@ -39,7 +41,7 @@ struct netif *ucs_hook_ip6_route(const ip6_addr_t *src, const ip6_addr_t *dest)
     NETIF_FOREACH(n) {
         for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES; i++) {
             if (ip6_addr_isvalid(netif_ip6_addr_state(n, i)) && ip6_addr_cmp_zoneless(dest, netif_ip6_addr(n, i)))
-                return loop_netif();
+                return ucs_loop_netif();
         }
     }
     return NULL;

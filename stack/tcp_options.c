@@ -69,8 +69,10 @@ int ucs_tcpopt_parse(const uint8_t *opts, size_t len, struct ucs_tcpopt_exp *fou
             if (olen < 4)
                 return -1;
             exid = (uint16_t)(opts[i + 2] << 8 | opts[i + 3]);
-            for (unsigned k = 0; k < n; k++)
-                if (found[k].exid == exid)
+            /* Look for the ExID in the whole block before this option, not just in
+             * found[]: it holds at most max of them. That part is already checked. */
+            for (size_t j = 0; j < i; j += opts[j] == LWIP_TCP_OPT_NOP ? 1 : opts[j + 1])
+                if (opts[j] == UCS_TCPOPT_EXP && (uint16_t)(opts[j + 2] << 8 | opts[j + 3]) == exid)
                     return -1;
             if (n < max) {
                 found[n].exid = exid;
@@ -114,9 +116,16 @@ err_t ucs_hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optl
     return ERR_OK;
 }
 
-static int carries_syn(const struct tcp_pcb *pcb)
+/* lwIP puts MSS only on SYN and SYN-ACK; any other segment carries no options
+ * of its own or only timestamps. The decision rests on the option length, not
+ * on the pcb's state, because lwIP computes the length once when it queues a
+ * segment (a SYN is queued while the pcb is still CLOSED) and again when it
+ * sends it, and both answers must agree. One SYN-ACK shape (MSS, window scale
+ * and SACK-permitted, no timestamps: 12 bytes) looks like timestamps alone
+ * and goes without our options. */
+static int carries_syn(const struct tcp_pcb *pcb, u8_t internal_len)
 {
-    return pcb && (pcb->state == SYN_SENT || pcb->state == SYN_RCVD);
+    return pcb && internal_len != 0 && internal_len != LWIP_TCP_OPT_LEN_TS_OUT;
 }
 
 static uint8_t padded(uint8_t payload)
@@ -124,51 +133,51 @@ static uint8_t padded(uint8_t payload)
     return (uint8_t)((4u + payload + 3u) & ~3u);
 }
 
-u8_t ucs_hook_tcp_optlen(const struct tcp_pcb *pcb, u8_t internal_len)
+/* How many payload bytes each handler sends on this SYN; returns the total
+ * option length with them. Both hooks use it, so they agree by construction. */
+static uint8_t plan(const struct tcp_pcb *pcb, u8_t internal_len, uint8_t want[UCS_TCPOPT_MAX_HANDLERS])
 {
     uint8_t total = internal_len;
-    if (!carries_syn(pcb))
-        return total;
     for (unsigned i = 0; i < nhandlers; i++) {
         int room = UCS_TCPOPT_MAX_LEN - total - 4;
-        uint8_t want;
-        if (room <= 0)
-            break;
-        want = handlers[i].syn_len(pcb, (uint8_t)room);
-        if (want && padded(want) <= UCS_TCPOPT_MAX_LEN - total)
-            total = (uint8_t)(total + padded(want));
+        want[i] = room > 0 ? handlers[i].syn_len(pcb, (uint8_t)room) : 0;
+        if (want[i] > room)
+            want[i] = 0;
+        if (want[i])
+            total = (uint8_t)(total + padded(want[i]));
     }
     return total;
 }
 
-/* The space to fill is what the header length says is left after lwIP's own
- * options, so a handler changing its mind between reserve and write cannot
- * overrun the segment: what does not fit is left out and the rest is NOPs. */
+u8_t ucs_hook_tcp_optlen(const struct tcp_pcb *pcb, u8_t internal_len)
+{
+    uint8_t want[UCS_TCPOPT_MAX_HANDLERS];
+    if (!carries_syn(pcb, internal_len))
+        return internal_len;
+    return plan(pcb, internal_len, want);
+}
+
 u32_t *ucs_hook_tcp_addopts(struct pbuf *p, struct tcp_hdr *hdr, const struct tcp_pcb *pcb, u32_t *opts)
 {
+    uint8_t want[UCS_TCPOPT_MAX_HANDLERS];
     uint8_t *out = (uint8_t *)opts;
-    uint8_t *end = (uint8_t *)hdr + TCPH_HDRLEN_BYTES(hdr);
+    uint8_t internal_len = (uint8_t)(out - (uint8_t *)(hdr + 1));
 
     LWIP_UNUSED_ARG(p);
-    if (out >= end)
+    if (!carries_syn(pcb, internal_len))
         return opts;
-    for (unsigned i = 0; i < nhandlers && carries_syn(pcb); i++) {
-        int room = (int)(end - out) - 4;
-        uint8_t want;
-        if (room <= 0)
-            break;
-        want = handlers[i].syn_len(pcb, (uint8_t)room);
-        if (!want || padded(want) > end - out)
+    plan(pcb, internal_len, want);
+    for (unsigned i = 0; i < nhandlers; i++) {
+        if (!want[i])
             continue;
         out[0] = UCS_TCPOPT_EXP;
-        out[1] = (uint8_t)(4 + want);
+        out[1] = (uint8_t)(4 + want[i]);
         out[2] = (uint8_t)(handlers[i].exid >> 8);
         out[3] = (uint8_t)handlers[i].exid;
-        handlers[i].syn_write(pcb, out + 4, want);
-        memset(out + 4 + want, LWIP_TCP_OPT_NOP, padded(want) - 4u - want);
-        out += padded(want);
+        handlers[i].syn_write(pcb, out + 4, want[i]);
+        memset(out + 4 + want[i], LWIP_TCP_OPT_NOP, padded(want[i]) - 4u - want[i]);
+        out += padded(want[i]);
         stats.sent++;
     }
-    memset(out, LWIP_TCP_OPT_NOP, (size_t)(end - out));
-    return (u32_t *)end;
+    return (u32_t *)out;
 }

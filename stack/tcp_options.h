@@ -17,7 +17,8 @@ struct tcp_hdr;
 struct ucs_tcpopt_handler {
     uint16_t exid;
     /* Payload bytes to send on pcb's SYN or SYN-ACK, at most room; 0 sends none.
-     * Must give the same answer every time for the same pcb. */
+     * lwIP asks when it queues the SYN and again when it sends it: the answer
+     * must not change in between, or lwIP's own consistency check aborts. */
     uint8_t (*syn_len)(const struct tcp_pcb *pcb, uint8_t room);
     void (*syn_write)(const struct tcp_pcb *pcb, uint8_t *payload, uint8_t len);
     /* An option with this ExID arrived for pcb (a listener when it is a SYN). */
