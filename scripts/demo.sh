@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# make demo: two processes, each its own ucstack instance, as two different
+# users, joined by a virtio-user <-> vhost-user cable. Says what happened.
+set -euo pipefail
+build=${1:-build}
+node="$(cd "$build" && pwd)/tests/ucs-node"
+client_uid=65534
+
+dir=$(mktemp -d /tmp/ucstack-demo-XXXXXX)
+chmod 755 "$dir"
+server_pid=""
+cleanup() {
+    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    rm -rf "$dir"
+    rmdir "/var/run/dpdk/ucs-demo-$$-s" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+cat > "$dir/server.conf" <<CONF
+eal = --no-huge -m 512 --no-pci --no-shconf --log-level=error -l 0 --file-prefix=ucs-demo-$$-s
+port = net_vhost0,iface=$dir/cable.sock,queues=1
+ipv4 = 198.18.0.1/24
+ipv6 = fd75:6373::1/64
+host_local = yes
+CONF
+cat > "$dir/client.conf" <<CONF
+eal = --no-huge -m 512 --no-pci --no-shconf --log-level=error -l 1 --file-prefix=ucs-demo-$$-c
+port = virtio_user0,path=$dir/cable.sock,queues=1
+ipv4 = 198.18.0.2/24
+ipv6 = fd75:6373::2/64
+host_local = yes
+CONF
+chmod 644 "$dir"/*.conf
+
+echo "ucstack demo: two processes joined by a virtual cable (vhost-user <-> virtio-user)"
+echo "  server: uid $(id -u), 198.18.0.1 and fd75:6373::1, echo service on TCP port 7777"
+echo "  client: uid $client_uid, 198.18.0.2 and fd75:6373::2"
+mkfifo "$dir/server.in"
+"$node" --config "$dir/server.conf" --serve 7777 --timeout 60 < "$dir/server.in" > "$dir/server.out" 2>&1 &
+server_pid=$!
+exec 3> "$dir/server.in"
+# The server prints "ready" once the cable's socket exists.
+timeout 30 grep -q -m1 '^ready' <(tail -f "$dir/server.out")
+chmod 666 "$dir/cable.sock"
+
+env -u XDG_RUNTIME_DIR setpriv --reuid=$client_uid --regid=$client_uid --clear-groups \
+    "$node" --config "$dir/client.conf" --timeout 60 \
+    --ping 198.18.0.1 --ping fd75:6373::1 \
+    --echo 198.18.0.1,7777,256M --echo fd75:6373::1,7777,256M > "$dir/client.out" 2>&1 || true
+exec 3>&-
+wait "$server_pid" || true
+server_pid=""
+
+awk '
+/^link up/   { print "  the cable came up: both sides see a link" }
+/^ping /     { if ($3 == "ok") printf "  ping %-14s answered in %s us (the first one includes neighbour resolution)\n", $2, substr($4, 8);
+               else printf "  ping %s FAILED\n", $2 }
+/^echo /     { split($4, b, "="); split($6, s, "="); split($7, g, "=");
+               if ($5 == "ok") printf "  TCP echo to %-14s %d MiB there and back, every byte checked, in %s s: %s Gbit/s each way\n", $2, b[2] / 1048576, s[2], g[2];
+               else printf "  TCP echo to %s FAILED: %s\n", $2, $0 }
+' "$dir/client.out"
+grep -q '^link up' "$dir/client.out" || { echo "the client never saw a link; its output:"; cat "$dir/client.out"; exit 1; }
+if grep -q FAILED "$dir/client.out"; then
+    echo "demo: something failed; full client output:"
+    cat "$dir/client.out"
+    exit 1
+fi
+echo "  server counters: $(grep '^stats' "$dir/server.out" | sed 's/^stats //')"
+echo "demo: everything worked"
