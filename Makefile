@@ -16,7 +16,7 @@ build: setup $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 test: build
-	meson test -C $(BUILD) --print-errorlogs
+	meson test -C $(BUILD) --print-errorlogs; rc=$$?; bash scripts/test-summary.sh $(BUILD); exit $$rc
 
 demo: build
 	bash scripts/demo.sh $(BUILD)
