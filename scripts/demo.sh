@@ -17,14 +17,14 @@ cleanup() {
 trap cleanup EXIT
 
 cat > "$dir/server.conf" <<CONF
-eal = --no-huge -m 512 --no-pci --no-shconf --log-level=error -l 0 --file-prefix=ucs-demo-$$-s
+eal = --no-huge -m 512 --no-pci --no-shconf --no-telemetry --log-level=error -l 0 --file-prefix=ucs-demo-$$-s
 port = net_vhost0,iface=$dir/cable.sock,queues=1
 ipv4 = 198.18.0.1/24
 ipv6 = fd75:6373::1/64
 host_local = yes
 CONF
 cat > "$dir/client.conf" <<CONF
-eal = --no-huge -m 512 --no-pci --no-shconf --log-level=error -l 1 --file-prefix=ucs-demo-$$-c
+eal = --no-huge -m 512 --no-pci --no-shconf --no-telemetry --log-level=error -l 1 --file-prefix=ucs-demo-$$-c
 port = virtio_user0,path=$dir/cable.sock,queues=1
 ipv4 = 198.18.0.2/24
 ipv6 = fd75:6373::2/64
@@ -35,19 +35,25 @@ chmod 644 "$dir"/*.conf
 echo "ucstack demo: two processes joined by a virtual cable (vhost-user <-> virtio-user)"
 echo "  server: uid $(id -u), 198.18.0.1 and fd75:6373::1, echo service on TCP port 7777"
 echo "  client: uid $client_uid, 198.18.0.2 and fd75:6373::2"
-mkfifo "$dir/server.in"
-"$node" --config "$dir/server.conf" --serve 7777 --timeout 60 < "$dir/server.in" > "$dir/server.out" 2>&1 &
-server_pid=$!
-exec 3> "$dir/server.in"
-# The server prints "ready" once the cable's socket exists.
-timeout 30 grep -q -m1 '^ready' <(tail -f "$dir/server.out")
+coproc SERVER { exec "$node" --config "$dir/server.conf" --serve 7777 --timeout 60 2>&1; }
+server_pid=$SERVER_PID
+server_out=${SERVER[0]}
+server_in=${SERVER[1]}
+# The server says "ready" once the cable's socket exists.
+ready=""
+while read -r -t 30 line <&"$server_out"; do
+    [ "$line" = ready ] && { ready=1; break; }
+done
+[ -n "$ready" ] || { echo "demo: the server did not start"; exit 1; }
 chmod 666 "$dir/cable.sock"
 
 env -u XDG_RUNTIME_DIR setpriv --reuid=$client_uid --regid=$client_uid --clear-groups \
     "$node" --config "$dir/client.conf" --timeout 60 \
     --ping 198.18.0.1 --ping fd75:6373::1 \
     --echo 198.18.0.1,7777,256M --echo fd75:6373::1,7777,256M > "$dir/client.out" 2>&1 || true
-exec 3>&-
+# Closing its standard input tells the server to stop.
+eval "exec $server_in>&-"
+cat <&"$server_out" > "$dir/server.out"
 wait "$server_pid" || true
 server_pid=""
 

@@ -27,7 +27,7 @@ std::string fmt(const char *f, const std::string &arg)
 std::string node_config(const std::string &prefix, int core, const std::string &port, const std::string &v4,
                         const std::string &v6)
 {
-    return "eal = --no-huge -m 512 --no-pci --no-shconf --log-level=warning -l " + std::to_string(core) +
+    return "eal = --no-huge -m 512 --no-pci --no-shconf --no-telemetry --log-level=warning -l " + std::to_string(core) +
            " --file-prefix=" + prefix + "\nport = " + port + "\nipv4 = " + v4 + "/24\nipv6 = " + v6 +
            "/64\nhost_local = yes\n";
 }

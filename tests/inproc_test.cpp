@@ -27,7 +27,7 @@ class StackEnvironment : public ::testing::Environment {
     void SetUp() override
     {
         g_prefix = "ucs-test-inproc-" + std::to_string(getpid());
-        std::string text = "eal = --no-huge -m 512 --no-pci --no-shconf --log-level=warning --file-prefix=" +
+        std::string text = "eal = --no-huge -m 512 --no-pci --no-shconf --no-telemetry --log-level=warning --file-prefix=" +
                            g_prefix + "\nport = net_ring0\nipv4 = 198.18.3.1/24\nipv6 = fd75:6375::1/64\n";
         struct ucs_config cfg;
         char err[256];

@@ -38,7 +38,7 @@ class TapTest : public ::testing::Test {
 TEST_F(TapTest, KernelPingsAndEchoesThroughTheStackAndStackPingsKernel)
 {
     TempDir dir;
-    std::string cfg = dir.file("tap.conf", "eal = --no-huge -m 512 --no-pci --no-shconf --log-level=warning -l 1 "
+    std::string cfg = dir.file("tap.conf", "eal = --no-huge -m 512 --no-pci --no-shconf --no-telemetry --log-level=warning -l 1 "
                                            "--file-prefix=" + prefix_ + "\nport = net_tap0,iface=ucstap0\n"
                                            "ipv4 = 198.18.2.2/24\nipv6 = fd75:6374::2/64\n");
     Child node({"ip", "netns", "exec", ns_, ucs_node_path(), "--config", cfg, "--serve", "7777", "--wait-go",
