@@ -87,6 +87,7 @@ extern unsigned char *ucs_ram_heap;
 #define TCP_LISTEN_BACKLOG 1
 #define TCP_DEFAULT_LISTEN_BACKLOG 128
 #define LWIP_TCP_KEEPALIVE 1
+#define SO_REUSE 1
 #define LWIP_TCP_PCB_NUM_EXT_ARGS 1
 #define LWIP_RANDOMIZE_INITIAL_LOCAL_PORTS 1
 #define LWIP_CHECKSUM_ON_COPY 1

@@ -19,6 +19,8 @@
 #define LINK_CHECK_MS 100
 
 unsigned char *ucs_ram_heap;
+static struct ucs_stack *current;
+static __thread bool owner_thread;
 
 struct ucs_stack {
     unsigned nports;
@@ -129,6 +131,8 @@ struct ucs_stack *ucs_stack_create(const struct ucs_config *cfg, char *err, size
         }
     }
     check_links(s);
+    current = s;
+    owner_thread = true;
     return s;
 fail:
     close_ports(s);
@@ -147,6 +151,16 @@ void ucs_stack_poll(struct ucs_stack *s)
         port_netif_tx_flush(s->ports[i]);
 }
 
+struct ucs_stack *ucs_stack_current(void)
+{
+    return current;
+}
+
+bool ucs_stack_owned_by_caller(void)
+{
+    return owner_thread && current;
+}
+
 bool ucs_stack_links_up(const struct ucs_stack *s)
 {
     return s->links_up;
@@ -158,6 +172,8 @@ void ucs_stack_destroy(struct ucs_stack *s)
         return;
     sys_untimeout(check_links, s);
     close_ports(s);
+    if (current == s)
+        current = NULL;
     free(s);
     ucs_dpdk_cleanup();
 }

@@ -49,6 +49,10 @@ struct ucs_stack *ucs_stack_create(const struct ucs_config *cfg, char *err, size
 /* One run-to-completion step: receive, protocol input, timers, loopback, transmit. */
 void ucs_stack_poll(struct ucs_stack *stack);
 bool ucs_stack_links_up(const struct ucs_stack *stack);
+/* The process's instance (NULL before ucs_stack_create), and whether the
+ * calling thread is the one that created it and so may poll it. */
+struct ucs_stack *ucs_stack_current(void);
+bool ucs_stack_owned_by_caller(void);
 /* Stops and closes the ports. lwIP itself lives until the process exits. */
 void ucs_stack_destroy(struct ucs_stack *stack);
 

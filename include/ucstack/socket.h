@@ -1,0 +1,70 @@
+/*
+ * The socket API applications call: POSIX calls under a ucs_ prefix, with the
+ * behaviour and errno Linux gives. Stack descriptors start at UCS_FD_BASE, far
+ * above any kernel descriptor, so a program can hold both and tell them apart.
+ *
+ * Threading: a process has one stack instance; the thread that created it (with
+ * ucs_stack_create) owns it, and only that thread may call these functions. A
+ * call from another thread fails with EPERM and changes nothing. Blocking calls
+ * keep the stack running (they poll it) while they wait.
+ */
+#ifndef UCSTACK_SOCKET_H
+#define UCSTACK_SOCKET_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UCS_FD_BASE 0x40000000
+#define UCS_FD_MAX (UCS_FD_BASE + (1 << 24))
+
+/* True when fd is a ucstack descriptor (not necessarily an open one). */
+static inline bool ucs_is_stack_fd(int fd)
+{
+    return fd >= UCS_FD_BASE && fd < UCS_FD_MAX;
+}
+
+int ucs_socket(int domain, int type, int protocol);
+int ucs_bind(int fd, const struct sockaddr *addr, socklen_t len);
+int ucs_listen(int fd, int backlog);
+int ucs_accept(int fd, struct sockaddr *addr, socklen_t *len);
+int ucs_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
+int ucs_connect(int fd, const struct sockaddr *addr, socklen_t len);
+ssize_t ucs_send(int fd, const void *buf, size_t len, int flags);
+ssize_t ucs_recv(int fd, void *buf, size_t len, int flags);
+ssize_t ucs_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to, socklen_t tolen);
+ssize_t ucs_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from, socklen_t *fromlen);
+ssize_t ucs_read(int fd, void *buf, size_t len);
+ssize_t ucs_write(int fd, const void *buf, size_t len);
+ssize_t ucs_readv(int fd, const struct iovec *iov, int iovcnt);
+ssize_t ucs_writev(int fd, const struct iovec *iov, int iovcnt);
+int ucs_shutdown(int fd, int how);
+int ucs_close(int fd);
+int ucs_getsockname(int fd, struct sockaddr *addr, socklen_t *len);
+int ucs_getpeername(int fd, struct sockaddr *addr, socklen_t *len);
+int ucs_setsockopt(int fd, int level, int name, const void *val, socklen_t len);
+int ucs_getsockopt(int fd, int level, int name, void *val, socklen_t *len);
+int ucs_fcntl(int fd, int cmd, ... /* int arg */);
+int ucs_ioctl(int fd, unsigned long request, ... /* int *arg */);
+/* Stack and kernel descriptors may be mixed in one call. */
+int ucs_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms);
+
+int ucs_epoll_create(int size);
+int ucs_epoll_create1(int flags);
+int ucs_epoll_ctl(int epfd, int op, int fd, struct epoll_event *event);
+/* Runs the stack until an event is ready or timeout_ms passes (-1: forever, 0: one step). */
+int ucs_epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout_ms);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,231 @@
+/* The descriptor table and the calls every kind of socket shares. */
+#include "sock.h"
+
+#include <ucstack/stack.h>
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "lwip/pbuf.h"
+#include <sys/ioctl.h>
+#include <time.h>
+
+static struct ucs_sock **table;
+static int table_len, next_free_hint;
+
+int sock_check_thread(void)
+{
+    return ucs_stack_owned_by_caller() ? 0 : sock_fail(EPERM);
+}
+
+void sock_poll_stack(void)
+{
+    ucs_stack_poll(ucs_stack_current());
+}
+
+uint64_t sock_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t sock_deadline(const struct timeval *tv)
+{
+    uint64_t ms = (uint64_t)tv->tv_sec * 1000u + (uint64_t)tv->tv_usec / 1000u;
+    if (ms == 0 && tv->tv_usec > 0)
+        ms = 1;
+    return ms ? sock_now_ms() + ms : UINT64_MAX;
+}
+
+struct ucs_sock *sock_alloc(enum ucs_sock_kind kind)
+{
+    struct ucs_sock *s;
+    int i;
+
+    for (i = next_free_hint; i < table_len && table[i]; i++)
+        ;
+    if (i == table_len) {
+        int len = table_len ? table_len * 2 : 1024;
+        struct ucs_sock **t;
+        if (len > UCS_FD_MAX - UCS_FD_BASE) {
+            errno = EMFILE;
+            return NULL;
+        }
+        t = realloc(table, (size_t)len * sizeof(*t));
+        if (!t) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        memset(t + table_len, 0, (size_t)(len - table_len) * sizeof(*t));
+        table = t;
+        table_len = len;
+    }
+    s = calloc(1, sizeof(*s));
+    if (!s) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    s->fd = UCS_FD_BASE + i;
+    s->kind = kind;
+    table[i] = s;
+    next_free_hint = i + 1;
+    return s;
+}
+
+void sock_free(struct ucs_sock *s)
+{
+    int i = s->fd - UCS_FD_BASE;
+    table[i] = NULL;
+    if (i < next_free_hint)
+        next_free_hint = i;
+    if (s->cred)
+        ucs_cred_release(s->cred);
+    if (s->peer_cred)
+        ucs_cred_release(s->peer_cred);
+    free(s);
+}
+
+struct ucs_sock *sock_get(int fd)
+{
+    int i = fd - UCS_FD_BASE;
+    if (sock_check_thread() != 0)
+        return NULL;
+    if (!ucs_is_stack_fd(fd) || i >= table_len || !table[i]) {
+        errno = EBADF;
+        return NULL;
+    }
+    return table[i];
+}
+
+int ucs_socket(int domain, int type, int protocol)
+{
+    int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+    struct ucs_sock *s;
+    int rc;
+
+    if (sock_check_thread() != 0)
+        return -1;
+    if (domain != AF_INET && domain != AF_INET6)
+        return sock_fail(EAFNOSUPPORT);
+    if (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC | 0xf))
+        return sock_fail(EINVAL);
+    if (base == SOCK_STREAM && protocol != 0 && protocol != IPPROTO_TCP)
+        return sock_fail(EPROTONOSUPPORT);
+    if (base == SOCK_DGRAM && protocol != 0 && protocol != IPPROTO_UDP)
+        return sock_fail(EPROTONOSUPPORT);
+    if (base != SOCK_STREAM && base != SOCK_DGRAM)
+        return sock_fail(ESOCKTNOSUPPORT);
+    s = sock_alloc(base == SOCK_STREAM ? SOCK_KIND_TCP : SOCK_KIND_UDP);
+    if (!s)
+        return -1;
+    s->family = domain;
+    s->nonblock = type & SOCK_NONBLOCK;
+    s->cloexec = type & SOCK_CLOEXEC;
+    s->rcvbuf = 2 * 212992; /* what Linux reports by default, already doubled */
+    s->sndbuf = 2 * 212992;
+    s->cred = ucs_cred_capture();
+    if (!s->cred) {
+        sock_free(s);
+        return sock_fail(ENOMEM);
+    }
+    rc = s->kind == SOCK_KIND_TCP ? tcp_sock_open(s) : udp_sock_open(s);
+    if (rc != 0) {
+        sock_free(s);
+        return sock_fail(ENOMEM);
+    }
+    return s->fd;
+}
+
+int ucs_close(int fd)
+{
+    struct ucs_sock *s = sock_get(fd);
+    if (!s)
+        return -1;
+    epoll_forget_sock(s);
+    switch (s->kind) {
+    case SOCK_KIND_TCP: tcp_sock_close(s); break;
+    case SOCK_KIND_UDP: udp_sock_close(s); break;
+    case SOCK_KIND_EPOLL: epoll_sock_close(s); break;
+    }
+    sock_free(s);
+    return 0;
+}
+
+uint32_t sock_events(struct ucs_sock *s)
+{
+    switch (s->kind) {
+    case SOCK_KIND_TCP: return tcp_sock_events(s);
+    case SOCK_KIND_UDP: return udp_sock_events(s);
+    default: return 0;
+    }
+}
+
+int ucs_fcntl(int fd, int cmd, ...)
+{
+    struct ucs_sock *s = sock_get(fd);
+    va_list ap;
+    int arg;
+
+    if (!s)
+        return -1;
+    va_start(ap, cmd);
+    arg = va_arg(ap, int);
+    va_end(ap);
+    switch (cmd) {
+    case F_GETFL: return O_RDWR | (s->nonblock ? O_NONBLOCK : 0);
+    case F_SETFL: s->nonblock = arg & O_NONBLOCK; return 0;
+    case F_GETFD: return s->cloexec ? FD_CLOEXEC : 0;
+    case F_SETFD: s->cloexec = arg & FD_CLOEXEC; return 0;
+    default: return sock_fail(EINVAL);
+    }
+}
+
+int ucs_ioctl(int fd, unsigned long request, ...)
+{
+    struct ucs_sock *s = sock_get(fd);
+    va_list ap;
+    int *arg;
+
+    if (!s)
+        return -1;
+    va_start(ap, request);
+    arg = va_arg(ap, int *);
+    va_end(ap);
+    switch (request) {
+    case FIONBIO:
+        s->nonblock = *arg != 0;
+        return 0;
+    case FIONREAD:
+        if (s->kind == SOCK_KIND_TCP) {
+            if (s->u.tcp.state == TCP_S_LISTEN)
+                return sock_fail(EINVAL);
+            *arg = (int)s->u.tcp.rx_bytes;
+        } else if (s->kind == SOCK_KIND_UDP) {
+            *arg = s->u.udp.rxq ? s->u.udp.rxq->p->tot_len : 0;
+        } else {
+            return sock_fail(ENOTTY);
+        }
+        return 0;
+    default: return sock_fail(ENOTTY);
+    }
+}
+
+int ucs_sock_peer_cred(int fd, const struct ucs_cred **peer)
+{
+    int i = fd - UCS_FD_BASE;
+    struct ucs_sock *s;
+
+    if (!ucs_is_stack_fd(fd) || i >= table_len || !table[i])
+        return -EBADF;
+    s = table[i];
+    if (s->kind != SOCK_KIND_TCP)
+        return -ENOTSUP;
+    if (s->u.tcp.state != TCP_S_CONNECTED)
+        return -ENOTCONN;
+    if (!s->peer_cred)
+        return -EINVAL;
+    *peer = s->peer_cred;
+    return 0;
+}

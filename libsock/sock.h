@@ -1,0 +1,152 @@
+/* libsock's private state: the descriptor table and what each socket holds. */
+#ifndef UCS_LIBSOCK_SOCK_H
+#define UCS_LIBSOCK_SOCK_H
+
+#include <ucstack/socket.h>
+
+#include "../ucred/cred.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct tcp_pcb;
+struct udp_pcb;
+struct pbuf;
+struct ucs_epoll;
+
+enum ucs_sock_kind { SOCK_KIND_TCP, SOCK_KIND_UDP, SOCK_KIND_EPOLL };
+
+enum ucs_tcp_state {
+    TCP_S_NEW,        /* socket() done, maybe bound */
+    TCP_S_LISTEN,
+    TCP_S_CONNECTING,
+    TCP_S_CONNECTED,
+    TCP_S_CLOSED,     /* the connection is gone (reset, aborted, timed out) */
+};
+
+/* One received datagram, or one pbuf chain of a stream, queued for the application. */
+struct ucs_rxq_entry {
+    struct ucs_rxq_entry *next;
+    struct pbuf *p;
+    uint16_t offset; /* stream: bytes of p already read */
+    struct sockaddr_storage from; /* datagram: the sender */
+};
+
+/* An epoll registration: links one socket to one epoll instance. */
+struct ucs_epitem {
+    struct ucs_epitem *next_of_sock; /* the socket's registrations */
+    struct ucs_epitem *next_ready;   /* the epoll instance's ready list */
+    struct ucs_epoll *ep;
+    struct ucs_sock *sock;
+    int fd;
+    uint32_t events;
+    uint64_t data;
+    bool on_ready_list;
+};
+
+struct ucs_sock {
+    int fd;
+    enum ucs_sock_kind kind;
+    int family;       /* AF_INET or AF_INET6 */
+    bool nonblock, cloexec, v6only, reuseaddr, keepalive;
+    int so_error;     /* pending error, reported once (SO_ERROR, or the next call) */
+    int rcvbuf, sndbuf;
+    struct timeval rcvtimeo, sndtimeo;
+    struct linger linger;
+    struct ucs_epitem *epitems;
+
+    /* Credentials: the creator's (replaced by connect()), and the peer's. */
+    struct ucs_cred *cred;
+    struct ucs_cred *peer_cred;
+
+    union {
+        struct {
+            struct tcp_pcb *pcb;
+            enum ucs_tcp_state state;
+            bool rd_shut, wr_shut, peer_fin;
+            /* Received pbufs, in order, linked through their own next
+             * pointers (chains joined, tot_len unused): no allocation per packet. */
+            struct pbuf *rx_head, *rx_tail;
+            uint16_t rx_off;
+            uint32_t rx_bytes;
+            /* listening */
+            struct ucs_sock **acceptq;
+            int backlog, acceptq_len, acceptq_head;
+        } tcp;
+        struct {
+            struct udp_pcb *pcb;
+            bool connected, bound;
+            struct ucs_rxq_entry *rxq, *rxq_tail;
+            uint32_t rxq_len;
+        } udp;
+        struct ucs_epoll *ep;
+    } u;
+};
+
+/* Descriptor table. */
+struct ucs_sock *sock_alloc(enum ucs_sock_kind kind);
+void sock_free(struct ucs_sock *s);
+/* The socket for fd, or NULL with errno set (EBADF; EPERM from a thread that
+ * does not own the stack). */
+struct ucs_sock *sock_get(int fd);
+/* 0 when the calling thread owns the stack, else -1 with errno EPERM. */
+int sock_check_thread(void);
+/* Polls the stack once; the step every blocking call repeats while it waits. */
+void sock_poll_stack(void);
+
+/* Wait helpers: ms left until a deadline from a SO_*TIMEO value (0 = none). */
+uint64_t sock_now_ms(void);
+uint64_t sock_deadline(const struct timeval *tv);
+
+static inline int sock_fail(int err)
+{
+    errno = err;
+    return -1;
+}
+
+/* Readiness for epoll and poll, from the socket's current state. */
+uint32_t sock_events(struct ucs_sock *s);
+/* Tells the epoll instances watching s that its state changed. */
+void sock_wake(struct ucs_sock *s);
+
+/* Per kind: implemented in tcp.c and udp.c. */
+int tcp_sock_open(struct ucs_sock *s);
+int udp_sock_open(struct ucs_sock *s);
+void tcp_sock_close(struct ucs_sock *s);
+void udp_sock_close(struct ucs_sock *s);
+uint32_t tcp_sock_events(struct ucs_sock *s);
+uint32_t udp_sock_events(struct ucs_sock *s);
+void epoll_sock_close(struct ucs_sock *s);
+void epoll_forget_sock(struct ucs_sock *s);
+
+/* Per-kind calls behind the public ones (io.c dispatches). */
+struct sock_ops {
+    int (*bind)(struct ucs_sock *s, const struct sockaddr *addr, socklen_t len);
+    int (*listen)(struct ucs_sock *s, int backlog);
+    int (*accept)(struct ucs_sock *s, struct sockaddr *addr, socklen_t *len, int flags);
+    int (*connect)(struct ucs_sock *s, const struct sockaddr *addr, socklen_t len);
+    ssize_t (*send)(struct ucs_sock *s, const struct iovec *iov, int iovcnt, int flags, const struct sockaddr *to,
+                    socklen_t tolen);
+    ssize_t (*recv)(struct ucs_sock *s, const struct iovec *iov, int iovcnt, int flags, struct sockaddr *from,
+                    socklen_t *fromlen);
+    int (*shutdown)(struct ucs_sock *s, int how);
+    int (*getname)(struct ucs_sock *s, struct sockaddr *addr, socklen_t *len, bool peer);
+    /* Options of the socket's own protocol levels (and SOL_SOCKET ones that
+     * reach the pcb); ENOPROTOOPT when the option is not theirs. */
+    int (*setopt)(struct ucs_sock *s, int level, int name, const void *val, socklen_t len);
+    int (*getopt)(struct ucs_sock *s, int level, int name, void *val, socklen_t *len);
+};
+extern const struct sock_ops stream_ops, dgram_ops;
+
+static inline size_t iov_total(const struct iovec *iov, int iovcnt)
+{
+    size_t n = 0;
+    for (int i = 0; i < iovcnt; i++)
+        n += iov[i].iov_len;
+    return n;
+}
+
+#endif
