@@ -1,5 +1,6 @@
 /* Stream sockets over lwIP's raw TCP API. */
 #include "addr.h"
+#include "cred_option.h"
 #include "sock.h"
 
 #include "lwip/priv/tcp_priv.h"
@@ -93,6 +94,7 @@ static void on_err(void *arg, err_t err)
 static void attach(struct ucs_sock *s, struct tcp_pcb *pcb)
 {
     s->u.tcp.pcb = pcb;
+    cred_option_bind(pcb, s);
     tcp_arg(pcb, s);
     tcp_recv(pcb, on_recv);
     tcp_sent(pcb, on_sent);
@@ -102,11 +104,11 @@ static void attach(struct ucs_sock *s, struct tcp_pcb *pcb)
 /* Leaves the pcb to lwIP: its default receive callback discards and ACKs. */
 static void detach(struct tcp_pcb *pcb)
 {
+    cred_option_bind(pcb, NULL);
     tcp_arg(pcb, NULL);
     tcp_recv(pcb, NULL);
     tcp_sent(pcb, NULL);
     tcp_err(pcb, NULL);
-    tcp_accept(pcb, NULL);
 }
 
 static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
@@ -135,6 +137,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     s->sndbuf = l->sndbuf;
     s->u.tcp.state = TCP_S_CONNECTED;
     s->cred = ucs_cred_hold(l->cred);
+    s->peer_cred = cred_option_take_pending(pcb);
     attach(s, pcb);
     tcp_backlog_delayed(pcb);
     tail = (l->u.tcp.acceptq_head + l->u.tcp.acceptq_len) % l->u.tcp.backlog;
@@ -148,7 +151,9 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 
 int tcp_sock_open(struct ucs_sock *s)
 {
-    struct tcp_pcb *pcb = tcp_new_ip_type(s->family == AF_INET ? IPADDR_TYPE_V4 : IPADDR_TYPE_ANY);
+    struct tcp_pcb *pcb;
+    cred_option_init();
+    pcb = tcp_new_ip_type(s->family == AF_INET ? IPADDR_TYPE_V4 : IPADDR_TYPE_ANY);
     if (!pcb)
         return -1;
     s->u.tcp.state = TCP_S_NEW;
@@ -183,15 +188,18 @@ void tcp_sock_close(struct ucs_sock *s)
         }
         free(s->u.tcp.acceptq);
     }
-    if (pcb) {
+    if (pcb && s->u.tcp.state == TCP_S_LISTEN) {
+        cred_option_bind(pcb, NULL);
+        tcp_arg(pcb, NULL);
+        tcp_accept(pcb, NULL);
+        tcp_close(pcb);
+    } else if (pcb) {
         bool unread = s->u.tcp.rx_bytes > 0;
         bool hard = s->linger.l_onoff && s->linger.l_linger == 0;
         detach(pcb);
         /* Like Linux: closing with unread data, or with a zero linger, resets. */
-        if (unread || hard || (s->u.tcp.state != TCP_S_LISTEN && tcp_close(pcb) != ERR_OK))
+        if (unread || hard || tcp_close(pcb) != ERR_OK)
             tcp_abort(pcb);
-        else if (s->u.tcp.state == TCP_S_LISTEN)
-            tcp_close(pcb);
     }
     free_rx(s);
 }
@@ -242,6 +250,7 @@ static int stream_listen(struct ucs_sock *s, int backlog)
     s->u.tcp.pcb = lpcb;
     s->u.tcp.backlog = backlog;
     s->u.tcp.state = TCP_S_LISTEN;
+    cred_option_bind((struct tcp_pcb *)lpcb, s);
     tcp_arg(lpcb, s);
     tcp_accept(lpcb, on_accept);
     return 0;
@@ -389,6 +398,9 @@ static ssize_t stream_send(struct ucs_sock *s, const struct iovec *iov, int iovc
         tcp_output(pcb);
         if (nonblock)
             break;
+        /* tcp_write can refuse what can_send allowed (segment or memory limits):
+         * give the stack a step before looking again. */
+        sock_poll_stack();
         if (wait_for(s, can_send, deadline))
             break;
         if ((err = send_state_error(s)))

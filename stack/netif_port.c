@@ -5,6 +5,7 @@
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
 #include "netif/ethernet.h"
+#include "links.h"
 #include "route.h"
 
 #include <stdlib.h>
@@ -16,6 +17,7 @@ struct port_netif {
     struct netif netif;
     struct ucs_port *port;
     unsigned tx_offloads;
+    bool host_local;
 };
 
 /* Lives in the mbuf's private area: a received frame becomes a pbuf that
@@ -102,6 +104,7 @@ struct port_netif *port_netif_attach(struct ucs_port *port, const struct ucs_por
     if (!pn)
         return NULL;
     pn->port = port;
+    pn->host_local = cfg->host_local;
     if (cfg->has_ipv4) {
         ip.addr = cfg->ipv4.s_addr;
         mask.addr = cfg->ipv4_prefix ? lwip_htonl(0xffffffffu << (32 - cfg->ipv4_prefix)) : 0;
@@ -154,6 +157,15 @@ bool port_netif_check_link(struct port_netif *pn)
     else if (!up && netif_is_link_up(&pn->netif))
         netif_set_link_down(&pn->netif);
     return up;
+}
+
+bool ucs_netif_is_host_local(const struct netif *netif)
+{
+    if (!netif)
+        return false;
+    if (netif == ucs_loop_netif())
+        return true;
+    return netif->linkoutput == port_linkoutput && ((const struct port_netif *)netif->state)->host_local;
 }
 
 struct ucs_port *port_netif_port(struct port_netif *pn)

@@ -8,6 +8,7 @@
 #include "lwip/timeouts.h"
 #include "netif_port.h"
 #include "tcp_options.h"
+#include "../ucred/cred_table.h"
 
 #include <errno.h>
 #include <numa.h>
@@ -130,6 +131,10 @@ struct ucs_stack *ucs_stack_create(const struct ucs_config *cfg, char *err, size
             goto fail;
         }
     }
+    /* Peers read the credentials our sockets carry from this table; without it
+     * connections still work, with the peer's credentials unknown. */
+    if (ucs_cred_table_open() != 0)
+        fprintf(stderr, "ucstack: no credential table in /dev/shm: peers will not learn credentials\n");
     check_links(s);
     current = s;
     owner_thread = true;
@@ -174,6 +179,7 @@ void ucs_stack_destroy(struct ucs_stack *s)
     close_ports(s);
     if (current == s)
         current = NULL;
+    ucs_cred_table_close();
     free(s);
     ucs_dpdk_cleanup();
 }

@@ -71,7 +71,7 @@ TEST(Loopback, EchoOverLoopbackAndOwnAddressesNeverTouchesThePort)
     EXPECT_LT(stats().tx_frames - tx0, 16u);
 }
 
-// A test handler for ExID 0x7563 that fills all the room it is given.
+// A test handler for ExID 0x7e57 (the credential option uses 0x7563) that fills all the room it is given.
 struct SeenOption {
     enum tcp_state state;
     std::vector<uint8_t> payload;
@@ -98,14 +98,14 @@ void record(struct tcp_pcb *pcb, const struct tcp_hdr *, const uint8_t *payload,
 
 TEST(TcpOptions, ExperimentalOptionRidesOnSynAndSynAckBesideStandardOptions)
 {
-    struct ucs_tcpopt_handler h = {0x7563, fill_room, write_marker, record};
+    struct ucs_tcpopt_handler h = {0x7e57, fill_room, write_marker, record};
     struct ucs_tcpopt_stats before, after;
     ucs_tcpopt_get_stats(&before);
     g_seen.clear();
     ASSERT_EQ(ucs_tcpopt_register(&h), 0);
     EXPECT_EQ(ucs_tcpopt_register(&h), -EEXIST);
     echo("127.0.0.1", 4096);
-    ucs_tcpopt_unregister(0x7563);
+    ucs_tcpopt_unregister(0x7e57);
     ucs_tcpopt_get_stats(&after);
 
     // MSS (4) + window scale (4) + SACK-permitted (4) + timestamps (12) leave

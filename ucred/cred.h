@@ -19,6 +19,9 @@ struct ucs_cred {
     uint32_t ngroups;
     gid_t *groups;                  /* ngroups entries, owned */
     char label[UCS_CRED_LABEL_MAX]; /* security label, "" when the process has none */
+    /* Where cred_table.c published it for peers to read (gen 0: not yet). */
+    uint16_t table_slot;
+    uint32_t table_gen;
 };
 
 /* The calling process's credential, now. NULL with errno ENOMEM/EAGAIN. */

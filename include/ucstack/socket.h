@@ -6,7 +6,9 @@
  * Threading: a process has one stack instance; the thread that created it (with
  * ucs_stack_create) owns it, and only that thread may call these functions. A
  * call from another thread fails with EPERM and changes nothing. Blocking calls
- * keep the stack running (they poll it) while they wait.
+ * keep the stack running (they poll it) while they wait; non-blocking calls
+ * never wait and do not run the stack: an application's event loop does, through
+ * ucs_epoll_wait(), ucs_poll() or ucs_stack_poll().
  */
 #ifndef UCSTACK_SOCKET_H
 #define UCSTACK_SOCKET_H
@@ -62,6 +64,17 @@ int ucs_epoll_create1(int flags);
 int ucs_epoll_ctl(int epfd, int op, int fd, struct epoll_event *event);
 /* Runs the stack until an event is ready or timeout_ms passes (-1: forever, 0: one step). */
 int ucs_epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout_ms);
+
+/* The credential TCP option (see docs/credentials.md): what this process's
+ * stack sent and received, and what it refused to believe. */
+struct ucs_cred_option_stats {
+    uint64_t sent, received;
+    uint64_t ignored_foreign_link; /* arrived on a port that is not host-local */
+    uint64_t malformed;            /* wrong length or version */
+    uint64_t untrusted;            /* claims its sender's table could not vouch for */
+    uint64_t unresolved;           /* no such table, slot or generation */
+};
+void ucs_get_cred_option_stats(struct ucs_cred_option_stats *stats);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,219 @@
+/*
+ * ucs-whoami: one side of a TCP connection between two stack instances, each
+ * printing what getpeerucred() says about the other.
+ *
+ *   ucs-whoami --config FILE --listen PORT [--drop UID:GID[:G1,G2,...]]
+ *   ucs-whoami --config FILE --connect ADDR,PORT
+ *
+ * The listener creates its socket first and only then drops to --drop's
+ * identity, so its peer must still see the creation-time credential. Prints
+ * "ready" when listening, then "self ..." and "peer ..." lines.
+ */
+#include <ucred.h>
+#include <ucstack/socket.h>
+#include <ucstack/stack.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_GROUPS 64
+
+static void print_cred(const char *who, const ucred_t *uc)
+{
+    const gid_t *groups;
+    int n = ucred_getgroups(uc, &groups);
+    const char *label = ucred_getlabel(uc);
+
+    printf("%s pid=%d ruid=%d euid=%d suid=%d rgid=%d egid=%d sgid=%d groups=", who, (int)ucred_getpid(uc),
+           (int)ucred_getruid(uc), (int)ucred_geteuid(uc), (int)ucred_getsuid(uc), (int)ucred_getrgid(uc),
+           (int)ucred_getegid(uc), (int)ucred_getsgid(uc));
+    for (int i = 0; i < n; i++)
+        printf("%s%d", i ? "," : "", (int)groups[i]);
+    printf(" label=%s\n", label ? label : "-");
+}
+
+static int report_peer(int fd)
+{
+    ucred_t *uc = NULL;
+    if (getpeerucred(fd, &uc) != 0) {
+        printf("peer unknown: %s\n", strerror(errno));
+        return 1;
+    }
+    print_cred("peer", uc);
+    ucred_free(uc);
+    return 0;
+}
+
+static int report_self(void)
+{
+    ucred_t *uc = ucred_get(P_MYID);
+    if (!uc) {
+        printf("self unknown: %s\n", strerror(errno));
+        return 1;
+    }
+    print_cred("self", uc);
+    ucred_free(uc);
+    return 0;
+}
+
+/* "UID:GID[:G1,G2,...]": groups first, then gid, then uid, as privileges allow. */
+static int drop_to(const char *spec)
+{
+    gid_t groups[MAX_GROUPS];
+    size_t n = 0;
+    unsigned uid, gid;
+    const char *rest;
+    int used = 0;
+
+    if (sscanf(spec, "%u:%u%n", &uid, &gid, &used) != 2)
+        return -1;
+    rest = spec + used;
+    if (*rest == ':') {
+        for (char *p = (char *)rest + 1; *p && n < MAX_GROUPS;) {
+            groups[n++] = (gid_t)strtoul(p, &p, 10);
+            if (*p == ',')
+                p++;
+        }
+    }
+    if (setgroups(n, groups) != 0 || setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0)
+        return -1;
+    return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int parse_peer(char *arg, struct sockaddr_storage *ss, socklen_t *len)
+{
+    char *comma = strrchr(arg, ',');
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    if (!comma)
+        return -1;
+    *comma = '\0';
+    memset(ss, 0, sizeof(*ss));
+    if (inet_pton(AF_INET, arg, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)atoi(comma + 1));
+        *len = sizeof(*v4);
+    } else if (inet_pton(AF_INET6, arg, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)atoi(comma + 1));
+        *len = sizeof(*v6);
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+static int serve(int port, const char *drop)
+{
+    struct sockaddr_in6 any = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port)};
+    int l = ucs_socket(AF_INET6, SOCK_STREAM, 0), c, rc;
+    char buf[16];
+
+    if (l < 0 || ucs_bind(l, (struct sockaddr *)&any, sizeof(any)) != 0 || ucs_listen(l, 8) != 0) {
+        printf("listen failed: %s\n", strerror(errno));
+        return 2;
+    }
+    if (drop && drop_to(drop) != 0) {
+        printf("cannot drop to %s: %s\n", drop, strerror(errno));
+        return 2;
+    }
+    report_self();
+    printf("ready\n");
+    c = ucs_accept(l, NULL, NULL);
+    if (c < 0) {
+        printf("accept failed: %s\n", strerror(errno));
+        return 2;
+    }
+    rc = report_peer(c);
+    /* Wait for the client's close, so it has read our credential first. */
+    while (ucs_recv(c, buf, sizeof(buf), 0) > 0)
+        ;
+    ucs_close(c);
+    ucs_close(l);
+    return rc;
+}
+
+static int connect_to(char *peer, unsigned timeout_s)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    double deadline = now_s() + timeout_s;
+    int fd, rc;
+
+    if (parse_peer(peer, &ss, &len) != 0) {
+        printf("bad --connect %s\n", peer);
+        return 2;
+    }
+    report_self();
+    for (;;) {
+        fd = ucs_socket(ss.ss_family, SOCK_STREAM, 0);
+        if (ucs_connect(fd, (struct sockaddr *)&ss, len) == 0)
+            break;
+        ucs_close(fd);
+        if (now_s() > deadline) {
+            printf("connect failed: %s\n", strerror(errno));
+            return 2;
+        }
+    }
+    rc = report_peer(fd);
+    ucs_close(fd);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"listen", required_argument, NULL, 'l'},
+                                         {"connect", required_argument, NULL, 'C'},
+                                         {"drop", required_argument, NULL, 'd'},
+                                         {NULL, 0, NULL, 0}};
+    const char *config = NULL, *drop = NULL;
+    char *peer = NULL;
+    int port = 0, opt, rc;
+    struct ucs_config cfg;
+    struct ucs_stack *stack;
+    char err[256];
+    double deadline;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': config = optarg; break;
+        case 'l': port = atoi(optarg); break;
+        case 'C': peer = optarg; break;
+        case 'd': drop = optarg; break;
+        default: return 2;
+        }
+    }
+    if (!config || (!port == !peer)) {
+        fprintf(stderr, "usage: ucs-whoami --config FILE (--listen PORT [--drop UID:GID[:G,...]] | --connect ADDR,PORT)\n");
+        return 2;
+    }
+    if (ucs_config_load(config, &cfg, err, sizeof(err)) != 0 || !(stack = ucs_stack_create(&cfg, err, sizeof(err)))) {
+        fprintf(stderr, "ucs-whoami: %s\n", err);
+        return 2;
+    }
+    deadline = now_s() + 30;
+    while (!ucs_stack_links_up(stack) && now_s() < deadline)
+        ucs_stack_poll(stack);
+    rc = port ? serve(port, drop) : connect_to(peer, 30);
+    /* Let the last segments (FIN, ACK) leave before the port closes. */
+    for (int i = 0; i < 1000; i++)
+        ucs_stack_poll(stack);
+    ucs_stack_destroy(stack);
+    return rc;
+}

@@ -1,0 +1,281 @@
+#include "cred_table.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TABLE_MAGIC 0x75637274u /* "ucrt" */
+#define TABLE_VERSION 1u
+#define TABLE_SLOTS 4096u
+#define PEER_CACHE 16
+#define READ_RETRIES 64
+
+struct table_entry {
+    _Atomic uint32_t seq; /* odd while being written */
+    uint32_t gen;         /* 0: empty */
+    int32_t pid;
+    uint32_t ruid, euid, suid, rgid, egid, sgid;
+    uint32_t ngroups;
+    char label[UCS_CRED_LABEL_MAX];
+    uint32_t groups[UCS_CRED_TABLE_GROUPS];
+};
+
+struct table_header {
+    uint32_t magic, version, slots, entry_size;
+    int32_t pid;
+    uint32_t reserved[3];
+};
+
+#define TABLE_SIZE (sizeof(struct table_header) + TABLE_SLOTS * sizeof(struct table_entry))
+
+static struct {
+    struct table_header *hdr;
+    struct table_entry *entries;
+    struct ucs_cred *owners[TABLE_SLOTS]; /* who holds each slot, for our own lookups */
+    uint16_t free_slots[TABLE_SLOTS];
+    unsigned nfree;
+    uint32_t next_gen;
+    pid_t pid;
+    char path[64];
+} own;
+
+struct peer_table {
+    pid_t pid;
+    dev_t dev;
+    ino_t ino;
+    uid_t owner;
+    const struct table_header *hdr;
+};
+static struct peer_table peers[PEER_CACHE];
+static unsigned peer_next;
+
+static void table_path(pid_t pid, char *buf, size_t len)
+{
+    snprintf(buf, len, "/dev/shm/ucstack-cred-%d", (int)pid);
+}
+
+int ucs_cred_table_open(void)
+{
+    int fd;
+    void *map;
+
+    if (own.hdr)
+        return 0;
+    own.pid = getpid();
+    table_path(own.pid, own.path, sizeof(own.path));
+    /* A file with our pid can only be left by a dead process: replace it. */
+    unlink(own.path);
+    fd = open(own.path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    if (fchmod(fd, 0644) != 0 || ftruncate(fd, (off_t)TABLE_SIZE) != 0) {
+        int err = errno;
+        close(fd);
+        unlink(own.path);
+        return -err;
+    }
+    map = mmap(NULL, TABLE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) {
+        unlink(own.path);
+        return -errno;
+    }
+    own.hdr = map;
+    own.entries = (struct table_entry *)(own.hdr + 1);
+    own.hdr->version = TABLE_VERSION;
+    own.hdr->slots = TABLE_SLOTS;
+    own.hdr->entry_size = sizeof(struct table_entry);
+    own.hdr->pid = own.pid;
+    atomic_thread_fence(memory_order_release);
+    own.hdr->magic = TABLE_MAGIC;
+    for (unsigned i = 0; i < TABLE_SLOTS; i++)
+        own.free_slots[i] = (uint16_t)(TABLE_SLOTS - 1 - i);
+    own.nfree = TABLE_SLOTS;
+    own.next_gen = 1;
+    return 0;
+}
+
+void ucs_cred_table_close(void)
+{
+    if (!own.hdr)
+        return;
+    for (unsigned i = 0; i < TABLE_SLOTS; i++)
+        if (own.owners[i])
+            own.owners[i]->table_gen = 0;
+    munmap(own.hdr, TABLE_SIZE);
+    unlink(own.path);
+    memset(&own, 0, sizeof(own));
+}
+
+int ucs_cred_table_publish(struct ucs_cred *cred, struct ucs_cred_ref *ref)
+{
+    struct table_entry *e;
+    uint16_t slot;
+
+    if (!own.hdr || cred->ngroups > UCS_CRED_TABLE_GROUPS)
+        return -1;
+    if (!cred->table_gen) {
+        if (!own.nfree)
+            return -1;
+        slot = own.free_slots[--own.nfree];
+        e = &own.entries[slot];
+        atomic_fetch_add_explicit(&e->seq, 1, memory_order_acq_rel);
+        e->gen = own.next_gen++;
+        if (!own.next_gen)
+            own.next_gen = 1;
+        e->pid = cred->pid;
+        e->ruid = cred->ruid;
+        e->euid = cred->euid;
+        e->suid = cred->suid;
+        e->rgid = cred->rgid;
+        e->egid = cred->egid;
+        e->sgid = cred->sgid;
+        e->ngroups = cred->ngroups;
+        memcpy(e->groups, cred->groups, cred->ngroups * sizeof(gid_t));
+        memcpy(e->label, cred->label, sizeof(e->label));
+        atomic_fetch_add_explicit(&e->seq, 1, memory_order_release);
+        cred->table_slot = slot;
+        cred->table_gen = e->gen;
+        own.owners[slot] = cred;
+    }
+    ref->pid = own.pid;
+    ref->slot = cred->table_slot;
+    ref->gen = cred->table_gen;
+    return 0;
+}
+
+void ucs_cred_table_withdraw(struct ucs_cred *cred)
+{
+    struct table_entry *e;
+    if (!own.hdr || !cred->table_gen)
+        return;
+    e = &own.entries[cred->table_slot];
+    atomic_fetch_add_explicit(&e->seq, 1, memory_order_acq_rel);
+    e->gen = 0;
+    atomic_fetch_add_explicit(&e->seq, 1, memory_order_release);
+    own.owners[cred->table_slot] = NULL;
+    own.free_slots[own.nfree++] = cred->table_slot;
+    cred->table_gen = 0;
+}
+
+/* Maps a peer's table read-only, or finds it mapped. The inode tells a table
+ * from the one a dead process with the same pid left behind. */
+static const struct peer_table *peer_table(pid_t pid)
+{
+    char path[64];
+    struct stat st;
+    struct peer_table *t = NULL;
+    void *map;
+    int fd;
+
+    table_path(pid, path, sizeof(path));
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size != TABLE_SIZE) {
+        close(fd);
+        return NULL;
+    }
+    for (unsigned i = 0; i < PEER_CACHE; i++) {
+        if (peers[i].hdr && peers[i].pid == pid && peers[i].dev == st.st_dev && peers[i].ino == st.st_ino) {
+            close(fd);
+            return &peers[i];
+        }
+    }
+    map = mmap(NULL, TABLE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED)
+        return NULL;
+    t = &peers[peer_next++ % PEER_CACHE];
+    if (t->hdr)
+        munmap((void *)t->hdr, TABLE_SIZE);
+    t->pid = pid;
+    t->dev = st.st_dev;
+    t->ino = st.st_ino;
+    t->owner = st.st_uid;
+    t->hdr = map;
+    return t;
+}
+
+/* A table owned by a user other than root may only describe that user. */
+static bool owner_could_hold(uid_t owner, const struct ucs_cred *c)
+{
+    return owner == 0 || (c->ruid == owner && c->euid == owner && c->suid == owner);
+}
+
+static enum ucs_cred_verdict read_entry(const struct table_entry *e, const struct ucs_cred_ref *ref,
+                                        struct ucs_cred **out)
+{
+    struct ucs_cred *c = calloc(1, sizeof(*c));
+    gid_t *groups = malloc(UCS_CRED_TABLE_GROUPS * sizeof(gid_t));
+
+    if (!c || !groups) {
+        free(c);
+        free(groups);
+        return UCS_CRED_STALE;
+    }
+    for (int tries = 0; tries < READ_RETRIES; tries++) {
+        uint32_t s1 = atomic_load_explicit(&e->seq, memory_order_acquire), s2;
+        if (s1 & 1)
+            continue;
+        c->pid = e->pid;
+        c->ruid = e->ruid;
+        c->euid = e->euid;
+        c->suid = e->suid;
+        c->rgid = e->rgid;
+        c->egid = e->egid;
+        c->sgid = e->sgid;
+        c->ngroups = e->ngroups;
+        if (c->ngroups > UCS_CRED_TABLE_GROUPS)
+            break;
+        memcpy(groups, e->groups, c->ngroups * sizeof(gid_t));
+        memcpy(c->label, e->label, sizeof(c->label));
+        c->label[UCS_CRED_LABEL_MAX - 1] = '\0';
+        atomic_thread_fence(memory_order_acquire);
+        s2 = atomic_load_explicit(&e->seq, memory_order_relaxed);
+        if (s1 == s2 && e->gen == ref->gen && ref->gen && c->pid == ref->pid) {
+            c->refs = 1;
+            c->groups = groups;
+            *out = c;
+            return UCS_CRED_OK;
+        }
+        if (s1 == s2)
+            break;
+    }
+    free(c);
+    free(groups);
+    return UCS_CRED_STALE;
+}
+
+enum ucs_cred_verdict ucs_cred_table_resolve(const struct ucs_cred_ref *ref, struct ucs_cred **out)
+{
+    const struct peer_table *t;
+    enum ucs_cred_verdict v;
+
+    if (ref->slot >= TABLE_SLOTS)
+        return UCS_CRED_STALE;
+    if (own.hdr && ref->pid == own.pid) {
+        struct ucs_cred *c = own.owners[ref->slot];
+        if (!c || c->table_gen != ref->gen)
+            return UCS_CRED_STALE;
+        *out = ucs_cred_hold(c);
+        return UCS_CRED_OK;
+    }
+    t = peer_table(ref->pid);
+    if (!t || t->hdr->magic != TABLE_MAGIC || t->hdr->version != TABLE_VERSION || t->hdr->pid != ref->pid ||
+        t->hdr->slots != TABLE_SLOTS || t->hdr->entry_size != sizeof(struct table_entry))
+        return UCS_CRED_STALE;
+    v = read_entry(&((const struct table_entry *)(t->hdr + 1))[ref->slot], ref, out);
+    if (v == UCS_CRED_OK && !owner_could_hold(t->owner, *out)) {
+        ucs_cred_release(*out);
+        *out = NULL;
+        return UCS_CRED_UNTRUSTED;
+    }
+    return v;
+}

@@ -1,0 +1,158 @@
+/*
+ * getpeerucred(): the credential of the process at the other end of a
+ * connection. Stack descriptors ask libsock, which holds the peer's credential
+ * in the connection's own memory; kernel descriptors ask the kernel, which
+ * knows the peer only on local stream sockets.
+ */
+#include "ucred_impl.h"
+
+#include <ucstack/socket.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
+#define FEW_GROUPS 64
+
+/* No system call at all on this path: the credential is copied from the
+ * connection. (ucred_store allocates when *ucp is NULL, and closes a pidfd an
+ * earlier kernel answer left in a reused ucred_t.) */
+static int stack_peer(int fd, ucred_t **ucp)
+{
+    const struct ucs_cred *peer;
+    int rc = ucs_sock_peer_cred(fd, &peer);
+
+    if (rc != 0) {
+        errno = -rc;
+        return -1;
+    }
+    return ucred_store(ucp, peer, -1);
+}
+
+static int int_option(int fd, int name, int *value)
+{
+    socklen_t len = sizeof(*value);
+    return getsockopt(fd, SOL_SOCKET, name, value, &len);
+}
+
+/* The descriptor is a connected AF_UNIX stream or seqpacket socket; anything
+ * else fails with the errno getpeerucred() documents. */
+static int check_connected_local_stream(int fd)
+{
+    int domain, type, listening;
+
+    if (int_option(fd, SO_DOMAIN, &domain) != 0) {
+        if (errno == ENOTSOCK)
+            errno = ENOTSUP;
+        return -1;
+    }
+    if (domain != AF_UNIX || int_option(fd, SO_TYPE, &type) != 0 ||
+        (type != SOCK_STREAM && type != SOCK_SEQPACKET)) {
+        errno = ENOTSUP;
+        return -1;
+    }
+    /* A listening AF_UNIX socket answers SO_PEERCRED with its own creator. */
+    if (int_option(fd, SO_ACCEPTCONN, &listening) != 0 || listening) {
+        errno = ENOTCONN;
+        return -1;
+    }
+    return 0;
+}
+
+/* Linux's SO_PEERCRED tells only the effective ids, taken when the peer
+ * connected (or created the pair): they stand for the real and saved ones too.
+ * An unconnected socket answers pid 0, uid -1: "nothing", not an error. */
+static int peer_ids(int fd, struct ucs_cred *cred)
+{
+    struct ucred kernel;
+    socklen_t len = sizeof(kernel);
+
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &kernel, &len) != 0)
+        return -1;
+    if (kernel.pid == 0) {
+        errno = ENOTCONN;
+        return -1;
+    }
+    cred->pid = kernel.pid;
+    cred->ruid = cred->euid = cred->suid = kernel.uid;
+    cred->rgid = cred->egid = cred->sgid = kernel.gid;
+    return 0;
+}
+
+/* The peer's groups, in few when they fit, else in an array allocated to the
+ * size the kernel asks for (freed by the caller when it is not few). */
+static int peer_groups(int fd, struct ucs_cred *cred, gid_t few[FEW_GROUPS])
+{
+    socklen_t len = FEW_GROUPS * sizeof(gid_t);
+
+    cred->groups = few;
+    while (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, cred->groups, &len) != 0) {
+        if (errno != ERANGE)
+            return -1;
+        if (cred->groups != few)
+            free(cred->groups);
+        cred->groups = ucred_mem_alloc(len);
+        if (cred->groups == NULL)
+            return -1;
+    }
+    cred->ngroups = len / sizeof(gid_t);
+    return 0;
+}
+
+/* No label when the kernel has no security module that labels sockets
+ * (ENOPROTOOPT) or when the label would not fit whole (ERANGE). */
+static int peer_label(int fd, struct ucs_cred *cred)
+{
+    socklen_t len = sizeof(cred->label) - 1;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERSEC, cred->label, &len) != 0) {
+        cred->label[0] = '\0';
+        return errno == ENOPROTOOPT || errno == ERANGE ? 0 : -1;
+    }
+    while (len > 0 && cred->label[len - 1] == '\0')
+        len--;
+    cred->label[len] = '\0';
+    return 0;
+}
+
+/* -1 when the kernel predates SO_PEERPIDFD (6.5) or the peer has been reaped. */
+static int peer_pidfd(int fd, int *pidfd)
+{
+    if (int_option(fd, SO_PEERPIDFD, pidfd) == 0)
+        return 0;
+    *pidfd = -1;
+    return errno == ENOPROTOOPT || errno == ESRCH || errno == EINVAL ? 0 : -1;
+}
+
+static int kernel_peer(int fd, ucred_t **ucp)
+{
+    gid_t few[FEW_GROUPS];
+    struct ucs_cred cred = { .groups = NULL };
+    int pidfd = -1, rc = -1, err;
+
+    if (check_connected_local_stream(fd) == 0 && peer_ids(fd, &cred) == 0 &&
+        peer_groups(fd, &cred, few) == 0 && peer_label(fd, &cred) == 0 &&
+        peer_pidfd(fd, &pidfd) == 0)
+        rc = ucred_store(ucp, &cred, pidfd);
+    err = errno;
+    if (rc != 0 && pidfd >= 0)
+        close(pidfd);
+    if (cred.groups != few)
+        free(cred.groups);
+    errno = err;
+    return rc;
+}
+
+int getpeerucred(int fd, ucred_t **ucp)
+{
+    if (ucp == NULL || (*ucp != NULL && !ucred_registry_contains(*ucp))) {
+        errno = EFAULT;
+        return -1;
+    }
+    return ucs_is_stack_fd(fd) ? stack_peer(fd, ucp) : kernel_peer(fd, ucp);
+}
