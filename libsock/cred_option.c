@@ -33,6 +33,7 @@
 static u8_t sock_slot = LWIP_TCP_PCB_NUM_EXT_ARG_ID_INVALID;    /* the owning ucs_sock */
 static u8_t pending_slot = LWIP_TCP_PCB_NUM_EXT_ARG_ID_INVALID; /* peer credential before accept */
 static struct ucs_cred_option_stats stats;
+static bool enabled = true;
 
 /* The credential a SYN brought to a listener, until lwIP makes its pcb. */
 static struct {
@@ -45,6 +46,11 @@ static struct {
 void ucs_get_cred_option_stats(struct ucs_cred_option_stats *out)
 {
     *out = stats;
+}
+
+void ucs_set_cred_option(bool on)
+{
+    enabled = on;
 }
 
 static struct ucs_sock *sock_of(const struct tcp_pcb *pcb)
@@ -60,7 +66,7 @@ static bool reference(const struct tcp_pcb *pcb, struct ucs_cred_ref *ref)
     struct ucs_sock *s = sock_of(pcb);
     struct netif *out;
 
-    if (!s || !s->cred)
+    if (!enabled || !s || !s->cred)
         return false;
     out = ip_route(&pcb->local_ip, &pcb->remote_ip);
     if (!ucs_netif_is_host_local(out))

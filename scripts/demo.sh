@@ -9,10 +9,13 @@ client_uid=65534
 dir=$(mktemp -d /tmp/ucstack-demo-XXXXXX)
 chmod 755 "$dir"
 server_pid=""
+cred_pids=""
 cleanup() {
     [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
     rm -rf "$dir"
     rmdir "/var/run/dpdk/ucs-demo-$$-s" 2>/dev/null || true
+    # The credential server dropped its privileges and cannot remove these itself.
+    for pid in $cred_pids; do rm -f "/dev/shm/ucstack-cred-$pid"; done
 }
 trap cleanup EXIT
 
@@ -72,4 +75,42 @@ if grep -q FAILED "$dir/client.out"; then
     exit 1
 fi
 echo "  server counters: $(grep '^stats' "$dir/server.out" | sed 's/^stats //')"
+
+# Who is on the other end: the server creates its listening socket as root and
+# then drops to uid 1000; the client runs as 65534. Each asks getpeerucred().
+whoami="$(cd "$build" && pwd)/tests/ucs-whoami"
+rm -f "$dir/cable.sock"
+echo
+echo "credentials: the server (uid $(id -u)) listens, then drops to uid 1000 with groups 1000,4242;"
+echo "             the client connects as uid $client_uid; each asks getpeerucred() about the other"
+mkfifo "$dir/who.fifo"
+exec {who_out}<>"$dir/who.fifo"
+"$whoami" --config "$dir/server.conf" --listen 7000 --drop 1000:1000:1000,4242 >&$who_out 2>&1 &
+server_pid=$!
+cred_pids="$server_pid"
+ready=""
+while read -r -t 30 line <&$who_out; do
+    echo "$line" >> "$dir/who-server.out"
+    [ "$line" = ready ] && { ready=1; break; }
+done
+[ -n "$ready" ] || { echo "demo: the credential server did not start"; exit 1; }
+chmod 666 "$dir/cable.sock"
+env -u XDG_RUNTIME_DIR setpriv --reuid=$client_uid --regid=$client_uid --groups=100,$client_uid \
+    "$whoami" --config "$dir/client.conf" --connect 198.18.0.1,7000 > "$dir/who-client.out" 2>&1 || true
+wait "$server_pid" || true
+server_pid=""
+# The server has exited: what it printed is already in the pipe.
+while read -r -t 1 line <&$who_out; do echo "$line" >> "$dir/who-server.out"; done
+exec {who_out}>&-
+describe() { sed -E 's/^(self|peer) /  /; s/ label=-$//' ; }
+echo "  the client (pid $(grep '^self' "$dir/who-client.out" | sed -E 's/.*pid=([0-9]+).*/\1/')) was told about the server:"
+grep '^peer' "$dir/who-client.out" | describe
+echo "  the server, now $(grep '^self' "$dir/who-server.out" | sed -E 's/.* euid=([0-9]+).*/uid \1/'), was told about the client:"
+grep '^peer' "$dir/who-server.out" | describe
+if ! grep -q '^peer pid' "$dir/who-client.out" || ! grep -q '^peer pid' "$dir/who-server.out"; then
+    echo "demo: credentials did not come through; outputs:"
+    cat "$dir/who-client.out" "$dir/who-server.out"
+    exit 1
+fi
+echo "  (the client sees uid 0: credentials are the listener's as of socket creation, as on illumos)"
 echo "demo: everything worked"

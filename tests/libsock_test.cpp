@@ -11,6 +11,12 @@
 #include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <thread>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <cstddef>
 #include <vector>
 
 namespace {
@@ -462,6 +468,79 @@ TEST(Credentials, ErrorsFollowTheContract)
     EXPECT_EQ(uc, nullptr);
     ucs_close(u);
     ucs_close(l);
+}
+
+// A filter that lets a process make exactly two system calls: write and exit_group.
+void allow_only_write_and_exit()
+{
+    sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_write, 2, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit_group, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    sock_fprog prog = {static_cast<unsigned short>(sizeof(filter) / sizeof(filter[0])), filter};
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
+TEST(Credentials, GetpeerucredOnAStackSocketMakesNoSystemCall)
+{
+    auto [c, s] = tcp_pair(9202);
+    ucred_t *uc = nullptr;
+    ASSERT_EQ(getpeerucred(s, &uc), 0);
+    int pipefd[2];
+    ASSERT_EQ(pipe(pipefd), 0);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        // In the child, any system call but write and exit_group kills it with SIGSYS.
+        allow_only_write_and_exit();
+        char ok = 1;
+        for (int i = 0; i < 100000; i++) {
+            ucred_t *before = uc;
+            if (getpeerucred(s, &uc) != 0 || uc != before || ucred_getpid(uc) != ucred_getpid(before))
+                ok = 0;
+        }
+        if (write(pipefd[1], &ok, 1) != 1)
+            syscall(SYS_exit_group, 3);
+        syscall(SYS_exit_group, 0);
+    }
+    close(pipefd[1]);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    char ok = 0;
+    EXPECT_EQ(read(pipefd[0], &ok, 1), 1);
+    close(pipefd[0]);
+    EXPECT_TRUE(WIFEXITED(status)) << "killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0)
+                                   << " (SIGSYS is a system call)";
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+    EXPECT_EQ(ok, 1);
+    ucred_free(uc);
+    ucs_close(c);
+    ucs_close(s);
+}
+
+TEST(Credentials, PeerSeesEveryFieldOfTheCreatorsCredential)
+{
+    auto [c, s] = tcp_pair(9203, AF_INET6);
+    ucred_t *peer = nullptr, *self = ucred_get(P_MYID);
+    ASSERT_NE(self, nullptr);
+    ASSERT_EQ(getpeerucred(c, &peer), 0);
+    EXPECT_EQ(ucred_getruid(peer), ucred_getruid(self));
+    EXPECT_EQ(ucred_getsuid(peer), ucred_getsuid(self));
+    EXPECT_EQ(ucred_getrgid(peer), ucred_getrgid(self));
+    EXPECT_EQ(ucred_getsgid(peer), ucred_getsgid(self));
+    const gid_t *pg, *sg;
+    int np = ucred_getgroups(peer, &pg), ns = ucred_getgroups(self, &sg);
+    ASSERT_EQ(np, ns);
+    for (int i = 0; i < np; i++)
+        EXPECT_EQ(pg[i], sg[i]);
+    ucred_free(peer);
+    ucred_free(self);
+    ucs_close(c);
+    ucs_close(s);
 }
 
 } // namespace

@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,6 +171,14 @@ static int connect_to(char *peer, unsigned timeout_s)
         }
     }
     rc = report_peer(fd);
+    /* Close in step with the server: our FIN, then wait for its FIN, so both
+     * ends are done before either stack goes away. */
+    ucs_shutdown(fd, SHUT_WR);
+    {
+        char buf[16];
+        while (ucs_recv(fd, buf, sizeof(buf), 0) > 0)
+            ;
+    }
     ucs_close(fd);
     return rc;
 }
@@ -190,6 +199,8 @@ int main(int argc, char **argv)
     double deadline;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
+    /* DPDK's vhost-user messages go over a unix socket the peer may have closed. */
+    signal(SIGPIPE, SIG_IGN);
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
         case 'c': config = optarg; break;
@@ -207,8 +218,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "ucs-whoami: %s\n", err);
         return 2;
     }
+    /* A vhost-user port comes up only when its peer connects, so only the
+     * connecting side waits for the link. */
     deadline = now_s() + 30;
-    while (!ucs_stack_links_up(stack) && now_s() < deadline)
+    while (peer && !ucs_stack_links_up(stack) && now_s() < deadline)
         ucs_stack_poll(stack);
     rc = port ? serve(port, drop) : connect_to(peer, 30);
     /* Let the last segments (FIN, ACK) leave before the port closes. */

@@ -1,6 +1,8 @@
 #include "cred_table.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -60,6 +62,29 @@ static void table_path(pid_t pid, char *buf, size_t len)
     snprintf(buf, len, "/dev/shm/ucstack-cred-%d", (int)pid);
 }
 
+/* Tables of processes that are gone: a process that dropped its privileges
+ * cannot remove its own from sticky /dev/shm, so whoever starts next and may
+ * remove them does. */
+static void remove_stale_tables(void)
+{
+    DIR *d = opendir("/dev/shm");
+    struct dirent *e;
+    int pid;
+
+    if (!d)
+        return;
+    while ((e = readdir(d))) {
+        char path[64];
+        if (sscanf(e->d_name, "ucstack-cred-%d", &pid) != 1 || pid <= 0)
+            continue;
+        if (kill(pid, 0) == 0 || errno != ESRCH)
+            continue;
+        table_path(pid, path, sizeof(path));
+        unlink(path);
+    }
+    closedir(d);
+}
+
 int ucs_cred_table_open(void)
 {
     int fd;
@@ -68,6 +93,7 @@ int ucs_cred_table_open(void)
     if (own.hdr)
         return 0;
     own.pid = getpid();
+    remove_stale_tables();
     table_path(own.pid, own.path, sizeof(own.path));
     /* A file with our pid can only be left by a dead process: replace it. */
     unlink(own.path);

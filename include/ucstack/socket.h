@@ -75,6 +75,9 @@ struct ucs_cred_option_stats {
     uint64_t unresolved;           /* no such table, slot or generation */
 };
 void ucs_get_cred_option_stats(struct ucs_cred_option_stats *stats);
+/* Whether this process's connections carry the credential option (default on).
+ * Off, peers learn nothing: getpeerucred() on stack sockets gives EINVAL. */
+void ucs_set_cred_option(bool on);
 
 #ifdef __cplusplus
 }
