@@ -5,8 +5,8 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(meson ninja-build pkg-config gcc g++ make dpkg-dev libdpdk-dev dpdk
-          libnuma-dev libgtest-dev libbsd-dev iproute2 iputils-ping netcat-openbsd
-          libcap-dev)
+          libnuma-dev libgtest-dev iproute2 iputils-ping netcat-openbsd
+          curl wrk util-linux)
 
 missing=()
 for p in "${packages[@]}"; do
