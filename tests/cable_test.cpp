@@ -81,6 +81,34 @@ TEST_P(CableTest, PingAndEcho64MiBOverIPv4AndIPv6)
     EXPECT_NE(line.find("tx_alloc_failed=0"), std::string::npos) << line;
 }
 
+// Through the socket API: 1 GiB each way at the same time, non-blocking with
+// epoll, every byte checked, partial writes counted.
+TEST_P(CableTest, SocketApiStreamsOneGiBBothWaysAtOnce)
+{
+    TempDir dir;
+    const Cable &cable = GetParam();
+    std::string sock = dir.path() + "/cable.sock";
+    std::string scfg = dir.file("server.conf", node_config(prefix("s"), 0, fmt(cable.server_port, sock),
+                                                           "198.18.0.1", "fd75:6373::1"));
+    std::string ccfg = dir.file("client.conf", node_config(prefix("c"), 1, fmt(cable.client_port, sock),
+                                                           "198.18.0.2", "fd75:6373::2"));
+    std::string stream = ucs_node_path();
+    stream.replace(stream.rfind("ucs-node"), 8, "ucs-stream");
+
+    Child server({stream, "--config", scfg, "--listen", "7100", "--bytes", "1G"});
+    ASSERT_TRUE(server.wait_line("ready", 30000)) << server.output();
+    Child client({stream, "--config", ccfg, "--connect", "fd75:6373::1,7100", "--bytes", "1G"});
+    std::string cl, sl;
+    ASSERT_TRUE(client.wait_line("stream ", 120000, &cl)) << client.output();
+    ASSERT_TRUE(server.wait_line("stream ", 30000, &sl)) << server.output();
+    for (const std::string &l : {cl, sl}) {
+        EXPECT_NE(l.find("sent=1073741824 received=1073741824 ok"), std::string::npos) << l;
+        EXPECT_EQ(l.find("partial_writes=0 "), std::string::npos) << "no partial write was exercised: " << l;
+    }
+    EXPECT_EQ(client.wait_exit(30000), 0) << client.output();
+    EXPECT_EQ(server.wait_exit(30000), 0) << server.output();
+}
+
 INSTANTIATE_TEST_SUITE_P(Cables, CableTest, ::testing::Values(kVirtio, kMemif),
                          [](const ::testing::TestParamInfo<Cable> &info) { return std::string(info.param.name); });
 
