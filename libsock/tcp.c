@@ -655,7 +655,8 @@ uint32_t tcp_sock_events(struct ucs_sock *s)
     case TCP_S_LISTEN: return s->u.tcp.acceptq_len ? EPOLLIN | EPOLLRDNORM : 0;
     case TCP_S_NEW: return EPOLLOUT | EPOLLHUP;
     case TCP_S_CONNECTING: return 0;
-    case TCP_S_CLOSED: return EPOLLIN | EPOLLRDNORM | EPOLLOUT | EPOLLHUP | EPOLLRDHUP | (s->so_error ? EPOLLERR : 0);
+    case TCP_S_CLOSED:
+        return EPOLLIN | EPOLLRDNORM | EPOLLOUT | EPOLLWRNORM | EPOLLHUP | EPOLLRDHUP | (s->so_error ? EPOLLERR : 0);
     case TCP_S_CONNECTED: break;
     }
     if (s->u.tcp.rx_bytes || s->u.tcp.peer_fin || s->u.tcp.rd_shut)

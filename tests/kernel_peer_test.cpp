@@ -1,0 +1,937 @@
+// Correctness against a TCP nobody here wrote: the Linux kernel is the peer,
+// through a tap port, in a network namespace this process makes for itself.
+// The stack runs on the main thread (ucs_* calls); the kernel's side runs on a
+// std::thread with plain blocking sockets whose SO_RCVTIMEO/SO_SNDTIMEO bound
+// every wait. The threads hand over through futures; while the main thread
+// waits for the kernel it keeps the stack running (ucs_stack_poll).
+// Needs root: CAP_NET_ADMIN for the namespace and the tap.
+#include <ucstack/socket.h>
+#include <ucstack/stack.h>
+
+#include <arpa/inet.h>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <fcntl.h>
+#include <functional>
+#include <future>
+#include <gtest/gtest.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <random>
+#include <sched.h>
+#include <signal.h>
+#include <string>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <thread>
+#include <time.h>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+const char *const kStackV4 = "198.18.2.2";
+const char *const kKernelV4 = "198.18.2.1";
+const char *const kStackV6 = "fd75:6374::2";
+const char *const kKernelV6 = "fd75:6374::1";
+const int kKernelTimeoutMs = 10000; // SO_RCVTIMEO/SO_SNDTIMEO of every kernel socket
+
+std::string skip_reason;        // why every test skips, when it does
+cpu_set_t all_cpus;             // before EAL pins the main thread to its lcore
+std::atomic<int> sigpipes{0};   // the stack must never raise SIGPIPE
+
+const char *stack_ip(int family) { return family == AF_INET ? kStackV4 : kStackV6; }
+const char *kernel_ip(int family) { return family == AF_INET ? kKernelV4 : kKernelV6; }
+const char *family_name(int family) { return family == AF_INET ? "IPv4" : "IPv6"; }
+
+uint64_t now_ms()
+{
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000u + static_cast<uint64_t>(ts.tv_nsec) / 1000000u;
+}
+
+int sh(const std::string &cmd)
+{
+    int rc = system(cmd.c_str());
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+struct Addr {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof(ss);
+
+    sockaddr *sa() { return reinterpret_cast<sockaddr *>(&ss); }
+    const sockaddr *sa() const { return reinterpret_cast<const sockaddr *>(&ss); }
+    // "ip port", or what is wrong with it.
+    std::string str() const
+    {
+        char ip[INET6_ADDRSTRLEN] = "?";
+        if (ss.ss_family == AF_INET && len == sizeof(sockaddr_in)) {
+            auto *in = reinterpret_cast<const sockaddr_in *>(&ss);
+            inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+            return std::string(ip) + " " + std::to_string(ntohs(in->sin_port));
+        }
+        if (ss.ss_family == AF_INET6 && len == sizeof(sockaddr_in6)) {
+            auto *in6 = reinterpret_cast<const sockaddr_in6 *>(&ss);
+            inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+            return std::string(ip) + " " + std::to_string(ntohs(in6->sin6_port));
+        }
+        return "family " + std::to_string(ss.ss_family) + " length " + std::to_string(len);
+    }
+};
+
+Addr make_addr(int family, const char *ip, uint16_t port)
+{
+    Addr a;
+    if (family == AF_INET) {
+        auto *in = reinterpret_cast<sockaddr_in *>(&a.ss);
+        in->sin_family = AF_INET;
+        in->sin_port = htons(port);
+        inet_pton(AF_INET, ip, &in->sin_addr);
+        a.len = sizeof(*in);
+    } else {
+        auto *in6 = reinterpret_cast<sockaddr_in6 *>(&a.ss);
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(port);
+        inet_pton(AF_INET6, ip, &in6->sin6_addr);
+        a.len = sizeof(*in6);
+    }
+    return a;
+}
+
+std::string ep(int family, const char *ip, uint16_t port)
+{
+    return make_addr(family, ip, port).str();
+}
+
+std::vector<char> random_bytes(size_t n, unsigned seed)
+{
+    std::vector<char> v(n);
+    std::mt19937 rng(seed);
+    for (auto &c : v)
+        c = static_cast<char>(rng());
+    return v;
+}
+
+// --- the stack's thread ---
+
+// Runs the stack until done() holds; false if timeout_ms passes first.
+bool pump_until(const std::function<bool()> &done, int timeout_ms)
+{
+    uint64_t deadline = now_ms() + static_cast<uint64_t>(timeout_ms);
+    while (!done()) {
+        if (now_ms() >= deadline)
+            return false;
+        ucs_stack_poll(ucs_stack_current());
+    }
+    return true;
+}
+
+// A one-shot hand-over between the two threads.
+class Signal {
+  public:
+    void set() { promise_.set_value(); }
+    bool ready() const { return wait(0); }
+    // The kernel's thread blocks; nothing there needs the stack to run.
+    bool wait(int timeout_ms) const
+    {
+        return future_.wait_for(std::chrono::milliseconds(timeout_ms)) == std::future_status::ready;
+    }
+    // The stack's thread keeps the stack running while it waits.
+    bool pump(int timeout_ms = kKernelTimeoutMs) const
+    {
+        return pump_until([this] { return ready(); }, timeout_ms);
+    }
+
+  private:
+    std::promise<void> promise_;
+    std::shared_future<void> future_ = promise_.get_future().share();
+};
+
+// The kernel's side of a test, on its own thread. finish() (or the destructor)
+// runs the stack until the body returns, then joins: declare a Peer after
+// everything its body uses.
+class Peer {
+  public:
+    explicit Peer(std::function<void()> body)
+        : thread_([this, body = std::move(body)] {
+              // EAL pinned the main thread, and so its children, to one lcore.
+              pthread_setaffinity_np(pthread_self(), sizeof(all_cpus), &all_cpus);
+              // The tap PMD has the kernel signal the process (a real-time
+              // signal, F_SETSIG) when a frame waits on its queue; a socket
+              // call with a timeout fails with EINTR when a signal interrupts
+              // it, SA_RESTART or not (signal(7)). The main thread takes them.
+              sigset_t all;
+              sigfillset(&all);
+              pthread_sigmask(SIG_BLOCK, &all, nullptr);
+              body();
+              done_ = true;
+          })
+    {
+    }
+    ~Peer() { finish(); }
+    Peer(const Peer &) = delete;
+    Peer &operator=(const Peer &) = delete;
+
+    bool finish(int timeout_ms = 2 * kKernelTimeoutMs)
+    {
+        bool ok = pump_until([this] { return done_.load(); }, timeout_ms);
+        if (thread_.joinable())
+            thread_.join();
+        return ok;
+    }
+
+  private:
+    std::atomic<bool> done_{false};
+    std::thread thread_;
+};
+
+void ucs_timeouts(int fd, int ms)
+{
+    timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    EXPECT_EQ(ucs_setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+    EXPECT_EQ(ucs_setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
+}
+
+int stack_listener(int family, uint16_t port, int backlog = 16)
+{
+    int fd = ucs_socket(family, SOCK_STREAM, 0), on = 1;
+    EXPECT_GE(fd, UCS_FD_BASE) << strerror(errno);
+    // Like any server: a port whose earlier connections wait in TIME_WAIT.
+    EXPECT_EQ(ucs_setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)), 0);
+    Addr a = make_addr(family, stack_ip(family), port);
+    EXPECT_EQ(ucs_bind(fd, a.sa(), a.len), 0) << strerror(errno);
+    EXPECT_EQ(ucs_listen(fd, backlog), 0) << strerror(errno);
+    ucs_timeouts(fd, kKernelTimeoutMs);
+    return fd;
+}
+
+// A blocking connect to the kernel's port; the socket stays blocking.
+int stack_connect(int family, uint16_t port)
+{
+    int fd = ucs_socket(family, SOCK_STREAM, 0);
+    EXPECT_GE(fd, UCS_FD_BASE) << strerror(errno);
+    ucs_timeouts(fd, kKernelTimeoutMs);
+    Addr a = make_addr(family, kernel_ip(family), port);
+    EXPECT_EQ(ucs_connect(fd, a.sa(), a.len), 0) << strerror(errno);
+    return fd;
+}
+
+Addr stack_name(int fd, bool peer)
+{
+    Addr a;
+    EXPECT_EQ((peer ? ucs_getpeername : ucs_getsockname)(fd, a.sa(), &a.len), 0) << strerror(errno);
+    return a;
+}
+
+bool stack_recv_exact(int fd, void *p, size_t n)
+{
+    char *c = static_cast<char *>(p);
+    while (n) {
+        ssize_t k = ucs_recv(fd, c, n, 0);
+        if (k <= 0)
+            return false;
+        c += k;
+        n -= static_cast<size_t>(k);
+    }
+    return true;
+}
+
+// The stack's event loop for an echo: sends out while reading back (ucs_poll
+// runs the stack), shuts down writing after the last byte, reads to EOF.
+std::vector<char> stack_roundtrip(int fd, const std::vector<char> &out)
+{
+    std::vector<char> in;
+    in.reserve(out.size());
+    size_t sent = 0;
+    bool eof = false;
+    uint64_t deadline = now_ms() + 20000;
+    EXPECT_EQ(ucs_fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+    while (!eof && now_ms() < deadline) {
+        pollfd p = {fd, static_cast<short>(POLLIN | (sent < out.size() ? POLLOUT : 0)), 0};
+        if (ucs_poll(&p, 1, 100) < 0) {
+            ADD_FAILURE() << "ucs_poll: " << strerror(errno);
+            break;
+        }
+        if ((p.revents & POLLOUT) && sent < out.size()) {
+            ssize_t n = ucs_send(fd, out.data() + sent, out.size() - sent, 0);
+            if (n > 0) {
+                sent += static_cast<size_t>(n);
+                if (sent == out.size()) {
+                    EXPECT_EQ(ucs_shutdown(fd, SHUT_WR), 0) << strerror(errno);
+                }
+            } else if (errno != EAGAIN) {
+                ADD_FAILURE() << "ucs_send: " << strerror(errno);
+                break;
+            }
+        }
+        if (p.revents & POLLIN) {
+            char buf[65536];
+            ssize_t n = ucs_recv(fd, buf, sizeof(buf), 0);
+            if (n > 0) {
+                in.insert(in.end(), buf, buf + n);
+            } else if (n == 0) {
+                eof = true;
+            } else if (errno != EAGAIN) {
+                ADD_FAILURE() << "ucs_recv: " << strerror(errno);
+                break;
+            }
+        }
+    }
+    EXPECT_TRUE(eof) << "sent " << sent << " of " << out.size() << ", read back " << in.size();
+    EXPECT_EQ(ucs_fcntl(fd, F_SETFL, 0), 0);
+    return in;
+}
+
+// --- the kernel's thread ---
+
+int ksocket(int family, int type)
+{
+    int fd = socket(family, type | SOCK_CLOEXEC, 0);
+    EXPECT_GE(fd, 0) << strerror(errno);
+    timeval tv = {kKernelTimeoutMs / 1000, 0};
+    EXPECT_EQ(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+    EXPECT_EQ(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
+    return fd;
+}
+
+int klistener(int family, uint16_t port)
+{
+    int fd = ksocket(family, SOCK_STREAM), on = 1;
+    EXPECT_EQ(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)), 0);
+    Addr a = make_addr(family, kernel_ip(family), port);
+    EXPECT_EQ(bind(fd, a.sa(), a.len), 0) << a.str() << ": " << strerror(errno);
+    EXPECT_EQ(listen(fd, 16), 0) << strerror(errno);
+    return fd;
+}
+
+// The kernel connects to the stack's port: blocking, bounded by SO_SNDTIMEO.
+int kconnect(int family, uint16_t port)
+{
+    int fd = ksocket(family, SOCK_STREAM);
+    Addr a = make_addr(family, stack_ip(family), port);
+    EXPECT_EQ(connect(fd, a.sa(), a.len), 0) << a.str() << ": " << strerror(errno);
+    return fd;
+}
+
+Addr kname(int fd, bool peer)
+{
+    Addr a;
+    EXPECT_EQ((peer ? getpeername : getsockname)(fd, a.sa(), &a.len), 0) << strerror(errno);
+    return a;
+}
+
+bool ksend_all(int fd, const void *p, size_t n)
+{
+    const char *c = static_cast<const char *>(p);
+    while (n) {
+        ssize_t k = send(fd, c, n, MSG_NOSIGNAL);
+        if (k <= 0)
+            return false;
+        c += k;
+        n -= static_cast<size_t>(k);
+    }
+    return true;
+}
+
+bool krecv_exact(int fd, void *p, size_t n)
+{
+    char *c = static_cast<char *>(p);
+    while (n) {
+        ssize_t k = recv(fd, c, n, 0);
+        if (k <= 0)
+            return false;
+        c += k;
+        n -= static_cast<size_t>(k);
+    }
+    return true;
+}
+
+// --- the namespace, the tap and the stack, once for the program ---
+
+class KernelPeerEnvironment : public ::testing::Environment {
+  public:
+    void SetUp() override
+    {
+        if (geteuid() != 0) {
+            skip_reason = "needs root: it makes a network namespace and a tap interface";
+            return;
+        }
+        // This thread (and the threads and commands it starts from now on) gets
+        // a namespace of its own: nothing to clean up, no name can clash.
+        ASSERT_EQ(unshare(CLONE_NEWNET), 0) << strerror(errno);
+        ASSERT_EQ(sh("ip link set lo up"), 0);
+        ASSERT_EQ(sched_getaffinity(0, sizeof(all_cpus), &all_cpus), 0);
+
+        prefix_ = "ucs-test-kpeer-" + std::to_string(getpid());
+        std::string text = "eal = --no-huge -m 512 --no-pci --no-shconf --no-telemetry --log-level=warning -l 1 "
+                           "--file-prefix=" + prefix_ + "\nport = net_tap0,iface=ucstap0\n"
+                           "ipv4 = 198.18.2.2/24\nipv6 = fd75:6374::2/64\n";
+        struct ucs_config cfg;
+        char err[256];
+        ASSERT_EQ(ucs_config_parse(text.c_str(), &cfg, err, sizeof(err)), 0) << err;
+        stack_ = ucs_stack_create(&cfg, err, sizeof(err));
+        ASSERT_NE(stack_, nullptr) << err;
+
+        ASSERT_EQ(sh("ip addr add 198.18.2.1/24 dev ucstap0"), 0);
+        ASSERT_EQ(sh("ip addr add fd75:6374::1/64 dev ucstap0 nodad"), 0);
+        ASSERT_EQ(sh("ip link set ucstap0 up"), 0);
+        ASSERT_TRUE(pump_until([this] { return ucs_stack_links_up(stack_); }, 10000)) << "tap link never came up";
+
+        // Both neighbour tables learn each other, and the stack answers the kernel.
+        int v4 = -1, v6 = -1;
+        {
+            Peer ping([&] {
+                // ping inherits the signal mask: give it the default one.
+                sigset_t none;
+                sigemptyset(&none);
+                pthread_sigmask(SIG_SETMASK, &none, nullptr);
+                v4 = sh("ping -c 1 -W 5 198.18.2.2 >/dev/null");
+                v6 = sh("ping -6 -c 1 -W 5 fd75:6374::2 >/dev/null");
+            });
+        }
+        ASSERT_EQ(v4, 0) << "the kernel cannot ping the stack over IPv4";
+        ASSERT_EQ(v6, 0) << "the kernel cannot ping the stack over IPv6";
+    }
+    void TearDown() override
+    {
+        if (stack_)
+            ucs_stack_destroy(stack_);
+        if (!prefix_.empty())
+            rmdir(("/var/run/dpdk/" + prefix_).c_str());
+    }
+
+  private:
+    struct ucs_stack *stack_ = nullptr;
+    std::string prefix_;
+};
+
+class KernelPeer : public ::testing::Test {
+  protected:
+    void SetUp() override
+    {
+        if (!skip_reason.empty())
+            GTEST_SKIP() << skip_reason;
+        ASSERT_NE(ucs_stack_current(), nullptr) << "no stack: the environment failed";
+    }
+};
+
+// (1) The stack connects to a kernel listener and the kernel echoes 4 MiB back.
+TEST_F(KernelPeer, StackConnectsKernelEchoes4MiB)
+{
+    for (int family : {AF_INET, AF_INET6}) {
+        SCOPED_TRACE(family_name(family));
+        const uint16_t port = 7101;
+        auto out = random_bytes(4 << 20, 1);
+        int kl = klistener(family, port);
+        Addr kpeer;
+        Peer peer([&] {
+            int k = accept4(kl, kpeer.sa(), &kpeer.len, SOCK_CLOEXEC);
+            ASSERT_GE(k, 0) << strerror(errno);
+            char buf[65536];
+            for (;;) {
+                ssize_t n = recv(k, buf, sizeof(buf), 0);
+                if (n <= 0) {
+                    EXPECT_EQ(n, 0) << strerror(errno);
+                    break;
+                }
+                if (!ksend_all(k, buf, static_cast<size_t>(n))) {
+                    ADD_FAILURE() << "kernel echo send: " << strerror(errno);
+                    break;
+                }
+            }
+            close(k);
+        });
+        int c = stack_connect(family, port);
+        ASSERT_GE(c, UCS_FD_BASE);
+        EXPECT_EQ(stack_name(c, true).str(), ep(family, kernel_ip(family), port));
+        Addr local = stack_name(c, false);
+        auto in = stack_roundtrip(c, out);
+        EXPECT_TRUE(peer.finish());
+        EXPECT_EQ(in.size(), out.size());
+        EXPECT_TRUE(in == out) << "the echo differs";
+        // Both ends agree on who the stack is.
+        EXPECT_EQ(kpeer.str(), local.str());
+        EXPECT_EQ(ucs_close(c), 0);
+        close(kl);
+    }
+}
+
+// (2) The kernel connects to a stack listener; the stack echoes 4 MiB back.
+TEST_F(KernelPeer, KernelConnectsStackEchoes4MiB)
+{
+    for (int family : {AF_INET, AF_INET6}) {
+        SCOPED_TRACE(family_name(family));
+        const uint16_t port = 7102;
+        auto out = random_bytes(4 << 20, 2);
+        std::vector<char> in;
+        Addr klocal;
+        int l = stack_listener(family, port);
+        Peer peer([&] {
+            int k = kconnect(family, port);
+            klocal = kname(k, false);
+            std::thread writer([&] {
+                EXPECT_TRUE(ksend_all(k, out.data(), out.size())) << strerror(errno);
+                EXPECT_EQ(shutdown(k, SHUT_WR), 0);
+            });
+            char buf[65536];
+            for (;;) {
+                ssize_t n = recv(k, buf, sizeof(buf), 0);
+                if (n <= 0) {
+                    EXPECT_EQ(n, 0) << strerror(errno);
+                    break;
+                }
+                in.insert(in.end(), buf, buf + n);
+            }
+            writer.join();
+            close(k);
+        });
+        Addr from;
+        int s = ucs_accept(l, from.sa(), &from.len);
+        ASSERT_GE(s, UCS_FD_BASE) << strerror(errno);
+        ucs_timeouts(s, kKernelTimeoutMs);
+        size_t echoed = 0;
+        for (;;) {
+            char buf[65536];
+            ssize_t n = ucs_recv(s, buf, sizeof(buf), 0);
+            ASSERT_GE(n, 0) << "after " << echoed << " bytes: " << strerror(errno);
+            if (n == 0)
+                break;
+            ASSERT_EQ(ucs_send(s, buf, static_cast<size_t>(n), 0), n) << strerror(errno);
+            echoed += static_cast<size_t>(n);
+        }
+        EXPECT_EQ(echoed, out.size());
+        EXPECT_EQ(ucs_close(s), 0);
+        EXPECT_TRUE(peer.finish());
+        EXPECT_EQ(in.size(), out.size());
+        EXPECT_TRUE(in == out) << "the echo differs";
+        EXPECT_EQ(from.str(), klocal.str());
+        EXPECT_EQ(ucs_close(l), 0);
+    }
+}
+
+// (3a) The stack shuts down writing: the kernel reads EOF and can still send.
+TEST_F(KernelPeer, StackHalfClosesKernelReadsEofAndStillSends)
+{
+    for (int family : {AF_INET, AF_INET6}) {
+        SCOPED_TRACE(family_name(family));
+        const uint16_t port = 7103;
+        int kl = klistener(family, port);
+        Peer peer([&] {
+            int k = accept4(kl, nullptr, nullptr, SOCK_CLOEXEC);
+            ASSERT_GE(k, 0) << strerror(errno);
+            char buf[16];
+            EXPECT_TRUE(krecv_exact(k, buf, 5));
+            EXPECT_EQ(memcmp(buf, "hello", 5), 0);
+            EXPECT_EQ(recv(k, buf, sizeof(buf), 0), 0) << strerror(errno); // EOF
+            EXPECT_EQ(recv(k, buf, sizeof(buf), 0), 0) << strerror(errno); // and it stays
+            EXPECT_EQ(send(k, "late reply", 10, MSG_NOSIGNAL), 10) << strerror(errno);
+            close(k);
+        });
+        int c = stack_connect(family, port);
+        ASSERT_GE(c, UCS_FD_BASE);
+        ASSERT_EQ(ucs_send(c, "hello", 5, 0), 5) << strerror(errno);
+        ASSERT_EQ(ucs_shutdown(c, SHUT_WR), 0) << strerror(errno);
+        char buf[16];
+        ASSERT_TRUE(stack_recv_exact(c, buf, 10)) << strerror(errno);
+        EXPECT_EQ(memcmp(buf, "late reply", 10), 0);
+        EXPECT_EQ(ucs_recv(c, buf, sizeof(buf), 0), 0) << strerror(errno);
+        EXPECT_EQ(ucs_send(c, "x", 1, 0), -1);
+        EXPECT_EQ(errno, EPIPE);
+        EXPECT_TRUE(peer.finish());
+        EXPECT_EQ(ucs_close(c), 0);
+        close(kl);
+    }
+    EXPECT_EQ(sigpipes.load(), 0);
+}
+
+// (3b) The kernel shuts down writing: ucs_recv reads EOF and the stack can still send.
+TEST_F(KernelPeer, KernelHalfClosesStackReadsEofAndStillSends)
+{
+    for (int family : {AF_INET, AF_INET6}) {
+        SCOPED_TRACE(family_name(family));
+        const uint16_t port = 7104;
+        int l = stack_listener(family, port);
+        Peer peer([&] {
+            int k = kconnect(family, port);
+            EXPECT_TRUE(ksend_all(k, "hello", 5));
+            EXPECT_EQ(shutdown(k, SHUT_WR), 0);
+            char buf[16];
+            EXPECT_TRUE(krecv_exact(k, buf, 10)) << strerror(errno);
+            EXPECT_EQ(memcmp(buf, "late reply", 10), 0);
+            EXPECT_EQ(recv(k, buf, sizeof(buf), 0), 0) << strerror(errno); // the stack closed
+            close(k);
+        });
+        int s = ucs_accept(l, nullptr, nullptr);
+        ASSERT_GE(s, UCS_FD_BASE) << strerror(errno);
+        ucs_timeouts(s, kKernelTimeoutMs);
+        char buf[16];
+        ASSERT_TRUE(stack_recv_exact(s, buf, 5)) << strerror(errno);
+        EXPECT_EQ(memcmp(buf, "hello", 5), 0);
+        EXPECT_EQ(ucs_recv(s, buf, sizeof(buf), 0), 0) << strerror(errno);
+        EXPECT_EQ(ucs_recv(s, buf, sizeof(buf), 0), 0) << strerror(errno);
+        EXPECT_EQ(ucs_send(s, "late reply", 10, 0), 10) << strerror(errno);
+        EXPECT_EQ(ucs_close(s), 0);
+        EXPECT_TRUE(peer.finish());
+        EXPECT_EQ(ucs_close(l), 0);
+    }
+}
+
+// (4a) The stack closes with unread data (or with a zero linger): it resets, and
+// the kernel's recv says ECONNRESET, its next send EPIPE.
+TEST_F(KernelPeer, StackCloseWithUnreadDataResetsTheKernel)
+{
+    for (int family : {AF_INET, AF_INET6}) {
+        for (bool zero_linger : {false, true}) {
+            SCOPED_TRACE(std::string(family_name(family)) + (zero_linger ? ", zero linger" : ", unread data"));
+            const uint16_t port = 7105;
+            int kl = klistener(family, port);
+            Signal sent;
+            Peer peer([&] {
+                int k = accept4(kl, nullptr, nullptr, SOCK_CLOEXEC);
+                ASSERT_GE(k, 0) << strerror(errno);
+                if (!zero_linger) {
+                    EXPECT_TRUE(ksend_all(k, "unread", 6));
+                }
+                sent.set();
+                char buf[16];
+                EXPECT_EQ(recv(k, buf, sizeof(buf), 0), -1);
+                EXPECT_EQ(errno, ECONNRESET) << strerror(errno);
+                EXPECT_EQ(send(k, "x", 1, MSG_NOSIGNAL), -1);
+                EXPECT_EQ(errno, EPIPE) << strerror(errno);
+                close(k);
+            });
+            int c = stack_connect(family, port);
+            ASSERT_GE(c, UCS_FD_BASE);
+            ASSERT_TRUE(sent.pump());
+            if (zero_linger) {
+                linger lg = {1, 0};
+                ASSERT_EQ(ucs_setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+            } else {
+                int avail = 0;
+                ASSERT_TRUE(pump_until([&] { return ucs_ioctl(c, FIONREAD, &avail) == 0 && avail == 6; }, 5000))
+                    << "FIONREAD " << avail;
+            }
+            EXPECT_EQ(ucs_close(c), 0);
+            EXPECT_TRUE(peer.finish());
+            close(kl);
+        }
+    }
+}
+
+// (4b) The kernel closes with unread data: ucs_recv says ECONNRESET, a later
+// ucs_send EPIPE (and no SIGPIPE), a later ucs_recv 0, as Linux does.
+TEST_F(KernelPeer, KernelCloseWithUnreadDataResetsTheStack)
+{
+    for (int family : {AF_INET, AF_INET6}) {
+        SCOPED_TRACE(family_name(family));
+        const uint16_t port = 7106;
+        int l = stack_listener(family, port);
+        Peer peer([&] {
+            int k = kconnect(family, port);
+            char c;
+            EXPECT_EQ(recv(k, &c, 1, MSG_PEEK), 1) << strerror(errno); // there is unread data
+            close(k);
+        });
+        int s = ucs_accept(l, nullptr, nullptr);
+        ASSERT_GE(s, UCS_FD_BASE) << strerror(errno);
+        ucs_timeouts(s, kKernelTimeoutMs);
+        ASSERT_EQ(ucs_send(s, "unread", 6, 0), 6) << strerror(errno);
+        char buf[16];
+        EXPECT_EQ(ucs_recv(s, buf, sizeof(buf), 0), -1);
+        EXPECT_EQ(errno, ECONNRESET) << strerror(errno);
+        EXPECT_EQ(ucs_send(s, "x", 1, 0), -1);
+        EXPECT_EQ(errno, EPIPE) << strerror(errno);
+        EXPECT_EQ(ucs_recv(s, buf, sizeof(buf), 0), 0) << strerror(errno);
+        EXPECT_TRUE(peer.finish());
+        EXPECT_EQ(ucs_close(s), 0);
+        EXPECT_EQ(ucs_close(l), 0);
+    }
+    EXPECT_EQ(sigpipes.load(), 0);
+}
+
+// (5) A kernel port nobody listens on: the kernel answers the SYN with a reset.
+TEST_F(KernelPeer, ConnectToAClosedKernelPortIsRefused)
+{
+    const uint16_t port = 7107;
+    // What the kernel itself reports for a refused non-blocking connect (over lo).
+    const short asked = POLLIN | POLLOUT | POLLRDHUP | POLLRDNORM | POLLWRNORM;
+    short kernel_revents;
+    {
+        int k = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        Addr a = make_addr(AF_INET, "127.0.0.1", port);
+        ASSERT_EQ(connect(k, a.sa(), a.len), -1);
+        ASSERT_EQ(errno, EINPROGRESS);
+        pollfd p = {k, asked, 0};
+        ASSERT_EQ(poll(&p, 1, 5000), 1);
+        kernel_revents = p.revents;
+        int err = 0;
+        socklen_t el = sizeof(err);
+        ASSERT_EQ(getsockopt(k, SOL_SOCKET, SO_ERROR, &err, &el), 0);
+        ASSERT_EQ(err, ECONNREFUSED);
+        close(k);
+    }
+    for (int family : {AF_INET, AF_INET6}) {
+        SCOPED_TRACE(family_name(family));
+        Addr a = make_addr(family, kernel_ip(family), port);
+
+        int c = ucs_socket(family, SOCK_STREAM, 0);
+        ASSERT_GE(c, UCS_FD_BASE);
+        ucs_timeouts(c, kKernelTimeoutMs);
+        EXPECT_EQ(ucs_connect(c, a.sa(), a.len), -1);
+        EXPECT_EQ(errno, ECONNREFUSED) << strerror(errno);
+        EXPECT_EQ(ucs_close(c), 0);
+
+        c = ucs_socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        ASSERT_GE(c, UCS_FD_BASE);
+        EXPECT_EQ(ucs_connect(c, a.sa(), a.len), -1);
+        EXPECT_EQ(errno, EINPROGRESS) << strerror(errno);
+        pollfd p = {c, asked, 0};
+        ASSERT_EQ(ucs_poll(&p, 1, 5000), 1);
+        EXPECT_EQ(p.revents, kernel_revents);
+        EXPECT_TRUE(p.revents & POLLOUT);
+        EXPECT_TRUE(p.revents & POLLERR);
+        int err = -1;
+        socklen_t el = sizeof(err);
+        EXPECT_EQ(ucs_getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &el), 0);
+        EXPECT_EQ(err, ECONNREFUSED);
+        EXPECT_EQ(ucs_getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &el), 0);
+        EXPECT_EQ(err, 0); // reported once
+        EXPECT_EQ(ucs_close(c), 0);
+    }
+}
+
+// (6) A stack listener with backlog 1 that nobody accepts from, and three
+// kernel connects at once.
+//
+// Observed, and what lwIP 2.1.3 does (tcp_listen_input): the listener counts
+// connections in SYN_RCVD plus those waiting for accept(), and at the backlog it
+// drops further SYNs without a reply. So the first kernel connect completes; the
+// other two stay in SYN_SENT past the kernel's first SYN retransmission (1 s),
+// with no reset (poll would say POLLERR). Once ucs_accept() has taken the first,
+// one place is free: at the kernel's next retransmission (1 s later with Linux
+// 6.x's tcp_syn_linear_timeouts, 2 s later with exponential backoff) exactly one
+// of the two completes. Linux itself, with backlog 1, completes two connects
+// (backlog + 1) before it drops SYNs; lwIP completes exactly the backlog.
+TEST_F(KernelPeer, ListenBacklogFullDropsFurtherSyns)
+{
+    const uint16_t port = 7108;
+    int l = stack_listener(AF_INET, port, 1);
+    Signal phase1_done, first_accepted, second_connected;
+    Addr kname_first, kname_second;
+    Peer peer([&] {
+        int k[3];
+        for (int &fd : k) {
+            fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+            Addr a = make_addr(AF_INET, kStackV4, port);
+            EXPECT_EQ(connect(fd, a.sa(), a.len), -1);
+            EXPECT_EQ(errno, EINPROGRESS);
+        }
+        pollfd first = {k[0], POLLOUT, 0};
+        EXPECT_EQ(poll(&first, 1, 5000), 1);
+        int err = -1;
+        socklen_t el = sizeof(err);
+        EXPECT_EQ(getsockopt(k[0], SOL_SOCKET, SO_ERROR, &err, &el), 0);
+        EXPECT_EQ(err, 0);
+        kname_first = kname(k[0], false);
+        pollfd rest[2] = {{k[1], POLLOUT, 0}, {k[2], POLLOUT, 0}};
+        EXPECT_EQ(poll(rest, 2, 1500), 0) << "a connect beyond the backlog completed or was refused: "
+                                           << rest[0].revents << " " << rest[1].revents;
+        phase1_done.set();
+        EXPECT_TRUE(first_accepted.wait(kKernelTimeoutMs));
+        EXPECT_EQ(poll(rest, 2, 5000), 1) << "not exactly one connect completed after accept freed a place";
+        for (auto &p : rest) {
+            if (p.revents) {
+                EXPECT_EQ(p.revents, POLLOUT);
+                EXPECT_EQ(getsockopt(p.fd, SOL_SOCKET, SO_ERROR, &err, &el), 0);
+                EXPECT_EQ(err, 0);
+                kname_second = kname(p.fd, false);
+            }
+        }
+        second_connected.set();
+        for (int fd : k)
+            close(fd);
+    });
+    ASSERT_TRUE(phase1_done.pump());
+    Addr from;
+    int s1 = ucs_accept(l, from.sa(), &from.len);
+    ASSERT_GE(s1, UCS_FD_BASE) << strerror(errno);
+    EXPECT_EQ(from.str(), kname_first.str());
+    // Nothing else was let in.
+    int on = 1;
+    ASSERT_EQ(ucs_ioctl(l, FIONBIO, &on), 0);
+    EXPECT_EQ(ucs_accept(l, nullptr, nullptr), -1);
+    EXPECT_EQ(errno, EAGAIN);
+    ASSERT_EQ(ucs_ioctl(l, FIONBIO, &(on = 0)), 0);
+    first_accepted.set();
+    ASSERT_TRUE(second_connected.pump());
+    from = Addr();
+    int s2 = ucs_accept(l, from.sa(), &from.len);
+    ASSERT_GE(s2, UCS_FD_BASE) << strerror(errno);
+    EXPECT_EQ(from.str(), kname_second.str());
+    EXPECT_TRUE(peer.finish());
+    EXPECT_EQ(ucs_close(s1), 0);
+    EXPECT_EQ(ucs_close(s2), 0);
+    EXPECT_EQ(ucs_close(l), 0);
+}
+
+// The kernel's IPv4 address, gone until the end of the scope: frames for it are
+// then dropped without a reply (no forwarding in this namespace), as if the
+// peer had vanished.
+class KernelAddressGone {
+  public:
+    KernelAddressGone() { gone_ = sh("ip addr del 198.18.2.1/24 dev ucstap0") == 0; }
+    ~KernelAddressGone()
+    {
+        if (gone_) {
+            EXPECT_EQ(sh("ip addr add 198.18.2.1/24 dev ucstap0"), 0);
+        }
+    }
+    bool gone() const { return gone_; }
+
+  private:
+    bool gone_;
+};
+
+// (7) Keepalive: probes the kernel answers keep the connection; once the kernel
+// vanishes (no FIN, no RST), the connection fails with ETIMEDOUT after about
+// idle + count * interval. lwIP reports the keepalive timeout as an abort
+// (ERR_ABRT), which libsock maps to ETIMEDOUT, as Linux reports it.
+TEST_F(KernelPeer, KeepaliveDetectsAVanishedPeer)
+{
+    const uint16_t port = 7109;
+    int kl = klistener(AF_INET, port);
+    Signal done;
+    Peer peer([&] {
+        int k = accept4(kl, nullptr, nullptr, SOCK_CLOEXEC);
+        ASSERT_GE(k, 0) << strerror(errno);
+        EXPECT_TRUE(ksend_all(k, "!", 1));
+        EXPECT_TRUE(done.wait(2 * kKernelTimeoutMs));
+        close(k);
+    });
+    int c = stack_connect(AF_INET, port);
+    ASSERT_GE(c, UCS_FD_BASE);
+    int v = 1, out = 0;
+    socklen_t ol = sizeof(out);
+    ASSERT_EQ(ucs_setsockopt(c, SOL_SOCKET, SO_KEEPALIVE, &v, sizeof(v)), 0);
+    ASSERT_EQ(ucs_setsockopt(c, IPPROTO_TCP, TCP_KEEPIDLE, &v, sizeof(v)), 0);
+    ASSERT_EQ(ucs_setsockopt(c, IPPROTO_TCP, TCP_KEEPINTVL, &v, sizeof(v)), 0);
+    ASSERT_EQ(ucs_setsockopt(c, IPPROTO_TCP, TCP_KEEPCNT, &(v = 2), sizeof(v)), 0);
+    EXPECT_EQ(ucs_getsockopt(c, IPPROTO_TCP, TCP_KEEPCNT, &out, &ol), 0);
+    EXPECT_EQ(out, 2);
+    char buf[4];
+    ASSERT_EQ(ucs_recv(c, buf, sizeof(buf), 0), 1) << strerror(errno);
+
+    // The kernel answers the probes: the connection outlives idle + 2 intervals (3 s).
+    ucs_timeouts(c, 4500);
+    uint64_t t0 = now_ms();
+    EXPECT_EQ(ucs_recv(c, buf, sizeof(buf), 0), -1);
+    EXPECT_EQ(errno, EAGAIN) << strerror(errno);
+    EXPECT_GE(now_ms() - t0, 4500u);
+
+    {
+        KernelAddressGone vanished;
+        ASSERT_TRUE(vanished.gone());
+        ucs_timeouts(c, 10000);
+        t0 = now_ms();
+        EXPECT_EQ(ucs_recv(c, buf, sizeof(buf), 0), -1);
+        EXPECT_EQ(errno, ETIMEDOUT) << strerror(errno);
+        uint64_t took = now_ms() - t0;
+        EXPECT_GE(took, 2000u);
+        EXPECT_LT(took, 10000u);
+        EXPECT_EQ(ucs_send(c, "x", 1, 0), -1);
+        EXPECT_EQ(errno, EPIPE) << strerror(errno);
+        EXPECT_EQ(ucs_close(c), 0);
+    }
+    done.set();
+    EXPECT_TRUE(peer.finish());
+    close(kl);
+}
+
+// (8) UDP both ways, IPv4 and IPv6, with the sender's address checked; the
+// large datagrams cross the link as IP fragments.
+TEST_F(KernelPeer, UdpBothWays)
+{
+    for (int family : {AF_INET, AF_INET6}) {
+        SCOPED_TRACE(family_name(family));
+        const uint16_t kport = 7110, sport = 7111;
+        auto big_out = random_bytes(4000, 3), big_in = random_bytes(5000, 4);
+        Addr kaddr = make_addr(family, kernel_ip(family), kport);
+        Addr saddr = make_addr(family, stack_ip(family), sport);
+
+        int k = ksocket(family, SOCK_DGRAM);
+        ASSERT_EQ(bind(k, kaddr.sa(), kaddr.len), 0) << strerror(errno);
+        int u = ucs_socket(family, SOCK_DGRAM, 0);
+        ASSERT_GE(u, UCS_FD_BASE);
+        ASSERT_EQ(ucs_bind(u, saddr.sa(), saddr.len), 0) << strerror(errno);
+        ucs_timeouts(u, kKernelTimeoutMs);
+
+        Signal kernel_got;
+        Peer peer([&] {
+            std::vector<char> buf(65536);
+            Addr from;
+            EXPECT_EQ(recvfrom(k, buf.data(), buf.size(), 0, from.sa(), &from.len), 9) << strerror(errno);
+            EXPECT_EQ(memcmp(buf.data(), "to kernel", 9), 0);
+            EXPECT_EQ(from.str(), saddr.str());
+            from = Addr();
+            EXPECT_EQ(recvfrom(k, buf.data(), buf.size(), 0, from.sa(), &from.len),
+                      static_cast<ssize_t>(big_out.size()))
+                << strerror(errno);
+            EXPECT_EQ(memcmp(buf.data(), big_out.data(), big_out.size()), 0);
+            EXPECT_EQ(from.str(), saddr.str());
+            kernel_got.set();
+            EXPECT_EQ(sendto(k, "to stack", 8, 0, saddr.sa(), saddr.len), 8) << strerror(errno);
+            EXPECT_EQ(sendto(k, big_in.data(), big_in.size(), 0, saddr.sa(), saddr.len),
+                      static_cast<ssize_t>(big_in.size()))
+                << strerror(errno);
+        });
+        ASSERT_EQ(ucs_sendto(u, "to kernel", 9, 0, kaddr.sa(), kaddr.len), 9) << strerror(errno);
+        ASSERT_EQ(ucs_sendto(u, big_out.data(), big_out.size(), 0, kaddr.sa(), kaddr.len),
+                  static_cast<ssize_t>(big_out.size()))
+            << strerror(errno);
+        EXPECT_TRUE(kernel_got.pump());
+        std::vector<char> buf(65536);
+        Addr from;
+        EXPECT_EQ(ucs_recvfrom(u, buf.data(), buf.size(), 0, from.sa(), &from.len), 8) << strerror(errno);
+        EXPECT_EQ(memcmp(buf.data(), "to stack", 8), 0);
+        EXPECT_EQ(from.str(), kaddr.str());
+        from = Addr();
+        EXPECT_EQ(ucs_recvfrom(u, buf.data(), buf.size(), 0, from.sa(), &from.len),
+                  static_cast<ssize_t>(big_in.size()))
+            << strerror(errno);
+        EXPECT_EQ(memcmp(buf.data(), big_in.data(), big_in.size()), 0);
+        EXPECT_EQ(from.str(), kaddr.str());
+        EXPECT_TRUE(peer.finish());
+
+        // A connected stack socket: ucs_send and ucs_recv.
+        ASSERT_EQ(ucs_connect(u, kaddr.sa(), kaddr.len), 0) << strerror(errno);
+        Peer peer2([&] {
+            char b[16];
+            Addr f;
+            EXPECT_EQ(recvfrom(k, b, sizeof(b), 0, f.sa(), &f.len), 4) << strerror(errno);
+            EXPECT_EQ(memcmp(b, "ping", 4), 0);
+            EXPECT_EQ(f.str(), saddr.str());
+            EXPECT_EQ(sendto(k, "pong", 4, 0, saddr.sa(), saddr.len), 4) << strerror(errno);
+        });
+        ASSERT_EQ(ucs_send(u, "ping", 4, 0), 4) << strerror(errno);
+        char b[16];
+        EXPECT_EQ(ucs_recv(u, b, sizeof(b), 0), 4) << strerror(errno);
+        EXPECT_EQ(memcmp(b, "pong", 4), 0);
+        EXPECT_TRUE(peer2.finish());
+        EXPECT_EQ(ucs_close(u), 0);
+        close(k);
+    }
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    ::testing::InitGoogleTest(&argc, argv);
+    signal(SIGPIPE, [](int) { sigpipes++; });
+    ::testing::AddGlobalTestEnvironment(new KernelPeerEnvironment);
+    return RUN_ALL_TESTS();
+}
