@@ -75,7 +75,7 @@ bool addr_is_local(const ip_addr_t *ip)
     if (ip_addr_isany(ip))
         return true;
     if (IP_IS_V4(ip) && ip4_addr_isloopback(ip_2_ip4(ip)))
-        return ip4_addr_get_u32(ip_2_ip4(ip)) == PP_HTONL(INADDR_LOOPBACK);
+        return true;
     NETIF_FOREACH(n) {
         if (IP_IS_V4(ip) && ip4_addr_cmp(ip_2_ip4(ip), netif_ip4_addr(n)))
             return true;

@@ -13,7 +13,7 @@ int addr_from_sockaddr(int family, const struct sockaddr *addr, socklen_t len, i
 /* Writes ip:port as the socket family's sockaddr (v4-mapped for AF_INET6),
  * truncated to *len as Linux does, and sets *len to the full size. */
 void addr_to_sockaddr(int family, const ip_addr_t *ip, u16_t port, struct sockaddr *addr, socklen_t *len);
-/* Whether ip may be bound: the any address, 127.0.0.1, ::1, or an address of a port. */
+/* Whether ip may be bound: the any address, 127.0.0.0/8, ::1, or an address of a port. */
 bool addr_is_local(const ip_addr_t *ip);
 
 #endif

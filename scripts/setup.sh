@@ -6,7 +6,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(meson ninja-build pkg-config gcc g++ make dpkg-dev libdpdk-dev dpdk
           libnuma-dev libgtest-dev iproute2 iputils-ping netcat-openbsd
-          curl wrk util-linux)
+          curl wrk util-linux patch)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -37,14 +37,26 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 lwip_dir="$top/third_party/lwip"
+# Our few changes to lwIP that no hook can make (stack/patches/, documented in
+# docs/design.md). A stamp records which were applied; when they change, the
+# source is unpacked afresh.
+patches_sum=$(cat "$top"/stack/patches/*.patch 2>/dev/null | sha256sum | cut -d' ' -f1)
+if [ -f "$lwip_dir/src/core/tcp.c" ] && [ "$(cat "$lwip_dir/.ucstack-patches" 2>/dev/null)" != "$patches_sum" ]; then
+    rm -rf "$lwip_dir"
+fi
 if [ ! -f "$lwip_dir/src/core/tcp.c" ]; then
     work=$(mktemp -d)
     (cd "$work" && apt-get source -qq lwip)
     src=$(find "$work" -maxdepth 1 -type d -name 'lwip-*' | head -1)
     [ -n "$src" ] || { echo "setup: apt-get source lwip gave no source tree" >&2; exit 1; }
+    for p in "$top"/stack/patches/*.patch; do
+        [ -e "$p" ] || continue
+        patch -d "$src" -p1 --quiet --forward < "$p"
+    done
     rm -rf "$lwip_dir"
     mkdir -p "$top/third_party"
     mv "$src" "$lwip_dir"
+    echo "$patches_sum" > "$lwip_dir/.ucstack-patches"
     rm -rf "$work"
 fi
 echo "setup: packages and lwIP source are in place"

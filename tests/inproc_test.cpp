@@ -71,6 +71,12 @@ TEST(Loopback, EchoOverLoopbackAndOwnAddressesNeverTouchesThePort)
     EXPECT_LT(stats().tx_frames - tx0, 16u);
 }
 
+TEST(Loopback, WholeLoopbackNetServes)
+{
+    echo("127.0.0.2", 1u << 20);
+    echo("127.255.0.9", 1u << 20);
+}
+
 // A test handler for ExID 0x7e57 (the credential option uses 0x7563) that fills all the room it is given.
 struct SeenOption {
     enum tcp_state state;

@@ -188,6 +188,23 @@ TEST(Tcp, ConnectErrors)
     ucs_close(l);
 }
 
+TEST(Tcp, AnyLoopbackAddressCanBeBoundAndReached)
+{
+    auto a = v4("127.3.2.1", 9012);
+    int l = listener(AF_INET, &a, sizeof(a));
+    int c = ucs_socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_EQ(ucs_connect(c, SA(a), sizeof(a)), 0) << strerror(errno);
+    sockaddr_in peer{};
+    socklen_t len = sizeof(peer);
+    ASSERT_EQ(ucs_getpeername(c, reinterpret_cast<sockaddr *>(&peer), &len), 0);
+    EXPECT_EQ(peer.sin_addr.s_addr, a.sin_addr.s_addr);
+    int s = ucs_accept(l, nullptr, nullptr);
+    ASSERT_GE(s, UCS_FD_BASE);
+    ucs_close(s);
+    ucs_close(c);
+    ucs_close(l);
+}
+
 TEST(Tcp, BindErrors)
 {
     auto a = v4("127.0.0.1", 9004);
