@@ -7,6 +7,7 @@
 // Needs root: CAP_NET_ADMIN for the namespace and the tap.
 #include <ucstack/socket.h>
 #include <ucstack/stack.h>
+#include <ucred.h>
 
 #include <arpa/inet.h>
 #include <atomic>
@@ -16,6 +17,7 @@
 #include <functional>
 #include <future>
 #include <gtest/gtest.h>
+#include <netinet/ip.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
@@ -927,6 +929,126 @@ TEST_F(KernelPeer, UdpBothWays)
 }
 
 } // namespace
+
+// A peer across a port that is not host-local sends no credential: connected,
+// but the peer's credential is unknown (EINVAL), in both roles. Before the
+// connection exists, and after it is gone, there is no peer (ENOTCONN).
+TEST_F(KernelPeer, CredentialsOfARemotePeerAreUnknown)
+{
+    for (int family : {AF_INET, AF_INET6}) {
+        SCOPED_TRACE(family_name(family));
+        const uint16_t port = 7111;
+        ucred_t *uc = nullptr;
+        int kl = klistener(family, port);
+        Peer peer([&] {
+            int k = accept4(kl, nullptr, nullptr, SOCK_CLOEXEC);
+            ASSERT_GE(k, 0) << strerror(errno);
+            char b;
+            EXPECT_EQ(recv(k, &b, 1, 0), 0);
+            close(k);
+        });
+        int c = ucs_socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        Addr a = make_addr(family, kernel_ip(family), port);
+        ASSERT_EQ(ucs_connect(c, a.sa(), a.len), -1);
+        ASSERT_EQ(errno, EINPROGRESS);
+        EXPECT_EQ(getpeerucred(c, &uc), -1);
+        EXPECT_EQ(errno, ENOTCONN) << "while connecting";
+        pollfd pfd = {c, POLLOUT, 0};
+        ASSERT_EQ(ucs_poll(&pfd, 1, kKernelTimeoutMs), 1);
+        EXPECT_EQ(getpeerucred(c, &uc), -1);
+        EXPECT_EQ(errno, EINVAL) << "connected to the kernel";
+        EXPECT_EQ(uc, nullptr);
+        EXPECT_EQ(ucs_shutdown(c, SHUT_WR), 0);
+        EXPECT_TRUE(peer.finish());
+        EXPECT_EQ(ucs_close(c), 0);
+        EXPECT_EQ(getpeerucred(c, &uc), -1);
+        EXPECT_EQ(errno, EBADF) << "closed";
+        close(kl);
+
+        int l = stack_listener(family, port);
+        Peer kernel([&] {
+            int k = kconnect(family, port);
+            char b;
+            EXPECT_EQ(recv(k, &b, 1, 0), 0);
+            close(k);
+        });
+        int s = ucs_accept(l, nullptr, nullptr);
+        ASSERT_GE(s, UCS_FD_BASE) << strerror(errno);
+        EXPECT_EQ(getpeerucred(s, &uc), -1);
+        EXPECT_EQ(errno, EINVAL) << "accepted from the kernel";
+        EXPECT_EQ(ucs_close(s), 0);
+        EXPECT_TRUE(kernel.finish());
+        EXPECT_EQ(ucs_close(l), 0);
+    }
+}
+
+uint16_t fold(uint32_t sum)
+{
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return static_cast<uint16_t>(~sum);
+}
+
+// A SYN from the wire (the kernel's side of the tap, not a host-local link)
+// that carries the credential option claiming root, built by hand.
+std::vector<uint8_t> forged_syn(uint16_t dport)
+{
+    std::vector<uint8_t> seg(40, 0);
+    seg[0] = 0x9c; // source port 40000
+    seg[1] = 0x40;
+    seg[2] = static_cast<uint8_t>(dport >> 8);
+    seg[3] = static_cast<uint8_t>(dport);
+    seg[7] = 1;    // sequence number 1
+    seg[12] = 10 << 4; // 40-byte header
+    seg[13] = 0x02;    // SYN
+    seg[14] = 0xff;    // window
+    seg[15] = 0xff;
+    const uint8_t opts[20] = {2, 4, 0x05, 0xb4, // MSS 1460
+                              253, 16, 0x75, 0x63, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1}; // pid 1, slot 0
+    memcpy(&seg[20], opts, sizeof(opts));
+    in_addr src{}, dst{};
+    inet_pton(AF_INET, kKernelV4, &src);
+    inet_pton(AF_INET, kStackV4, &dst);
+    uint32_t sum = 0;
+    auto add16 = [&](const uint8_t *p, size_t n) {
+        for (size_t i = 0; i + 1 < n; i += 2)
+            sum += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
+    };
+    add16(reinterpret_cast<const uint8_t *>(&src), 4);
+    add16(reinterpret_cast<const uint8_t *>(&dst), 4);
+    sum += IPPROTO_TCP + static_cast<uint32_t>(seg.size());
+    add16(seg.data(), seg.size());
+    uint16_t c = fold(sum);
+    seg[16] = static_cast<uint8_t>(c >> 8);
+    seg[17] = static_cast<uint8_t>(c);
+    return seg;
+}
+
+// Credentials never come from the wire: the option on a SYN that arrived
+// through a port that is not host-local is ignored and counted.
+TEST_F(KernelPeer, CredentialOptionFromTheWireIsIgnoredAndCounted)
+{
+    const uint16_t port = 7112;
+    int l = stack_listener(AF_INET, port);
+    ucs_cred_option_stats before, after;
+    ucs_get_cred_option_stats(&before);
+    int raw = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_TCP);
+    ASSERT_GE(raw, 0) << strerror(errno);
+    auto seg = forged_syn(port);
+    Addr to = make_addr(AF_INET, kStackV4, 0);
+    ASSERT_EQ(sendto(raw, seg.data(), seg.size(), 0, to.sa(), to.len), static_cast<ssize_t>(seg.size()))
+        << strerror(errno);
+    EXPECT_TRUE(pump_until(
+        [&] {
+            ucs_get_cred_option_stats(&after);
+            return after.ignored_foreign_link > before.ignored_foreign_link;
+        },
+        kKernelTimeoutMs));
+    EXPECT_EQ(after.ignored_foreign_link - before.ignored_foreign_link, 1u);
+    EXPECT_EQ(after.received, before.received) << "a credential from the wire was believed";
+    close(raw);
+    EXPECT_EQ(ucs_close(l), 0);
+}
 
 int main(int argc, char **argv)
 {
