@@ -5,6 +5,7 @@
 #include <ucstack/socket.h>
 
 #include "../ucred/cred.h"
+#include "lwip/udp.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -120,6 +121,9 @@ void udp_sock_close(struct ucs_sock *s);
 uint32_t tcp_sock_events(struct ucs_sock *s);
 uint32_t udp_sock_events(struct ucs_sock *s);
 void epoll_sock_close(struct ucs_sock *s);
+/* An ICMP port unreachable answered what a connected UDP pcb sent: recv_arg and
+ * recv are the pcb's, so pcbs that are not libsock's are left alone. */
+void udp_sock_refused(void *recv_arg, udp_recv_fn recv);
 void epoll_forget_sock(struct ucs_sock *s);
 
 /* Per-kind calls behind the public ones (io.c dispatches). */

@@ -42,6 +42,22 @@ static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_add
     sock_wake(s);
 }
 
+void udp_sock_refused(void *recv_arg, udp_recv_fn recv)
+{
+    struct ucs_sock *s = recv_arg;
+    if (recv != on_recv || !s)
+        return;
+    s->so_error = ECONNREFUSED;
+    sock_wake(s);
+}
+
+static int take_error(struct ucs_sock *s)
+{
+    int err = s->so_error;
+    s->so_error = 0;
+    return err;
+}
+
 int udp_sock_open(struct ucs_sock *s)
 {
     struct udp_pcb *pcb;
@@ -141,6 +157,8 @@ static ssize_t dgram_send(struct ucs_sock *s, const struct iovec *iov, int iovcn
     int err;
 
     LWIP_UNUSED_ARG(flags);
+    if (s->so_error)
+        return sock_fail(take_error(s));
     if (to && (err = addr_from_sockaddr(s->family, to, tolen, &ip, &port)))
         return sock_fail(err);
     if (!to && !s->u.udp.connected)
@@ -162,7 +180,7 @@ static ssize_t dgram_send(struct ucs_sock *s, const struct iovec *iov, int iovcn
 
 static bool has_datagram(struct ucs_sock *s)
 {
-    return s->u.udp.rxq != NULL;
+    return s->u.udp.rxq != NULL || s->so_error;
 }
 
 static ssize_t dgram_recv(struct ucs_sock *s, const struct iovec *iov, int iovcnt, int flags,
@@ -171,6 +189,8 @@ static ssize_t dgram_recv(struct ucs_sock *s, const struct iovec *iov, int iovcn
     struct ucs_rxq_entry *e;
     size_t copied = 0, len;
 
+    if (!s->u.udp.rxq && s->so_error)
+        return sock_fail(take_error(s));
     if (!has_datagram(s)) {
         uint64_t deadline = sock_deadline(&s->rcvtimeo);
         if (s->nonblock || (flags & MSG_DONTWAIT))
@@ -180,6 +200,8 @@ static ssize_t dgram_recv(struct ucs_sock *s, const struct iovec *iov, int iovcn
                 return sock_fail(EAGAIN);
             sock_poll_stack();
         }
+        if (!s->u.udp.rxq)
+            return sock_fail(take_error(s));
     }
     e = s->u.udp.rxq;
     len = e->p->tot_len;
@@ -252,7 +274,7 @@ static int dgram_getopt(struct ucs_sock *s, int level, int name, void *val, sock
 
 uint32_t udp_sock_events(struct ucs_sock *s)
 {
-    return EPOLLOUT | EPOLLWRNORM | (s->u.udp.rxq ? EPOLLIN | EPOLLRDNORM : 0);
+    return EPOLLOUT | EPOLLWRNORM | (s->u.udp.rxq ? EPOLLIN | EPOLLRDNORM : 0) | (s->so_error ? EPOLLERR : 0);
 }
 
 const struct sock_ops dgram_ops = {

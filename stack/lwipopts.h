@@ -121,5 +121,7 @@ extern unsigned char *ucs_ram_heap;
 #define LWIP_HOOK_TCP_OUT_ADD_TCPOPTS ucs_hook_tcp_addopts
 #define LWIP_HOOK_IP4_ROUTE_SRC ucs_hook_ip4_route
 #define LWIP_HOOK_IP6_ROUTE ucs_hook_ip6_route
+#define LWIP_HOOK_IP4_INPUT ucs_hook_ip4_input
+#define LWIP_HOOK_IP6_INPUT ucs_hook_ip6_input
 
 #endif

@@ -982,6 +982,26 @@ TEST_F(KernelPeer, CredentialsOfARemotePeerAreUnknown)
     }
 }
 
+// The kernel answers a datagram to a closed port with ICMP port unreachable;
+// a connected UDP socket then reports ECONNREFUSED once, as on Linux.
+TEST_F(KernelPeer, UdpToAClosedKernelPortIsRefused)
+{
+    for (int family : {AF_INET, AF_INET6}) {
+        SCOPED_TRACE(family_name(family));
+        int u = ucs_socket(family, SOCK_DGRAM, 0);
+        ucs_timeouts(u, kKernelTimeoutMs);
+        Addr to = make_addr(family, kernel_ip(family), 7113);
+        ASSERT_EQ(ucs_connect(u, to.sa(), to.len), 0) << strerror(errno);
+        ASSERT_EQ(ucs_send(u, "anyone?", 7, 0), 7) << strerror(errno);
+        char buf[8];
+        EXPECT_EQ(ucs_recv(u, buf, sizeof(buf), 0), -1);
+        EXPECT_EQ(errno, ECONNREFUSED);
+        EXPECT_EQ(ucs_recv(u, buf, sizeof(buf), MSG_DONTWAIT), -1);
+        EXPECT_EQ(errno, EAGAIN);
+        EXPECT_EQ(ucs_close(u), 0);
+    }
+}
+
 uint16_t fold(uint32_t sum)
 {
     while (sum >> 16)

@@ -560,6 +560,33 @@ TEST(Credentials, PeerSeesEveryFieldOfTheCreatorsCredential)
     ucs_close(s);
 }
 
+TEST(Udp, ConnectedSocketLearnsEconnrefusedFromPortUnreachable)
+{
+    for (int family : {AF_INET, AF_INET6}) {
+        int u = ucs_socket(family, SOCK_DGRAM, 0);
+        sockaddr_storage to{};
+        socklen_t len;
+        if (family == AF_INET) {
+            *reinterpret_cast<sockaddr_in *>(&to) = v4("127.0.0.1", 9199);
+            len = sizeof(sockaddr_in);
+        } else {
+            *reinterpret_cast<sockaddr_in6 *>(&to) = v6("::1", 9199);
+            len = sizeof(sockaddr_in6);
+        }
+        ASSERT_EQ(ucs_connect(u, SA(to), len), 0);
+        ASSERT_EQ(ucs_send(u, "anyone?", 7, 0), 7);
+        timeval tv = {2, 0};
+        ASSERT_EQ(ucs_setsockopt(u, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+        char buf[8];
+        EXPECT_EQ(ucs_recv(u, buf, sizeof(buf), 0), -1);
+        EXPECT_EQ(errno, ECONNREFUSED) << (family == AF_INET ? "IPv4" : "IPv6");
+        // Reported once, as Linux does.
+        EXPECT_EQ(ucs_recv(u, buf, sizeof(buf), MSG_DONTWAIT), -1);
+        EXPECT_EQ(errno, EAGAIN);
+        ucs_close(u);
+    }
+}
+
 } // namespace
 
 int main(int argc, char **argv)
