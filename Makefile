@@ -16,10 +16,10 @@ build: setup $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 test: build
-	meson test -C $(BUILD) --print-errorlogs; rc=$$?; bash scripts/test-summary.sh $(BUILD); exit $$rc
+	bash scripts/test.sh $(BUILD)
 
 demo: build
 	bash scripts/demo.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(BUILD)-asan

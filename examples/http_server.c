@@ -64,12 +64,11 @@ static int send_all(int fd, const char *p, size_t n)
 /* Answers every complete request in the buffer; returns -1 to close. */
 static int answer(int fd, struct conn *c)
 {
-    char *end;
-    while ((end = memmem(c->req, c->len, "\r\n\r\n", 4))) {
-        size_t used = (size_t)(end + 4 - c->req);
+    char *req = c->req, *end;
+    while ((end = memmem(req, c->len, "\r\n\r\n", 4))) {
+        size_t used = (size_t)(end + 4 - req);
         char head[256];
-        bool close_after = memmem(c->req, used, "Connection: close", 17) != NULL ||
-                           memmem(c->req, used, "HTTP/1.0", 8) != NULL;
+        bool close_after = memmem(req, used, "Connection: close", 17) != NULL || memmem(req, used, "HTTP/1.0", 8) != NULL;
         bool get = strncmp(c->req, "GET ", 4) == 0 || strncmp(c->req, "HEAD ", 5) == 0;
         int hl;
         if (!get) {
@@ -96,6 +95,8 @@ static int answer(int fd, struct conn *c)
 static void readable(int fd)
 {
     struct conn *c = conns[fd - UCS_FD_BASE];
+    if (!c)
+        return;
     for (;;) {
         ssize_t n = ucs_recv(fd, c->req + c->len, REQ_MAX - c->len, 0);
         if (n == 0 || (n < 0 && errno != EAGAIN)) {

@@ -163,7 +163,8 @@ int ucs_cred_table_publish(struct ucs_cred *cred, struct ucs_cred_ref *ref)
         e->egid = cred->egid;
         e->sgid = cred->sgid;
         e->ngroups = cred->ngroups;
-        memcpy(e->groups, cred->groups, cred->ngroups * sizeof(gid_t));
+        if (cred->ngroups)
+            memcpy(e->groups, cred->groups, cred->ngroups * sizeof(gid_t));
         memcpy(e->label, cred->label, sizeof(e->label));
         atomic_fetch_add_explicit(&e->seq, 1, memory_order_release);
         cred->table_slot = slot;

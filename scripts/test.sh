@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# make test: the suite as built, the unit tests under valgrind, and the whole
+# suite again built with AddressSanitizer and UndefinedBehaviorSanitizer.
+# Every part runs even when an earlier one failed; the exit status is the worst.
+set -u
+build=${1:-build}
+asan=${build}-asan
+rc=0
+
+meson test -C "$build" --print-errorlogs || rc=1
+
+# valgrind cannot follow the pidfd system calls the ucred tests make, so
+# memcheck covers the suites that stay clear of them.
+meson test -C "$build" --print-errorlogs --logbase valgrind \
+    --wrapper 'valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite' unit || rc=1
+
+[ -f "$asan/build.ninja" ] || meson setup "$asan" -Db_sanitize=address,undefined -Db_lundef=false >/dev/null || rc=1
+ninja -C "$asan" >/dev/null || rc=1
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    meson test -C "$asan" --print-errorlogs --timeout-multiplier 3 || rc=1
+
+bash scripts/test-summary.sh "$build" "$asan"
+exit $rc
