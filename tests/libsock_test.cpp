@@ -5,6 +5,10 @@
 #include <ucstack/socket.h>
 #include <ucred.h>
 
+extern "C" {
+#include "../ucred/ucred_testing.h"
+}
+
 #include <arpa/inet.h>
 #include <cstring>
 #include <fcntl.h>
@@ -464,6 +468,24 @@ TEST(Credentials, BothEndsOfALoopbackConnectionKnowEachOther)
     EXPECT_GE(st.sent, 4u);
     EXPECT_GE(st.received, 4u);
     EXPECT_EQ(st.ignored_foreign_link, 0u);
+}
+
+TEST(Credentials, InjectedAllocationFailureOnAStackSocketLeavesUcredUntouched)
+{
+    auto [c, s] = tcp_pair(9204);
+    for (int err : {EAGAIN, ENOMEM}) {
+        ucred_t *uc = nullptr;
+        ucs_ucred_inject_alloc_failure(err);
+        errno = 0;
+        EXPECT_EQ(getpeerucred(c, &uc), -1);
+        EXPECT_EQ(errno, err);
+        EXPECT_EQ(uc, nullptr);
+    }
+    ucred_t *uc = nullptr;
+    EXPECT_EQ(getpeerucred(c, &uc), 0) << "the failure was injected once only";
+    ucred_free(uc);
+    ucs_close(c);
+    ucs_close(s);
 }
 
 TEST(Credentials, ErrorsFollowTheContract)
