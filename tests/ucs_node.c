@@ -12,6 +12,8 @@
  */
 #include <ucstack/stack.h>
 
+#include "tool_args.h"
+
 #include "drive.h"
 
 #include <errno.h>
@@ -40,25 +42,6 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t parse_size(const char *s)
-{
-    char *end;
-    uint64_t v = strtoull(s, &end, 10);
-    switch (*end) {
-    case 'K': return v << 10;
-    case 'M': return v << 20;
-    case 'G': return v << 30;
-    default: return v;
-    }
-}
-
 /* "ADDR,PORT,BYTES"; ADDR may be IPv6, so the fields are split from the right. */
 static int parse_echo(char *arg, struct job *job)
 {
@@ -72,7 +55,7 @@ static int parse_echo(char *arg, struct job *job)
     *port++ = '\0';
     snprintf(job->addr, sizeof(job->addr), "%s", arg);
     job->port = (uint16_t)atoi(port);
-    job->bytes = parse_size(bytes);
+    job->bytes = tool_parse_size(bytes);
     return job->port && job->bytes ? 0 : -1;
 }
 
@@ -174,8 +157,8 @@ int main(int argc, char **argv)
     }
     printf("ready\n");
 
-    deadline = now_s() + timeout_s;
-    while (!ucs_stack_links_up(stack) && now_s() < deadline && !stop_requested)
+    deadline = tool_now() + timeout_s;
+    while (!ucs_stack_links_up(stack) && tool_now() < deadline && !stop_requested)
         ucs_stack_poll(stack);
     if (!ucs_stack_links_up(stack)) {
         printf("link down: gave up after %u s\n", timeout_s);

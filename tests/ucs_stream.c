@@ -11,7 +11,8 @@
 #include <ucstack/socket.h>
 #include <ucstack/stack.h>
 
-#include <arpa/inet.h>
+#include "tool_args.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -19,50 +20,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define PERIOD 65521u /* prime: the pattern never lines up with segment sizes */
 #define CHUNK 65536
 
 static uint8_t pattern[PERIOD + CHUNK];
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t parse_size(const char *s)
-{
-    char *end;
-    uint64_t v = strtoull(s, &end, 10);
-    return *end == 'G' ? v << 30 : *end == 'M' ? v << 20 : *end == 'K' ? v << 10 : v;
-}
-
-static int parse_peer(char *arg, struct sockaddr_storage *ss, socklen_t *len)
-{
-    char *comma = strrchr(arg, ',');
-    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
-    if (!comma)
-        return -1;
-    *comma = '\0';
-    memset(ss, 0, sizeof(*ss));
-    if (inet_pton(AF_INET, arg, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)atoi(comma + 1));
-        *len = sizeof(*v4);
-        return 0;
-    }
-    if (inet_pton(AF_INET6, arg, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)atoi(comma + 1));
-        *len = sizeof(*v6);
-        return 0;
-    }
-    return -1;
-}
 
 static int open_connection(int port, char *peer)
 {
@@ -78,15 +40,15 @@ static int open_connection(int port, char *peer)
     }
     struct sockaddr_storage ss;
     socklen_t len;
-    double deadline = now_s() + 30;
-    if (parse_peer(peer, &ss, &len) != 0)
+    double deadline = tool_now() + 30;
+    if (tool_parse_peer(peer, &ss, &len) != 0)
         return -1;
     for (;;) {
         int fd = ucs_socket(ss.ss_family, SOCK_STREAM, 0);
         if (ucs_connect(fd, (struct sockaddr *)&ss, len) == 0)
             return fd;
         ucs_close(fd);
-        if (now_s() > deadline)
+        if (tool_now() > deadline)
             return -1;
     }
 }
@@ -116,7 +78,7 @@ int main(int argc, char **argv)
         case 'c': config = optarg; break;
         case 'l': port = atoi(optarg); break;
         case 'C': peer = optarg; break;
-        case 'b': bytes = parse_size(optarg); break;
+        case 'b': bytes = tool_parse_size(optarg); break;
         default: return 2;
         }
     }
@@ -130,8 +92,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "ucs-stream: %s\n", err);
         return 2;
     }
-    deadline = now_s() + 30;
-    while (peer && !ucs_stack_links_up(stack) && now_s() < deadline)
+    deadline = tool_now() + 30;
+    while (peer && !ucs_stack_links_up(stack) && tool_now() < deadline)
         ucs_stack_poll(stack);
     fd = open_connection(port, peer);
     if (fd < 0) {
@@ -141,9 +103,9 @@ int main(int argc, char **argv)
     ucs_fcntl(fd, F_SETFL, O_NONBLOCK);
     ep = ucs_epoll_create1(0);
     ucs_epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-    start = now_s();
+    start = tool_now();
     deadline = start + 300;
-    while ((sent < bytes || received < bytes || !eof) && now_s() < deadline) {
+    while ((sent < bytes || received < bytes || !eof) && tool_now() < deadline) {
         struct epoll_event out;
         if (ucs_epoll_wait(ep, &out, 1, 100) <= 0)
             continue;
@@ -170,7 +132,7 @@ int main(int argc, char **argv)
     }
     ok = ok && sent == bytes && received == bytes && eof;
     {
-        double secs = now_s() - start;
+        double secs = tool_now() - start;
         printf("stream sent=%llu received=%llu %s partial_writes=%llu seconds=%.3f gbit_per_s=%.2f\n",
                (unsigned long long)sent, (unsigned long long)received, ok ? "ok" : "FAILED",
                (unsigned long long)partial, secs, secs > 0 ? 8.0 * (double)received / secs / 1e9 : 0.0);

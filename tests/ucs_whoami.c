@@ -13,7 +13,8 @@
 #include <ucstack/socket.h>
 #include <ucstack/stack.h>
 
-#include <arpa/inet.h>
+#include "tool_args.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -21,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MAX_GROUPS 64
@@ -88,36 +88,6 @@ static int drop_to(const char *spec)
     return 0;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int parse_peer(char *arg, struct sockaddr_storage *ss, socklen_t *len)
-{
-    char *comma = strrchr(arg, ',');
-    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
-    if (!comma)
-        return -1;
-    *comma = '\0';
-    memset(ss, 0, sizeof(*ss));
-    if (inet_pton(AF_INET, arg, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)atoi(comma + 1));
-        *len = sizeof(*v4);
-    } else if (inet_pton(AF_INET6, arg, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)atoi(comma + 1));
-        *len = sizeof(*v6);
-    } else {
-        return -1;
-    }
-    return 0;
-}
-
 static int serve(int port, const char *drop)
 {
     struct sockaddr_in6 any = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port)};
@@ -152,10 +122,10 @@ static int connect_to(char *peer, unsigned timeout_s)
 {
     struct sockaddr_storage ss;
     socklen_t len;
-    double deadline = now_s() + timeout_s;
+    double deadline = tool_now() + timeout_s;
     int fd, rc;
 
-    if (parse_peer(peer, &ss, &len) != 0) {
+    if (tool_parse_peer(peer, &ss, &len) != 0) {
         printf("bad --connect %s\n", peer);
         return 2;
     }
@@ -165,7 +135,7 @@ static int connect_to(char *peer, unsigned timeout_s)
         if (ucs_connect(fd, (struct sockaddr *)&ss, len) == 0)
             break;
         ucs_close(fd);
-        if (now_s() > deadline) {
+        if (tool_now() > deadline) {
             printf("connect failed: %s\n", strerror(errno));
             return 2;
         }
@@ -220,8 +190,8 @@ int main(int argc, char **argv)
     }
     /* A vhost-user port comes up only when its peer connects, so only the
      * connecting side waits for the link. */
-    deadline = now_s() + 30;
-    while (peer && !ucs_stack_links_up(stack) && now_s() < deadline)
+    deadline = tool_now() + 30;
+    while (peer && !ucs_stack_links_up(stack) && tool_now() < deadline)
         ucs_stack_poll(stack);
     rc = port ? serve(port, drop) : connect_to(peer, 30);
     /* Let the last segments (FIN, ACK) leave before the port closes. */
