@@ -21,5 +21,9 @@ test: build
 demo: build
 	bash scripts/demo.sh $(BUILD)
 
+# make bench: the full suite (about 2 minutes); make bench QUICK=1: under a minute.
+bench: build
+	QUICK="$(QUICK)" bash scripts/bench.sh $(BUILD)
+
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan
