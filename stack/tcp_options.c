@@ -164,7 +164,11 @@ u32_t *ucs_hook_tcp_addopts(struct pbuf *p, struct tcp_hdr *hdr, const struct tc
     uint8_t internal_len = (uint8_t)(out - (uint8_t *)(hdr + 1));
 
     LWIP_UNUSED_ARG(p);
-    if (!carries_syn(pcb, internal_len))
+    /* Only a SYN or SYN-ACK carries ours. An empty ACK may have SACK blocks
+     * before opts that the optlen hook was not told about (tcp_send_empty_ack):
+     * by its length alone it would pass for a SYN, and options written after
+     * them would overrun the segment lwIP sized. */
+    if (!(TCPH_FLAGS(hdr) & TCP_SYN) || !carries_syn(pcb, internal_len))
         return opts;
     plan(pcb, internal_len, want);
     for (unsigned i = 0; i < nhandlers; i++) {

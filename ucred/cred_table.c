@@ -15,7 +15,6 @@
 #define TABLE_MAGIC 0x75637274u /* "ucrt" */
 #define TABLE_VERSION 1u
 #define TABLE_SLOTS 4096u
-#define PEER_CACHE 16
 #define READ_RETRIES 64
 
 struct table_entry {
@@ -46,16 +45,6 @@ static struct {
     pid_t pid;
     char path[64];
 } own;
-
-struct peer_table {
-    pid_t pid;
-    dev_t dev;
-    ino_t ino;
-    uid_t owner;
-    const struct table_header *hdr;
-};
-static struct peer_table peers[PEER_CACHE];
-static unsigned peer_next;
 
 static void table_path(pid_t pid, char *buf, size_t len)
 {
@@ -191,43 +180,30 @@ void ucs_cred_table_withdraw(struct ucs_cred *cred)
     cred->table_gen = 0;
 }
 
-/* Maps a peer's table read-only, or finds it mapped. The inode tells a table
- * from the one a dead process with the same pid left behind. */
-static const struct peer_table *peer_table(pid_t pid)
+/* Opens a peer's table. It is read with pread(), never mapped: its owner may
+ * truncate the file at any moment, and touching a mapping past the end of its
+ * file kills the reader with SIGBUS; a short read is only a stale table. */
+static int peer_open(pid_t pid, uid_t *owner)
 {
     char path[64];
     struct stat st;
-    struct peer_table *t = NULL;
-    void *map;
     int fd;
 
     table_path(pid, path, sizeof(path));
     fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
-        return NULL;
+        return -1;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size != TABLE_SIZE) {
         close(fd);
-        return NULL;
+        return -1;
     }
-    for (unsigned i = 0; i < PEER_CACHE; i++) {
-        if (peers[i].hdr && peers[i].pid == pid && peers[i].dev == st.st_dev && peers[i].ino == st.st_ino) {
-            close(fd);
-            return &peers[i];
-        }
-    }
-    map = mmap(NULL, TABLE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED)
-        return NULL;
-    t = &peers[peer_next++ % PEER_CACHE];
-    if (t->hdr)
-        munmap((void *)t->hdr, TABLE_SIZE);
-    t->pid = pid;
-    t->dev = st.st_dev;
-    t->ino = st.st_ino;
-    t->owner = st.st_uid;
-    t->hdr = map;
-    return t;
+    *owner = st.st_uid;
+    return fd;
+}
+
+static bool read_at(int fd, void *buf, size_t len, off_t off)
+{
+    return pread(fd, buf, len, off) == (ssize_t)len;
 }
 
 /* A table owned by a user other than root may only describe that user. */
@@ -236,19 +212,22 @@ static bool owner_could_hold(uid_t owner, const struct ucs_cred *c)
     return owner == 0 || (c->ruid == owner && c->euid == owner && c->suid == owner);
 }
 
-static enum ucs_cred_verdict read_entry(const struct table_entry *e, const struct ucs_cred_ref *ref,
-                                        struct ucs_cred **out)
+/* The entry ref names, by the seqlock protocol over pread(): its sequence number
+ * is the first word of the entry read, read again after. */
+static enum ucs_cred_verdict read_entry(int fd, const struct ucs_cred_ref *ref, struct ucs_cred **out)
 {
+    off_t off = (off_t)(sizeof(struct table_header) + ref->slot * sizeof(struct table_entry));
+    struct table_entry *e = malloc(sizeof(*e));
     struct ucs_cred *c = calloc(1, sizeof(*c));
     gid_t *groups = malloc(UCS_CRED_TABLE_GROUPS * sizeof(gid_t));
 
-    if (!c || !groups) {
-        free(c);
-        free(groups);
-        return UCS_CRED_STALE;
-    }
+    if (!e || !c || !groups)
+        goto stale;
     for (int tries = 0; tries < READ_RETRIES; tries++) {
-        uint32_t s1 = atomic_load_explicit(&e->seq, memory_order_acquire), s2;
+        uint32_t s1, s2;
+        if (!read_at(fd, e, sizeof(*e), off))
+            break;
+        s1 = atomic_load_explicit(&e->seq, memory_order_relaxed);
         if (s1 & 1)
             continue;
         c->pid = e->pid;
@@ -264,17 +243,20 @@ static enum ucs_cred_verdict read_entry(const struct table_entry *e, const struc
         memcpy(groups, e->groups, c->ngroups * sizeof(gid_t));
         memcpy(c->label, e->label, sizeof(c->label));
         c->label[UCS_CRED_LABEL_MAX - 1] = '\0';
-        atomic_thread_fence(memory_order_acquire);
-        s2 = atomic_load_explicit(&e->seq, memory_order_relaxed);
+        if (!read_at(fd, &s2, sizeof(s2), off))
+            break;
         if (s1 == s2 && e->gen == ref->gen && ref->gen && c->pid == ref->pid) {
             c->refs = 1;
             c->groups = groups;
             *out = c;
+            free(e);
             return UCS_CRED_OK;
         }
         if (s1 == s2)
             break;
     }
+stale:
+    free(e);
     free(c);
     free(groups);
     return UCS_CRED_STALE;
@@ -282,8 +264,10 @@ static enum ucs_cred_verdict read_entry(const struct table_entry *e, const struc
 
 enum ucs_cred_verdict ucs_cred_table_resolve(const struct ucs_cred_ref *ref, struct ucs_cred **out)
 {
-    const struct peer_table *t;
+    struct table_header hdr;
     enum ucs_cred_verdict v;
+    uid_t owner;
+    int fd;
 
     if (ref->slot >= TABLE_SLOTS)
         return UCS_CRED_STALE;
@@ -294,12 +278,17 @@ enum ucs_cred_verdict ucs_cred_table_resolve(const struct ucs_cred_ref *ref, str
         *out = ucs_cred_hold(c);
         return UCS_CRED_OK;
     }
-    t = peer_table(ref->pid);
-    if (!t || t->hdr->magic != TABLE_MAGIC || t->hdr->version != TABLE_VERSION || t->hdr->pid != ref->pid ||
-        t->hdr->slots != TABLE_SLOTS || t->hdr->entry_size != sizeof(struct table_entry))
+    fd = peer_open(ref->pid, &owner);
+    if (fd < 0)
         return UCS_CRED_STALE;
-    v = read_entry(&((const struct table_entry *)(t->hdr + 1))[ref->slot], ref, out);
-    if (v == UCS_CRED_OK && !owner_could_hold(t->owner, *out)) {
+    if (!read_at(fd, &hdr, sizeof(hdr), 0) || hdr.magic != TABLE_MAGIC || hdr.version != TABLE_VERSION ||
+        hdr.pid != ref->pid || hdr.slots != TABLE_SLOTS || hdr.entry_size != sizeof(struct table_entry)) {
+        close(fd);
+        return UCS_CRED_STALE;
+    }
+    v = read_entry(fd, ref, out);
+    close(fd);
+    if (v == UCS_CRED_OK && !owner_could_hold(owner, *out)) {
         ucs_cred_release(*out);
         *out = NULL;
         return UCS_CRED_UNTRUSTED;
