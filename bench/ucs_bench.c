@@ -439,6 +439,35 @@ static void common_args(struct argv_builder *b, const struct job *j, const char 
 }
 
 static int run_seq;
+static double wait_quiet_s; /* --wait-quiet: how long to wait for the rest of the machine to go quiet */
+#define BUSY_CORES 0.15 /* more than this much CPU used by others during a run: say so */
+
+/* How many cores the rest of the machine keeps busy, over a short look. */
+static double others_now(double secs)
+{
+    double busy0 = machine_busy_s(), self0 = self_cpu_s();
+    usleep((useconds_t)(secs * 1e6));
+    return (machine_busy_s() - busy0 - (self_cpu_s() - self0)) / secs;
+}
+
+/* Waits (at most --wait-quiet seconds) until others use less than BUSY_CORES. */
+static void wait_for_quiet(void)
+{
+    uint64_t t0 = bench_now_ns();
+    bool said = false;
+    double busy;
+    if (wait_quiet_s <= 0)
+        return;
+    while ((busy = others_now(0.5)) > BUSY_CORES) {
+        if ((double)(bench_now_ns() - t0) / 1e9 > wait_quiet_s) {
+            fprintf(stderr, "(still %.2f cores busy after %.0f s: running anyway) ", busy, wait_quiet_s);
+            return;
+        }
+        if (!said)
+            fprintf(stderr, "(waiting for the machine to go quiet: %.2f cores busy) ", busy);
+        said = true;
+    }
+}
 
 static void run_job(struct rec *r, const struct job *j)
 {
@@ -446,10 +475,16 @@ static void run_job(struct rec *r, const struct job *j)
     struct child *both[2] = {&cli, &srv};
     struct argv_builder b;
     char path[PATH_MAX];
-    uint64_t t0 = bench_now_ns(), deadline = t0 + (uint64_t)sz->timeout_s * 1000000000ull;
-    double busy0 = machine_busy_s(), self0 = self_cpu_s();
+    uint64_t t0, deadline;
+    double busy0, self0;
     int seq = ++run_seq;
     bool two = j->server_role != NULL;
+
+    wait_for_quiet();
+    t0 = bench_now_ns();
+    deadline = t0 + (uint64_t)sz->timeout_s * 1000000000ull;
+    busy0 = machine_busy_s();
+    self0 = self_cpu_s();
 
     memset(&srv, 0, sizeof(srv));
     memset(&cli, 0, sizeof(cli));
@@ -540,7 +575,6 @@ out:
 /* ------------------------------------------------------------- scenarios */
 
 static int nsteps, step;
-#define BUSY_CORES 0.15 /* more than this much CPU used by others during a run: say so */
 
 static void progress_start(int r)
 {
@@ -942,6 +976,7 @@ static void write_json(const char *path, bool quick)
     fprintf(f, "  \"ucstack_rr_client\": \"%s\",\n",
             busy_client ? "busy-poll non-blocking ucs_recv + ucs_stack_poll" : "blocking ucs_send/ucs_recv");
     fprintf(f, "  \"conn_close\": \"client closes first with SO_LINGER {1,0} (reset), both stacks\",\n");
+    fprintf(f, "  \"retries\": %d,\n  \"wait_quiet_seconds\": %g,\n", retries, wait_quiet_s);
     fprintf(f, "  \"sizes\": {\"rr_round_trips\": %llu, \"rr_warmup\": %llu, \"bulk_bytes\": %llu, \"bulk_warmup_bytes\": "
                "%llu, \"connections\": %llu, \"conn_warmup\": %llu, \"cred_calls_per_batch\": %llu, \"cred_batches\": %d, "
                "\"raw_pings\": %llu, \"raw_stream_bytes\": %llu},\n",
@@ -1161,14 +1196,15 @@ static void usage(void)
     fprintf(stderr,
             "usage: ucstack-bench [--quick] [--json PATH] [--plot DIR] [--only raw,rr,bulk,conn]\n"
             "                     [--server-core N] [--client-core N] [--busy-client] [--huge] [--huge-dir DIR]\n"
-            "                     [--retries N]\n"
+            "                     [--retries N] [--wait-quiet SECONDS]\n"
             "  --quick        small sizes: the whole suite in under a minute\n"
             "  --json PATH    write the records there\n"
             "  --plot DIR     PNGs with gnuplot, if it is installed\n"
             "  --busy-client  ucstack RR client: non-blocking ucs_recv + ucs_stack_poll, not blocking calls\n"
             "  --huge         run DPDK on hugepages (--single-file-segments), not --no-huge\n"
             "  --huge-dir DIR the same, on the hugetlbfs mounted at DIR\n"
-            "  --retries N    run a failed scenario again up to N times (default 1); the failure is still reported\n");
+            "  --retries N    run a failed scenario again up to N times (default 1); the failure is still reported\n"
+            "  --wait-quiet S before each run, wait up to S seconds for the rest of the machine to go idle\n");
 }
 
 int main(int argc, char **argv)
@@ -1183,6 +1219,7 @@ int main(int argc, char **argv)
                                          {"huge", no_argument, NULL, 'H'},
                                          {"huge-dir", required_argument, NULL, 'D'},
                                          {"retries", required_argument, NULL, 'R'},
+                                         {"wait-quiet", required_argument, NULL, 'W'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *json = NULL, *plot = NULL, *only = NULL;
@@ -1205,6 +1242,7 @@ int main(int argc, char **argv)
         case 'H': bench_use_hugepages = true; break;
         case 'D': bench_use_hugepages = true; bench_huge_dir = optarg; break;
         case 'R': retries = atoi(optarg); break;
+        case 'W': wait_quiet_s = atof(optarg); break;
         case 'h': usage(); return 0;
         default: usage(); return 2;
         }

@@ -8,6 +8,8 @@
 # its memory with the vhost-user side). Anything short of that, and the bench
 # runs in hugepage-free mode (--no-huge), as the tests and the demo do.
 # Whatever it reserved or mounted, it gives back at the end.
+# BENCH_HUGE=0: hugepage-free mode even as root. BENCH_ARGS: more options for
+# the tool (ucstack-bench --help), e.g. BENCH_ARGS="--wait-quiet 120".
 set -euo pipefail
 build=${1:-build}
 bin="$build/bench/ucstack-bench"
@@ -55,6 +57,9 @@ else
     echo "       vhost-user share file-backed memory, which needs neither root nor reserved pages)"
 fi
 [ -n "$huge" ] && args+=(--huge-dir "$huge_dir")
+# More options for the tool, e.g. BENCH_ARGS="--wait-quiet 120" on a shared machine.
+read -r -a extra <<< "${BENCH_ARGS:-}"
+args+=("${extra[@]}")
 
 echo "bench: $mode mode: $bin ${args[*]}"
 echo "bench: machine: $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"

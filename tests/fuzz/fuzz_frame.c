@@ -226,9 +226,10 @@ static u16_t mss_option(const struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len, 
  * segment of length 1 (one byte, or a FIN) whose sequence number is exactly
  * 2^31 behind rcv_nxt, which TCP_SEQ_BETWEEN() takes for a segment overlapping
  * rcv_nxt: dropped here is what no window can hold, 2^30 or more from rcv_nxt.
- * lwIP issue 7: tcp_write() asserts "mss_local is too small" after the peer
- * announced a tiny MSS (lwIP clamps only 0 and values above TCP_MSS): dropped
- * here are SYNs with an MSS option below 64. */
+ * lwIP issue 7: tcp_write() asserts "mss_local is too small" when the peer's
+ * MSS, or half the largest window it offered, is smaller than the options of a
+ * segment (12 bytes of timestamps): dropped here are SYNs with an MSS option
+ * below 64 or a window below 128 bytes. */
 err_t __real_ucs_hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len,
                                    u8_t *opt2, struct pbuf *p);
 err_t __wrap_ucs_hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len,
@@ -243,7 +244,7 @@ err_t __wrap_ucs_hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16
     }
     if (!FUZZ_STRICT && (TCPH_FLAGS(hdr) & TCP_SYN)) {
         u16_t mss = mss_option(hdr, optlen, opt1len, opt2);
-        if (mss && mss < 64)
+        if ((mss && mss < 64) || hdr->wnd < 128)
             return ERR_ABRT;
     }
     return __real_ucs_hook_tcp_inpacket(pcb, hdr, optlen, opt1len, opt2, p);
