@@ -165,6 +165,20 @@ struct child {
     char prefix[64];
 };
 
+/* The children of the run in progress, for a SIGINT or SIGTERM to stop. */
+static struct child *volatile active[2];
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+    stop_requested = sig;
+    for (int i = 0; i < 2; i++) {
+        struct child *ch = active[i];
+        if (ch && ch->pid > 0 && !ch->reaped)
+            kill(ch->pid, SIGKILL);
+    }
+}
+
 struct argv_builder {
     char *argv[64];
     char store[64][PATH_MAX];
@@ -458,7 +472,7 @@ static void wait_for_quiet(void)
     double busy;
     if (wait_quiet_s <= 0)
         return;
-    while ((busy = others_now(0.5)) > BUSY_CORES) {
+    while (!stop_requested && (busy = others_now(0.5)) > BUSY_CORES) {
         if ((double)(bench_now_ns() - t0) / 1e9 > wait_quiet_s) {
             fprintf(stderr, "(still %.2f cores busy after %.0f s: running anyway) ", busy, wait_quiet_s);
             return;
@@ -510,6 +524,7 @@ static void run_job(struct rec *r, const struct job *j)
             rec_fail(r, "cannot start the server: %s", strerror(errno));
             goto out;
         }
+        active[1] = &srv;
         /* The vhost side's socket (or the kernel's listener) exists before the client starts. */
         if (!wait_children((struct child *[]){&srv}, 1, bench_now_ns() + 30000000000ull, true)) {
             reap(&srv, 0);
@@ -538,6 +553,7 @@ static void run_job(struct rec *r, const struct job *j)
         reap(&srv, 0);
         goto out;
     }
+    active[0] = &cli;
     if (!wait_children(both, two ? 2 : 1, deadline, false)) {
         char ts[600], tc[600];
         err_tail(&srv, ts, sizeof(ts));
@@ -556,6 +572,9 @@ static void run_job(struct rec *r, const struct job *j)
     snprintf(r->client, sizeof(r->client), "%s", cli.result);
     snprintf(r->server, sizeof(r->server), "%s", srv.result);
 out:
+    active[0] = active[1] = NULL;
+    if (stop_requested)
+        rec_fail(r, "interrupted (signal %d)", (int)stop_requested);
     unlink(path);
     if (r->ok) {
         unlink(srv.errpath);
@@ -617,7 +636,7 @@ static void attempt(int r, const struct job *j, void (*check)(int r, const struc
         if (recs[r].ok && check)
             check(r, j);
         recs[r].attempts = a + 1;
-        if (recs[r].ok || a >= retries)
+        if (recs[r].ok || a >= retries || stop_requested)
             break;
         if (a == 0)
             memcpy(recs[r].first_err, recs[r].err, sizeof(recs[r].first_err));
@@ -654,6 +673,8 @@ static void check_conn(int r, const struct job *j)
 
 static void do_raw(void)
 {
+    if (stop_requested)
+        return;
     struct job j = {"raw-server", "raw-client", "raw", NULL, true, false, sz->raw_count, sz->raw_warm, sz->raw_bytes, 0};
     progress_start(R_RAW);
     attempt(R_RAW, &j, NULL);
@@ -663,6 +684,8 @@ static void do_raw(void)
 
 static void do_rr(int r, const char *srole, const char *crole, const char *family, bool dpdk, bool cred)
 {
+    if (stop_requested)
+        return;
     struct job j = {srole, crole, "rr", family, dpdk, false, sz->rr_count, sz->rr_warm, 0, cred ? sz->cred_calls : 0};
     progress_start(r);
     attempt(r, &j, check_rr);
@@ -672,6 +695,8 @@ static void do_rr(int r, const char *srole, const char *crole, const char *famil
 
 static void do_bulk(int r, const char *srole, const char *crole, const char *family, bool dpdk)
 {
+    if (stop_requested)
+        return;
     struct job j = {srole, crole, "bulk", family, dpdk, false, 0, sz->bulk_warm, sz->bulk_bytes, 0};
     progress_start(r);
     attempt(r, &j, check_bulk);
@@ -680,6 +705,8 @@ static void do_bulk(int r, const char *srole, const char *crole, const char *fam
 
 static void do_conn(int r, const char *srole, const char *crole, bool dpdk, bool nocred)
 {
+    if (stop_requested)
+        return;
     struct job j = {srole, crole, "conn", "tcp", dpdk, nocred, sz->conn_count, sz->conn_warm, 0, 0};
     progress_start(r);
     attempt(r, &j, check_conn);
@@ -879,7 +906,7 @@ static void json_num(FILE *f, double v)
     if (isnan(v) || isinf(v))
         fprintf(f, "null");
     else
-        fprintf(f, "%.6g", v);
+        fprintf(f, "%.12g", v);
 }
 
 /* "k=v k=v" as a JSON object of numbers. */
@@ -1249,6 +1276,8 @@ int main(int argc, char **argv)
     }
     sz = quick ? &quick_sizes : &full_sizes;
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, on_stop);
+    signal(SIGTERM, on_stop);
     machine();
     if (server_core == client_core || server_core >= ncores || client_core >= ncores)
         fprintf(stderr, "ucstack-bench: warning: server core %d, client core %d on a %ld-core machine: "
@@ -1305,5 +1334,9 @@ int main(int argc, char **argv)
         nftw(run_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
     fprintf(stderr, "ucstack-bench: %d of %d runs failed; %.1f s in all\n", failed, step,
             (double)(bench_now_ns() - t0) / 1e9);
+    if (stop_requested) {
+        fprintf(stderr, "ucstack-bench: stopped by signal %d\n", (int)stop_requested);
+        return 128 + stop_requested;
+    }
     return failed ? 1 : 0;
 }
