@@ -21,7 +21,7 @@ test: build
 demo: build
 	bash scripts/demo.sh $(BUILD)
 
-# make bench: the full suite (about 2 minutes); make bench QUICK=1: under a minute.
+# make bench: the full suite (about a minute on a quiet machine); make bench QUICK=1: about 20 s.
 bench: build
 	QUICK="$(QUICK)" bash scripts/bench.sh $(BUILD)
 

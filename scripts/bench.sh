@@ -32,6 +32,8 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 huge=""
 if [ "$(id -u)" = 0 ] && [ -w "$nr" ] && [ "${BENCH_HUGE:-auto}" != 0 ]; then
