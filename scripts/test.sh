@@ -22,5 +22,11 @@ ninja -C "$asan" >/dev/null || rc=1
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 GTEST_FILTER='-*memif*' \
     meson test -C "$asan" --print-errorlogs --timeout-multiplier 3 || rc=1
 
-bash scripts/test-summary.sh "$build" "$asan"
+fuzz=${build}-fuzz
+mkdir -p "$fuzz"
+{ bash tests/fuzz/build.sh "$fuzz" >/dev/null && bash tests/fuzz/run.sh "$fuzz" "${FUZZ_SECONDS:-20}"; } 2>&1 |
+    tee "$fuzz/fuzz.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+
+bash scripts/test-summary.sh "$build" "$asan" "$fuzz"
 exit $rc

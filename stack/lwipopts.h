@@ -88,8 +88,9 @@ extern unsigned char *ucs_ram_heap;
 #define TCP_DEFAULT_LISTEN_BACKLOG 128
 #define LWIP_TCP_KEEPALIVE 1
 #define SO_REUSE 1
-/* Per connection: the owning socket, and a peer credential awaiting accept(). */
-#define LWIP_TCP_PCB_NUM_EXT_ARGS 2
+/* Per connection: the owning socket, a peer credential awaiting accept(), and
+ * the time of the last challenge ACK (stack/tcp_guard.c). */
+#define LWIP_TCP_PCB_NUM_EXT_ARGS 3
 #define LWIP_RANDOMIZE_INITIAL_LOCAL_PORTS 1
 #define LWIP_CHECKSUM_ON_COPY 1
 /* lwIP checks TCP_WND against PBUF_POOL_SIZE, but received frames arrive in

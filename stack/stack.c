@@ -7,6 +7,7 @@
 #include "lwip/stats.h"
 #include "lwip/timeouts.h"
 #include "netif_port.h"
+#include "tcp_guard.h"
 #include "tcp_options.h"
 #include "../ucred/cred_table.h"
 
@@ -187,6 +188,7 @@ void ucs_stack_destroy(struct ucs_stack *s)
 void ucs_stack_get_stats(const struct ucs_stack *s, struct ucs_stack_stats *out)
 {
     struct ucs_tcpopt_stats opt;
+    struct ucs_tcp_guard_stats guard;
 
     memset(out, 0, sizeof(*out));
     for (unsigned i = 0; i < s->nports; i++) {
@@ -208,6 +210,15 @@ void ucs_stack_get_stats(const struct ucs_stack *s, struct ucs_stack_stats *out)
     out->tcpopt_unknown = opt.unknown_exid;
     out->tcpopt_delivered = opt.delivered;
     out->tcpopt_sent = opt.sent;
+    ucs_tcp_guard_get_stats(&guard);
+    out->tcp_far_seq = guard.far_seq;
+    out->tcp_tiny_mss = guard.tiny_mss;
+    out->tcp_rst_in_window = guard.rst_in_window;
+    out->tcp_rst_out_of_window = guard.rst_out_of_window;
+    out->tcp_syn_synchronized = guard.syn_synchronized;
+    out->tcp_ack_unacceptable = guard.ack_unacceptable;
+    out->tcp_challenge_acks = guard.challenge_acks;
+    out->tcp_challenge_limited = guard.challenge_limited;
     out->numa_node = s->numa_node;
     out->cpu = s->cpu;
 }

@@ -86,23 +86,22 @@ int ucs_tcpopt_parse(const uint8_t *opts, size_t len, struct ucs_tcpopt_exp *fou
     return (int)n;
 }
 
-err_t ucs_hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len, u8_t *opt2,
-                            struct pbuf *p)
+void ucs_tcpopt_input(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, uint16_t optlen, uint16_t opt1len,
+                      const uint8_t *opt2)
 {
     uint8_t block[UCS_TCPOPT_MAX_LEN];
     struct ucs_tcpopt_exp found[UCS_TCPOPT_MAX_HANDLERS];
     int n;
 
-    LWIP_UNUSED_ARG(p);
     if (optlen == 0 || optlen > sizeof(block))
-        return ERR_OK;
+        return;
     memcpy(block, hdr + 1, opt1len);
     if (opt2)
         memcpy(block + opt1len, opt2, optlen - opt1len);
     n = ucs_tcpopt_parse(block, optlen, found, UCS_TCPOPT_MAX_HANDLERS);
     if (n < 0) {
         stats.malformed++;
-        return ERR_OK;
+        return;
     }
     for (int i = 0; i < n; i++) {
         const struct ucs_tcpopt_handler *h = handler_for(found[i].exid);
@@ -113,7 +112,6 @@ err_t ucs_hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optl
         stats.delivered++;
         h->received(pcb, hdr, found[i].payload, found[i].len);
     }
-    return ERR_OK;
 }
 
 /* lwIP puts MSS only on SYN and SYN-ACK; any other segment carries no options

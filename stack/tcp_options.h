@@ -40,6 +40,11 @@ struct ucs_tcpopt_exp {
  * one ExID twice): then nothing in it may be trusted. */
 int ucs_tcpopt_parse(const uint8_t *opts, size_t len, struct ucs_tcpopt_exp *found, unsigned max);
 
+/* The options of a received segment (lwIP's TCP input hook, through
+ * stack/tcp_guard.c): each experimental option goes to its ExID's handler. */
+void ucs_tcpopt_input(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, uint16_t optlen, uint16_t opt1len,
+                      const uint8_t *opt2);
+
 struct ucs_tcpopt_stats {
     uint64_t malformed;    /* segments whose option block was refused */
     uint64_t unknown_exid; /* experimental options nobody registered for */

@@ -61,6 +61,13 @@ struct ucs_stack_stats {
     uint32_t mbufs_total, mbufs_free, tx_backlog_now;
     uint64_t ip_drops, tcp_drops, tcp_checksum_errors;
     uint64_t tcpopt_malformed, tcpopt_unknown, tcpopt_delivered, tcpopt_sent;
+    /* TCP segments refused before lwIP saw them: sequence numbers no window
+     * holds, SYNs with an MSS or window below 64 or 128 bytes, and RFC 5961's
+     * blind in-window attacks (RST not at the expected sequence number, SYN on
+     * a synchronized connection, ACK of data never sent). The latter get a
+     * challenge ACK, at most one per connection every 500 ms. */
+    uint64_t tcp_far_seq, tcp_tiny_mss, tcp_rst_in_window, tcp_rst_out_of_window, tcp_syn_synchronized,
+        tcp_ack_unacceptable, tcp_challenge_acks, tcp_challenge_limited;
     int numa_node, cpu;
 };
 void ucs_stack_get_stats(const struct ucs_stack *stack, struct ucs_stack_stats *stats);

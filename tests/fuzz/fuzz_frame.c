@@ -37,7 +37,7 @@
  * stack sends must be well formed, its TCP options included.
  *
  * Known lwIP bugs would stop every run: see header_room() and the wrapper of
- * ucs_hook_tcp_inpacket below; -DFUZZ_STRICT=1 leaves them in.
+ * ucs_tcp_guard_drops below; -DFUZZ_STRICT=1 leaves them in.
  */
 #include "../../libsock/cred_option.h"
 #include "../../libsock/sock.h"
@@ -74,7 +74,7 @@
 #define MAX_FRAME 9216
 #define FUZZ_ISN 0x01000000u
 /* -DFUZZ_STRICT=1 turns off what keeps lwIP's known bugs (docs/fuzzing.md)
- * from stopping every run: the room behind frames and the sequence filter. */
+ * from stopping every run: the room behind frames and the stack's TCP guard. */
 #ifndef FUZZ_STRICT
 #define FUZZ_STRICT 0
 #endif
@@ -191,63 +191,17 @@ void udp_sock_refused(void *recv_arg, udp_recv_fn recv)
     refused++;
 }
 
-/* The smallest MSS option in a segment's option block (lwIP takes the last
- * of several), or 0. */
-static u16_t mss_option(const struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len, const u8_t *opt2)
+/* lwIP issues 6 and 7 (docs/fuzzing.md) let a peer abort the process; the
+ * stack's TCP guard (stack/tcp_guard.c) drops what triggers them. A strict
+ * build goes around it (the linker's --wrap, build.sh) to reproduce them. */
+bool __real_ucs_tcp_guard_drops(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, uint16_t optlen, uint16_t opt1len,
+                                const uint8_t *opt2);
+bool __wrap_ucs_tcp_guard_drops(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, uint16_t optlen, uint16_t opt1len,
+                                const uint8_t *opt2);
+bool __wrap_ucs_tcp_guard_drops(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, uint16_t optlen, uint16_t opt1len,
+                                const uint8_t *opt2)
 {
-    uint8_t b[40];
-    u16_t mss = 0;
-    if (optlen > sizeof(b))
-        return 0;
-    memcpy(b, hdr + 1, opt1len);
-    if (opt2)
-        memcpy(b + opt1len, opt2, optlen - opt1len);
-    for (u16_t i = 0; i < optlen && b[i] != 0;) {
-        if (b[i] == 1) {
-            i++;
-            continue;
-        }
-        if (i + 1 >= optlen || b[i + 1] < 2)
-            return mss;
-        if (b[i] == 2 && i + 4 <= optlen) {
-            u16_t m = (u16_t)(b[i + 2] << 8 | b[i + 3]);
-            if (!mss || m < mss)
-                mss = m;
-        }
-        i = (u16_t)(i + b[i + 1]);
-    }
-    return mss;
-}
-
-/* Two lwIP bugs a peer can trigger at will would stop every run; this harness
- * drops what triggers them before lwIP sees it, by wrapping our TCP input hook
- * (the linker's --wrap, build.sh). The stack as shipped does not.
- * lwIP issue 6 (docs/fuzzing.md): tcp_receive() asserts "insane offset!" on a
- * segment of length 1 (one byte, or a FIN) whose sequence number is exactly
- * 2^31 behind rcv_nxt, which TCP_SEQ_BETWEEN() takes for a segment overlapping
- * rcv_nxt: dropped here is what no window can hold, 2^30 or more from rcv_nxt.
- * lwIP issue 7: tcp_write() asserts "mss_local is too small" when the peer's
- * MSS, or half the largest window it offered, is smaller than the options of a
- * segment (12 bytes of timestamps): dropped here are SYNs with an MSS option
- * below 64 or a window below 128 bytes. */
-err_t __real_ucs_hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len,
-                                   u8_t *opt2, struct pbuf *p);
-err_t __wrap_ucs_hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len,
-                                   u8_t *opt2, struct pbuf *p);
-err_t __wrap_ucs_hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len,
-                                   u8_t *opt2, struct pbuf *p)
-{
-    if (!FUZZ_STRICT && pcb->state != LISTEN && pcb->state != CLOSED && pcb->state != SYN_SENT) {
-        u32_t d = hdr->seqno - pcb->rcv_nxt; /* lwIP has made the header host order */
-        if (d >= 0x40000000u && d <= 0xc0000000u)
-            return ERR_ABRT;
-    }
-    if (!FUZZ_STRICT && (TCPH_FLAGS(hdr) & TCP_SYN)) {
-        u16_t mss = mss_option(hdr, optlen, opt1len, opt2);
-        if ((mss && mss < 64) || hdr->wnd < 128)
-            return ERR_ABRT;
-    }
-    return __real_ucs_hook_tcp_inpacket(pcb, hdr, optlen, opt1len, opt2, p);
+    return !FUZZ_STRICT && __real_ucs_tcp_guard_drops(pcb, hdr, optlen, opt1len, opt2);
 }
 
 /* --- sockets, as libsock would hold them: each carries our credential --- */

@@ -1,0 +1,395 @@
+// Segments no honest peer sends, crafted by hand on the kernel's side of the
+// tap (a raw socket) against connections the stack holds with the kernel:
+// RFC 5961's blind in-window attacks, and input that trips lwIP's assertions.
+// What the stack sends back is read off the tap with a packet socket.
+#include "kernel_peer.hpp"
+
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+
+using namespace kpeer;
+
+namespace {
+
+constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x10;
+
+struct Seg {
+    uint16_t sport = 0, dport = 0;
+    uint32_t seq = 0, ack = 0;
+    uint8_t flags = 0;
+    uint16_t wnd = 65535;
+    std::vector<uint8_t> opts, data;
+};
+
+void put16(uint8_t *p, uint32_t v)
+{
+    p[0] = static_cast<uint8_t>(v >> 8);
+    p[1] = static_cast<uint8_t>(v);
+}
+
+void put32(uint8_t *p, uint32_t v)
+{
+    put16(p, v >> 16);
+    put16(p + 2, v);
+}
+
+uint32_t get16(const uint8_t *p) { return static_cast<uint32_t>(p[0] << 8 | p[1]); }
+uint32_t get32(const uint8_t *p) { return get16(p) << 16 | get16(p + 2); }
+
+// A TCP segment from the kernel's IPv4 address to the stack's, checksummed.
+std::vector<uint8_t> encode(const Seg &s)
+{
+    size_t optlen = (s.opts.size() + 3) & ~size_t(3);
+    std::vector<uint8_t> b(20 + optlen + s.data.size(), 0);
+    put16(&b[0], s.sport);
+    put16(&b[2], s.dport);
+    put32(&b[4], s.seq);
+    put32(&b[8], s.ack);
+    b[12] = static_cast<uint8_t>((20 + optlen) / 4 << 4);
+    b[13] = s.flags;
+    put16(&b[14], s.wnd);
+    std::copy(s.opts.begin(), s.opts.end(), b.begin() + 20);
+    std::copy(s.data.begin(), s.data.end(), b.begin() + 20 + static_cast<long>(optlen));
+    in_addr src{}, dst{};
+    inet_pton(AF_INET, kKernelV4, &src);
+    inet_pton(AF_INET, kStackV4, &dst);
+    uint32_t sum = IPPROTO_TCP + static_cast<uint32_t>(b.size());
+    auto add = [&](const uint8_t *p, size_t n) {
+        for (size_t i = 0; i < n; i += 2)
+            sum += static_cast<uint32_t>(p[i] << 8 | (i + 1 < n ? p[i + 1] : 0));
+    };
+    add(reinterpret_cast<const uint8_t *>(&src), 4);
+    add(reinterpret_cast<const uint8_t *>(&dst), 4);
+    add(b.data(), b.size());
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    put16(&b[16], ~sum & 0xffff);
+    return b;
+}
+
+// The kernel's side of the tap: crafted segments out, the stack's segments in.
+class Wire {
+  public:
+    Wire()
+    {
+        raw_ = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_TCP);
+        tap_ = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_IP));
+        sockaddr_ll ll{};
+        ll.sll_family = AF_PACKET;
+        ll.sll_protocol = htons(ETH_P_IP);
+        ll.sll_ifindex = static_cast<int>(if_nametoindex("ucstap0"));
+        bound_ = ll.sll_ifindex > 0 && bind(tap_, reinterpret_cast<sockaddr *>(&ll), sizeof(ll)) == 0;
+    }
+    ~Wire()
+    {
+        close(raw_);
+        close(tap_);
+    }
+    Wire(const Wire &) = delete;
+    Wire &operator=(const Wire &) = delete;
+
+    bool ok() const { return raw_ >= 0 && tap_ >= 0 && bound_; }
+
+    void send(const Seg &s)
+    {
+        auto b = encode(s);
+        Addr to = make_addr(AF_INET, kStackV4, 0);
+        EXPECT_EQ(sendto(raw_, b.data(), b.size(), 0, to.sa(), to.len), static_cast<ssize_t>(b.size()))
+            << strerror(errno);
+    }
+
+    // Runs the stack until it sends a segment that pred accepts; every
+    // segment it sent on the way is kept in seen.
+    bool wait(const std::function<bool(const Seg &)> &pred, Seg *out = nullptr)
+    {
+        return pump_until(
+            [&] {
+                Seg s;
+                while (next(&s)) {
+                    seen.push_back(s);
+                    if (pred(s)) {
+                        if (out)
+                            *out = s;
+                        return true;
+                    }
+                }
+                return false;
+            },
+            kKernelTimeoutMs);
+    }
+
+    std::vector<Seg> seen;
+
+  private:
+    // The next IPv4 TCP segment from the stack's address, if one waits.
+    bool next(Seg *s)
+    {
+        uint8_t f[2048];
+        ssize_t n;
+        while ((n = recv(tap_, f, sizeof(f), 0)) > 0) {
+            const size_t eth = sizeof(ether_header);
+            if (static_cast<size_t>(n) < eth + 40 || f[eth + 9] != IPPROTO_TCP)
+                continue;
+            in_addr src{};
+            inet_pton(AF_INET, kStackV4, &src);
+            if (memcmp(&f[eth + 12], &src, 4) != 0)
+                continue;
+            size_t ihl = static_cast<size_t>(f[eth] & 0x0f) * 4, total = get16(&f[eth + 2]);
+            const uint8_t *t = &f[eth + ihl];
+            size_t doff = static_cast<size_t>(t[12] >> 4) * 4;
+            if (eth + total > static_cast<size_t>(n) || ihl + doff > total)
+                continue;
+            s->sport = static_cast<uint16_t>(get16(t));
+            s->dport = static_cast<uint16_t>(get16(t + 2));
+            s->seq = get32(t + 4);
+            s->ack = get32(t + 8);
+            s->flags = t[13] & 0x3f;
+            s->wnd = static_cast<uint16_t>(get16(t + 14));
+            s->data.assign(t + doff, static_cast<const uint8_t *>(f + eth + total));
+            return true;
+        }
+        return false;
+    }
+
+    int raw_ = -1, tap_ = -1;
+    bool bound_ = false;
+};
+
+ucs_stack_stats stats()
+{
+    ucs_stack_stats s;
+    ucs_stack_get_stats(ucs_stack_current(), &s);
+    return s;
+}
+
+// A connection the kernel opened to the stack, and the stack's sequence
+// numbers as the wire showed them last.
+struct Conn {
+    int s = -1, k = -1;
+    uint16_t sport = 0, kport = 0;
+    uint32_t rcv_nxt = 0, snd_nxt = 0;
+
+    ~Conn()
+    {
+        if (s >= 0)
+            ucs_close(s);
+        if (k >= 0)
+            close(k);
+    }
+    // A segment from the kernel's port to the stack's.
+    Seg seg(uint8_t flags, uint32_t seq, uint32_t ack = 0) const
+    {
+        Seg g;
+        g.sport = kport;
+        g.dport = sport;
+        g.flags = flags;
+        g.seq = seq;
+        g.ack = ack;
+        return g;
+    }
+};
+
+bool stack_reads(const Conn &c, char want)
+{
+    char got = 0;
+    bool read = pump_until([&] { return ucs_recv(c.s, &got, 1, 0) == 1; }, kKernelTimeoutMs);
+    EXPECT_TRUE(read) << "the stack never got '" << want << "'";
+    EXPECT_EQ(got, want);
+    return read && got == want;
+}
+
+// One byte each way; the stack's reply tells its sequence numbers. False when
+// the connection no longer carries data.
+bool exchange(Conn &c, Wire &w, char from_kernel, char from_stack)
+{
+    if (send(c.k, &from_kernel, 1, MSG_DONTWAIT) != 1 || !stack_reads(c, from_kernel))
+        return false;
+    if (ucs_send(c.s, &from_stack, 1, 0) != 1)
+        return false;
+    Seg reply;
+    if (!w.wait([&](const Seg &g) { return g.sport == c.sport && g.data.size() == 1; }, &reply))
+        return false;
+    c.rcv_nxt = reply.ack;
+    c.snd_nxt = reply.seq + 1;
+    char got = 0;
+    bool read = pump_until([&] { return recv(c.k, &got, 1, MSG_DONTWAIT) == 1; }, kKernelTimeoutMs);
+    return read && got == from_stack;
+}
+
+void open_conn(uint16_t port, Wire &w, Conn *c)
+{
+    int l = stack_listener(AF_INET, port);
+    Peer peer([&] { c->k = kconnect(AF_INET, port); });
+    c->s = ucs_accept(l, nullptr, nullptr);
+    ASSERT_GE(c->s, UCS_FD_BASE) << strerror(errno);
+    ASSERT_TRUE(peer.finish());
+    ASSERT_GE(c->k, 0);
+    EXPECT_EQ(ucs_close(l), 0);
+    ASSERT_EQ(ucs_fcntl(c->s, F_SETFL, O_NONBLOCK), 0);
+    c->sport = port;
+    Addr k = kname(c->k, false);
+    c->kport = ntohs(reinterpret_cast<const sockaddr_in *>(&k.ss)->sin_port);
+    ASSERT_TRUE(exchange(*c, w, 'a', 'b'));
+}
+
+bool pure_ack(const Seg &g) { return g.flags == kAck && g.data.empty(); }
+
+class TcpGuard : public KernelPeer {
+  protected:
+    void SetUp() override
+    {
+        KernelPeer::SetUp();
+        ASSERT_TRUE(wire.ok()) << "raw or packet socket: " << strerror(errno);
+    }
+    Wire wire;
+};
+
+// RFC 5961 3.2: a reset inside the window but not at rcv_nxt is answered with
+// a challenge ACK and changes nothing; only a reset at rcv_nxt resets.
+TEST_F(TcpGuard, InWindowResetIsChallengedAndOnlyAnExactOneResets)
+{
+    Conn c;
+    ASSERT_NO_FATAL_FAILURE(open_conn(7120, wire, &c));
+    auto before = stats();
+    wire.send(c.seg(kRst, c.rcv_nxt + 1000));
+    Seg ack;
+    ASSERT_TRUE(wire.wait([&](const Seg &g) { return g.sport == c.sport && pure_ack(g); }, &ack));
+    EXPECT_EQ(ack.ack, c.rcv_nxt);
+    EXPECT_EQ(ack.seq, c.snd_nxt);
+    auto after = stats();
+    EXPECT_EQ(after.tcp_rst_in_window - before.tcp_rst_in_window, 1u);
+    EXPECT_EQ(after.tcp_challenge_acks - before.tcp_challenge_acks, 1u);
+    ASSERT_TRUE(exchange(c, wire, 'c', 'd')) << "the connection did not survive the reset";
+
+    wire.send(c.seg(kRst, c.rcv_nxt));
+    char b;
+    ASSERT_TRUE(pump_until([&] { return ucs_recv(c.s, &b, 1, 0) == -1 && errno != EAGAIN; }, kKernelTimeoutMs));
+    EXPECT_EQ(errno, ECONNRESET);
+}
+
+// A reset outside the window is dropped without an answer.
+TEST_F(TcpGuard, ResetOutsideTheWindowIsDroppedSilently)
+{
+    Conn c;
+    ASSERT_NO_FATAL_FAILURE(open_conn(7121, wire, &c));
+    auto before = stats();
+    wire.send(c.seg(kRst, c.rcv_nxt - 5000));
+    ASSERT_TRUE(pump_until([&] { return stats().tcp_rst_out_of_window > before.tcp_rst_out_of_window; },
+                           kKernelTimeoutMs));
+    EXPECT_EQ(stats().tcp_challenge_acks, before.tcp_challenge_acks);
+    ASSERT_TRUE(exchange(c, wire, 'c', 'd'));
+    for (const Seg &g : wire.seen)
+        EXPECT_FALSE(g.sport == c.sport && pure_ack(g)) << "an answer to an out-of-window reset";
+}
+
+// RFC 5961 4.2: a SYN on a synchronized connection gets a challenge ACK.
+TEST_F(TcpGuard, SynOnAnEstablishedConnectionIsChallenged)
+{
+    Conn c;
+    ASSERT_NO_FATAL_FAILURE(open_conn(7122, wire, &c));
+    auto before = stats();
+    Seg syn = c.seg(kSyn, c.rcv_nxt - 1000);
+    syn.opts = {2, 4, 0x05, 0xb4};
+    wire.send(syn);
+    Seg ack;
+    ASSERT_TRUE(wire.wait([&](const Seg &g) { return g.sport == c.sport && pure_ack(g); }, &ack));
+    EXPECT_EQ(ack.ack, c.rcv_nxt);
+    EXPECT_EQ(stats().tcp_syn_synchronized - before.tcp_syn_synchronized, 1u);
+    ASSERT_TRUE(exchange(c, wire, 'c', 'd'));
+}
+
+// RFC 5961 5.2: data whose ACK acknowledges what was never sent is dropped
+// (challenged); the same bytes from the real peer then arrive.
+TEST_F(TcpGuard, DataAcknowledgingWhatWasNeverSentIsDropped)
+{
+    Conn c;
+    ASSERT_NO_FATAL_FAILURE(open_conn(7123, wire, &c));
+    auto before = stats();
+    Seg forged = c.seg(kAck | kPsh, c.rcv_nxt, c.snd_nxt + 100000);
+    forged.data = {'X'};
+    wire.send(forged);
+    ASSERT_TRUE(wire.wait([&](const Seg &g) { return g.sport == c.sport && pure_ack(g); }));
+    EXPECT_EQ(stats().tcp_ack_unacceptable - before.tcp_ack_unacceptable, 1u);
+    ASSERT_TRUE(exchange(c, wire, 'c', 'd')) << "the forged byte took the real one's place";
+}
+
+// RFC 5961 7: at most one challenge ACK per connection every 500 ms, and one
+// connection's limit does not hold back another's.
+TEST_F(TcpGuard, ChallengeAcksAreLimitedPerConnection)
+{
+    Conn c, other;
+    ASSERT_NO_FATAL_FAILURE(open_conn(7124, wire, &c));
+    ASSERT_NO_FATAL_FAILURE(open_conn(7125, wire, &other));
+    const unsigned burst = 20;
+    auto before = stats();
+    uint64_t start = now_ms();
+    for (unsigned i = 0; i < burst; i++)
+        wire.send(c.seg(kRst, c.rcv_nxt + 1 + i));
+    ASSERT_TRUE(pump_until([&] { return stats().tcp_rst_in_window - before.tcp_rst_in_window == burst; },
+                           kKernelTimeoutMs));
+    uint64_t elapsed = now_ms() - start;
+    auto after = stats();
+    uint64_t sent = after.tcp_challenge_acks - before.tcp_challenge_acks;
+    EXPECT_GE(sent, 1u);
+    EXPECT_LE(sent, 1 + elapsed / 500) << "in " << elapsed << " ms";
+    EXPECT_EQ(sent + after.tcp_challenge_limited - before.tcp_challenge_limited, burst);
+
+    wire.send(other.seg(kRst, other.rcv_nxt + 1));
+    ASSERT_TRUE(wire.wait([&](const Seg &g) { return g.sport == other.sport && pure_ack(g); }));
+    EXPECT_EQ(stats().tcp_challenge_acks - after.tcp_challenge_acks, 1u);
+    ASSERT_TRUE(exchange(c, wire, 'c', 'd'));
+    ASSERT_TRUE(exchange(other, wire, 'c', 'd'));
+}
+
+// lwIP takes a segment exactly 2^31 from rcv_nxt for one overlapping it and
+// asserts ("insane offset!"): any peer could abort the process. Dropped.
+TEST_F(TcpGuard, SegmentTwoToTheThirtyFirstAwayIsDroppedNotFatal)
+{
+    Conn c;
+    ASSERT_NO_FATAL_FAILURE(open_conn(7126, wire, &c));
+    auto before = stats();
+    wire.send(c.seg(kFin | kAck, c.rcv_nxt + 0x80000000u, c.snd_nxt));
+    Seg data = c.seg(kAck | kPsh, c.rcv_nxt + 0x80000000u, c.snd_nxt);
+    data.data = {'X'};
+    wire.send(data);
+    ASSERT_TRUE(pump_until([&] { return stats().tcp_far_seq - before.tcp_far_seq == 2; }, kKernelTimeoutMs));
+    ASSERT_TRUE(exchange(c, wire, 'c', 'd'));
+}
+
+// lwIP asserts ("mss_local is too small") when a peer's MSS, or half its
+// window, cannot hold the options of a segment: such SYNs are refused, alone
+// or behind a good MSS option; a SYN with sane values is answered.
+TEST_F(TcpGuard, SynWithAnMssOrWindowLwipCannotHandleIsRefused)
+{
+    const uint16_t port = 7127;
+    int l = stack_listener(AF_INET, port);
+    auto before = stats();
+    Seg mss1;
+    mss1.sport = 40001;
+    mss1.dport = port;
+    mss1.seq = 1000;
+    mss1.flags = kSyn;
+    mss1.opts = {2, 4, 0, 1};
+    Seg second_mss = mss1;
+    second_mss.sport = 40002;
+    second_mss.opts = {2, 4, 0x05, 0xb4, 2, 4, 0, 1};
+    Seg tiny_window = mss1;
+    tiny_window.sport = 40003;
+    tiny_window.opts = {2, 4, 0x05, 0xb4};
+    tiny_window.wnd = 7;
+    for (const Seg *s : {&mss1, &second_mss, &tiny_window})
+        wire.send(*s);
+    ASSERT_TRUE(pump_until([&] { return stats().tcp_tiny_mss - before.tcp_tiny_mss == 3; }, kKernelTimeoutMs));
+
+    Seg sane = tiny_window;
+    sane.sport = 40004;
+    sane.wnd = 65535;
+    wire.send(sane);
+    ASSERT_TRUE(wire.wait([&](const Seg &g) { return g.dport == sane.sport && g.flags == (kSyn | kAck); }));
+    for (const Seg &g : wire.seen)
+        EXPECT_TRUE(g.dport != 40001 && g.dport != 40002 && g.dport != 40003) << "answered port " << g.dport;
+    EXPECT_EQ(ucs_close(l), 0);
+}
+
+} // namespace
