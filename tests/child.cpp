@@ -42,7 +42,7 @@ Child::~Child()
 {
     if (!reaped_) {
         kill(pid_, SIGKILL);
-        waitpid(pid_, nullptr, 0);
+        reap(nullptr);
     }
     if (in_ >= 0)
         close(in_);
@@ -111,11 +111,19 @@ int Child::wait_exit(int timeout_ms)
     reaped_ = true;
     if (!exited) {
         kill(pid_, SIGKILL);
-        waitpid(pid_, nullptr, 0);
+        reap(nullptr);
         return -1;
     }
-    waitpid(pid_, &status, 0);
+    reap(&status);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// A stack process that was killed, or dropped the privileges to remove it,
+// leaves its credential table behind.
+void Child::reap(int *status)
+{
+    waitpid(pid_, status, 0);
+    unlink(("/dev/shm/ucstack-cred-" + std::to_string(pid_)).c_str());
 }
 
 bool Child::write_stdin(const std::string &text)

@@ -24,6 +24,7 @@ class Child {
 
   private:
     bool read_some(int timeout_ms);
+    void reap(int *status);
     pid_t pid_ = -1;
     int in_ = -1, out_fd_ = -1;
     std::string out_;
