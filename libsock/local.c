@@ -240,6 +240,11 @@ static int local_shutdown(struct ucs_sock *s, int how)
 
     if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
         return sock_fail(EINVAL);
+    if (s->u.local.state == LOCAL_S_NEW) { /* Linux keeps it, for this end only, past a later connect */
+        s->u.local.rd_shut |= how != SHUT_WR;
+        s->u.local.wr_shut |= how != SHUT_RD;
+        return 0;
+    }
     if (s->u.local.state != LOCAL_S_CONNECTED || s->u.local.broken)
         return 0;
     if (how != SHUT_WR && !s->u.local.rd_shut) {

@@ -208,7 +208,8 @@ uint32_t local_sock_events(struct ucs_sock *s)
     if (s->u.local.state == LOCAL_S_LISTEN)
         return s->u.local.acceptq_len ? EPOLLIN | EPOLLRDNORM : 0;
     if (s->u.local.state == LOCAL_S_NEW)
-        return EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND | EPOLLHUP;
+        return EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND | EPOLLHUP |
+               (s->u.local.rd_shut ? EPOLLIN | EPOLLRDNORM | EPOLLRDHUP : 0);
     observe_peer(s);
     rcv = local_rcv_shut(s);
     snd = local_snd_shut(s);

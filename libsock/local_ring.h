@@ -30,12 +30,12 @@ enum { LOCAL_OPEN = 0, LOCAL_SHUT_RD = 1, LOCAL_CLOSED = 2 };
 /* Each field is written by one side only; the producer's and the consumer's on
  * separate cache lines. */
 struct local_ring_ctl {
-    _Alignas(64) uint64_t head; /* producer: bytes written so far */
-    uint32_t producer_waiting;  /* producer: asleep until there is room */
-    uint32_t fin;               /* producer: no more data (shutdown or close) */
-    _Alignas(64) uint64_t tail; /* consumer: bytes read so far */
-    uint32_t consumer_waiting;  /* consumer: asleep until there is data */
-    uint32_t consumer_state;    /* consumer: LOCAL_OPEN, LOCAL_SHUT_RD, LOCAL_CLOSED */
+    uint64_t head __attribute__((aligned(64))); /* producer: bytes written so far */
+    uint32_t producer_waiting;                  /* producer: asleep until there is room */
+    uint32_t fin;                               /* producer: no more data (shutdown or close) */
+    uint64_t tail __attribute__((aligned(64))); /* consumer: bytes read so far */
+    uint32_t consumer_waiting;                  /* consumer: asleep until there is data */
+    uint32_t consumer_state;                    /* consumer: LOCAL_OPEN, LOCAL_SHUT_RD, LOCAL_CLOSED */
 };
 
 /* Index 0 belongs to the connector (its claim, the ring it writes), 1 to the acceptor. */
@@ -44,7 +44,7 @@ struct local_shm {
     uint32_t accepted; /* acceptor: LOCAL_ACCEPTED once its claim is in place */
     struct ucs_cred_claim claim[2];
     struct local_ring_ctl ring[2];
-    _Alignas(4096) uint8_t data[2][LOCAL_RING_SIZE];
+    uint8_t data[2][LOCAL_RING_SIZE] __attribute__((aligned(4096)));
 };
 
 /* One end's view: its own indices, private. */
