@@ -129,6 +129,8 @@ int ucs_socket(int domain, int type, int protocol)
         return -1;
     if (domain != AF_INET && domain != AF_INET6 && domain != AF_UNIX)
         return sock_fail(EAFNOSUPPORT);
+    if (domain != AF_UNIX && !ucs_stack_current())
+        return sock_fail(EPERM); /* TCP and UDP live in the stack instance */
     if (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC | 0xf))
         return sock_fail(EINVAL);
     if (domain == AF_UNIX && protocol != 0 && protocol != PF_UNIX)

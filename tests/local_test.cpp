@@ -18,12 +18,17 @@ extern "C" {
 #include <csignal>
 #include <cstring>
 #include <dirent.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <fcntl.h>
 #include <fstream>
 #include <functional>
 #include <poll.h>
 #include <random>
 #include <string>
+#include <thread>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -160,6 +165,26 @@ int count_fds()
         n++;
     closedir(d);
     return n;
+}
+
+TEST(LocalWithoutStack, OnlyLocalSocketsAndOneThread)
+{
+    EXPECT_EQ(ucs_socket(AF_INET, SOCK_STREAM, 0), -1);
+    EXPECT_EQ(errno, EPERM) << "TCP needs a stack instance";
+    EXPECT_EQ(ucs_socket(UCS_AF_LOCAL, SOCK_DGRAM, 0), -1);
+    EXPECT_EQ(errno, ESOCKTNOSUPPORT);
+    int sv[2];
+    EXPECT_EQ(ucs_socketpair(AF_INET, SOCK_STREAM, 0, sv), -1);
+    EXPECT_EQ(errno, EOPNOTSUPP);
+    int fd = ucs_socket(UCS_AF_LOCAL, SOCK_STREAM, 0);
+    ASSERT_GE(fd, UCS_FD_BASE);
+    int err = 0;
+    std::thread([&] {
+        if (ucs_close(fd) != 0)
+            err = errno;
+    }).join();
+    EXPECT_EQ(err, EPERM) << "the table belongs to the first thread that used it";
+    EXPECT_EQ(ucs_close(fd), 0);
 }
 
 TEST(LocalNames, ErrorsAreTheKernels)
@@ -403,6 +428,60 @@ TEST(LocalEnds, EofEpipeEconnresetAsTheKernel)
             },
             dir.path() + "/s");
     }
+}
+
+void allow_only_write_and_exit()
+{
+    sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_write, 2, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit_group, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    sock_fprog prog = {static_cast<unsigned short>(sizeof(filter) / sizeof(filter[0])), filter};
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
+// The steady state: sends, receives (with data there) and getpeerucred make
+// no system call; a child runs them under a seccomp filter that kills it on
+// any but write and exit_group.
+TEST(LocalData, SendAndRecvMakeNoSystemCall)
+{
+    int sv[2];
+    ASSERT_EQ(ucs_socketpair(UCS_AF_LOCAL, SOCK_STREAM, 0, sv), 0);
+    ucred_t *uc = nullptr;
+    ASSERT_EQ(getpeerucred(sv[0], &uc), 0);
+    int pipefd[2];
+    ASSERT_EQ(pipe(pipefd), 0);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        allow_only_write_and_exit();
+        char ok = 1, msg[64] = {}, back[64];
+        for (int i = 0; i < 100000 && ok; i++) {
+            memcpy(msg, &i, sizeof(i));
+            ok = ucs_send(sv[0], msg, sizeof(msg), 0) == 64 && ucs_recv(sv[1], back, sizeof(back), 0) == 64 &&
+                 ucs_send(sv[1], back, sizeof(back), 0) == 64 && ucs_recv(sv[0], back, sizeof(back), 0) == 64 &&
+                 !memcmp(msg, back, sizeof(msg)) && getpeerucred(sv[1], &uc) == 0;
+        }
+        if (write(pipefd[1], &ok, 1) != 1)
+            syscall(SYS_exit_group, 3);
+        syscall(SYS_exit_group, 0);
+    }
+    close(pipefd[1]);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    char ok = 0;
+    EXPECT_EQ(read(pipefd[0], &ok, 1), 1);
+    close(pipefd[0]);
+    EXPECT_TRUE(WIFEXITED(status)) << "killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0)
+                                   << " (SIGSYS is a system call)";
+    EXPECT_EQ(ok, 1);
+    ucred_free(uc);
+    ucs_close(sv[0]);
+    ucs_close(sv[1]);
 }
 
 TEST(LocalEvents, EpollReportsDataAndPeerGone)
