@@ -274,7 +274,7 @@ static double value(int mode, int side, const char *key)
 
 int local_bench_run(const char *run_dir, bool quick, int server_core, int client_core)
 {
-    struct sizes full = {200000, 20000, 4ull << 30, 256ull << 20}, small = {20000, 2000, 512ull << 20, 64ull << 20};
+    struct sizes full = {200000, 20000, 2ull << 30, 256ull << 20}, small = {20000, 2000, 512ull << 20, 64ull << 20};
     int failed = 0;
 
     sz = quick ? small : full;

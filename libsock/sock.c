@@ -1,4 +1,5 @@
 /* The descriptor table and the calls every kind of socket shares. */
+#include "local.h"
 #include "sock.h"
 
 #include <ucstack/stack.h>
@@ -252,7 +253,7 @@ int ucs_sock_peer_cred(int fd, const struct ucs_cred **peer)
         return -EBADF;
     s = table[i];
     if (s->kind == SOCK_KIND_LOCAL) {
-        if (s->u.local.state != LOCAL_S_CONNECTED || !s->u.local.acked)
+        if (s->u.local.state != LOCAL_S_CONNECTED || !local_check_ack(s))
             return -ENOTCONN;
     } else if (s->kind != SOCK_KIND_TCP) {
         return -ENOTSUP;
