@@ -738,6 +738,11 @@ TEST(LocalKill, SurvivorSeesWhatTheKernelGivesAndLeaksNothing)
     }
     EXPECT_EQ(count_maps("ucstack-local"), maps_before);
     EXPECT_EQ(count_fds(), fds_before);
+    DIR *shm = opendir("/dev/shm");
+    ASSERT_NE(shm, nullptr);
+    while (dirent *e = readdir(shm))
+        EXPECT_EQ(strstr(e->d_name, "local"), nullptr) << "/dev/shm/" << e->d_name;
+    closedir(shm);
 }
 
 // The listener's side of the offer a connector sends: what a hostile one
