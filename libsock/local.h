@@ -15,6 +15,7 @@ uint64_t local_now_ns(void);
 enum local_watch { LOCAL_WATCH_LISTENER, LOCAL_WATCH_PENDING, LOCAL_WATCH_CONN };
 int local_watch(int kfd, enum local_watch what, int ucs_fd);
 int local_rewatch(int kfd, enum local_watch what, int ucs_fd);
+void local_unwatch(int kfd);
 /* Waits up to timeout_ms for the kernel sockets and handles what they report. */
 void local_kernel_events(int timeout_ms);
 /* Wakes the peer: one byte on the kernel socket (dropped when its buffer is full:

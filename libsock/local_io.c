@@ -23,6 +23,7 @@ void local_peer_left(struct ucs_sock *s)
     if (s->u.local.peer_gone)
         return;
     s->u.local.peer_gone = true;
+    local_unwatch(s->u.local.kfd); /* its end of file would wake every sleep */
     /* Linux resets the survivor when the closing end left bytes unread. */
     if (!s->u.local.broken && local_ring_unread_by_peer(&s->u.local.end) > 0)
         s->so_error = ECONNRESET;
@@ -32,6 +33,8 @@ void local_peer_left(struct ucs_sock *s)
 void local_break(struct ucs_sock *s)
 {
     s->u.local.broken = true;
+    if (!s->u.local.peer_gone)
+        local_unwatch(s->u.local.kfd);
     s->u.local.peer_gone = true;
     s->so_error = ECONNRESET;
     sock_wake(s);
@@ -145,7 +148,7 @@ ssize_t local_recv(struct ucs_sock *s, const struct iovec *iov, int iovcnt, int 
     struct local_end *e = &s->u.local.end;
     size_t want = iov_total(iov, iovcnt), done = 0;
     bool nonblock = s->nonblock || (flags & MSG_DONTWAIT), peek = flags & MSG_PEEK;
-    bool waitall = (flags & MSG_WAITALL) && !peek;
+    bool waitall = (flags & MSG_WAITALL) && !peek, empty;
     uint64_t deadline = 0;
 
     if (s->u.local.state != LOCAL_S_CONNECTED)
@@ -172,9 +175,10 @@ ssize_t local_recv(struct ucs_sock *s, const struct iovec *iov, int iovcnt, int 
         if (want == 0)
             return 0;
         observe_peer(s);
-        if (s->so_error && local_ring_readable(e) <= 0)
+        empty = s->u.local.broken || local_ring_readable(e) == 0;
+        if (s->so_error && empty)
             return done ? (ssize_t)done : sock_fail(take_error(s));
-        if (local_rcv_shut(s) && (s->u.local.broken || local_ring_readable(e) == 0))
+        if (local_rcv_shut(s) && empty)
             return (ssize_t)done;
         if (nonblock) {
             local_check_if_due(s);

@@ -45,6 +45,11 @@ int local_rewatch(int kfd, enum local_watch what, int ucs_fd)
     return epoll_ctl(kep, EPOLL_CTL_MOD, kfd, &ev);
 }
 
+void local_unwatch(int kfd)
+{
+    epoll_ctl(kep, EPOLL_CTL_DEL, kfd, NULL);
+}
+
 void local_kernel_events(int timeout_ms)
 {
     struct epoll_event ev[EVENTS_PER_WAIT];

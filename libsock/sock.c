@@ -157,7 +157,9 @@ int ucs_socket(int domain, int type, int protocol)
         sock_free(s);
         return sock_fail(ENOMEM);
     }
-    rc = s->kind == SOCK_KIND_LOCAL ? local_sock_open(s) : s->kind == SOCK_KIND_TCP ? tcp_sock_open(s) : udp_sock_open(s);
+    rc = s->kind == SOCK_KIND_LOCAL ? local_sock_open(s)
+         : s->kind == SOCK_KIND_TCP ? tcp_sock_open(s)
+                                    : udp_sock_open(s);
     if (rc != 0) {
         int err = s->kind == SOCK_KIND_LOCAL ? errno : ENOMEM;
         sock_free(s);

@@ -859,6 +859,56 @@ TEST(LocalHostile, BadOffersAreDroppedAndTheListenerGoesOn)
     ucs_close(l);
 }
 
+// A connection from a connector that follows the protocol with its own
+// memory: {the accepted socket, the memory}.
+std::pair<int, local_shm *> hostile_connection(int l, RawConnector &r)
+{
+    int fd = memfd(sizeof(local_shm), true);
+    auto *shm = static_cast<local_shm *>(mmap(nullptr, sizeof(local_shm), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+    EXPECT_NE(shm, MAP_FAILED);
+    shm->magic = LOCAL_SHM_MAGIC;
+    r.offer(LOCAL_SHM_MAGIC, sizeof(local_shm), {fd});
+    close(fd);
+    return {ucs_accept(l, nullptr, nullptr), shm};
+}
+
+TEST(LocalHostile, AnImpossibleIndexResetsTheConnection)
+{
+    TempDir dir;
+    sockaddr_un p = path_addr(dir.path() + "/s");
+    int l = ucs_socket(UCS_AF_LOCAL, SOCK_STREAM, 0);
+    ASSERT_EQ(ucs_bind(l, SA(p), sizeof(p)), 0);
+    ASSERT_EQ(ucs_listen(l, 8), 0);
+    // The tail is at 2: a head more than a ring ahead of it, or behind it.
+    for (uint64_t head : {uint64_t{LOCAL_RING_SIZE} + 3, uint64_t{1}, ~uint64_t{0}, uint64_t{1} << 63}) {
+        RawConnector r(p);
+        auto [s, shm] = hostile_connection(l, r);
+        ASSERT_GE(s, UCS_FD_BASE) << strerror(errno);
+        memcpy(shm->data[0], "ok", 2);
+        shm->ring[0].head = 2;
+        char buf[8];
+        EXPECT_EQ(ucs_recv(s, buf, sizeof(buf), 0), 2) << "a sane index is read";
+        shm->ring[0].head = head;
+        EXPECT_EQ(ucs_recv(s, buf, sizeof(buf), 0), -1);
+        EXPECT_EQ(errno, ECONNRESET);
+        EXPECT_EQ(ucs_recv(s, buf, sizeof(buf), 0), 0);
+        EXPECT_EQ(ucs_send(s, buf, 1, MSG_NOSIGNAL), -1);
+        EXPECT_EQ(errno, EPIPE);
+        ucs_close(s);
+        munmap(shm, sizeof(local_shm));
+    }
+    // A tail the writer never reached: its send is refused the same way.
+    RawConnector r(p);
+    auto [s, shm] = hostile_connection(l, r);
+    ASSERT_GE(s, UCS_FD_BASE);
+    shm->ring[1].tail = 12345;
+    EXPECT_EQ(ucs_send(s, "x", 1, MSG_NOSIGNAL), -1);
+    EXPECT_EQ(errno, ECONNRESET);
+    ucs_close(s);
+    munmap(shm, sizeof(local_shm));
+    ucs_close(l);
+}
+
 // A connector that follows the protocol, then writes random values into every
 // index and flag of the rings while the accepted socket is used. Each call
 // must return sensibly (bytes within the buffer, or EAGAIN / ECONNRESET /
