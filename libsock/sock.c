@@ -134,11 +134,11 @@ int ucs_socket(int domain, int type, int protocol)
         return sock_fail(EPERM); /* TCP and UDP live in the stack instance */
     if (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC | 0xf))
         return sock_fail(EINVAL);
-    if (domain == AF_UNIX && protocol != 0 && protocol != PF_UNIX)
-        return sock_fail(EPROTONOSUPPORT);
     if (domain == AF_UNIX && base != SOCK_STREAM)
         return sock_fail(ESOCKTNOSUPPORT);
-    if (base == SOCK_STREAM && protocol != 0 && protocol != IPPROTO_TCP)
+    if (domain == AF_UNIX && protocol != 0 && protocol != PF_UNIX)
+        return sock_fail(EPROTONOSUPPORT);
+    if (domain != AF_UNIX && base == SOCK_STREAM && protocol != 0 && protocol != IPPROTO_TCP)
         return sock_fail(EPROTONOSUPPORT);
     if (base == SOCK_DGRAM && protocol != 0 && protocol != IPPROTO_UDP)
         return sock_fail(EPROTONOSUPPORT);

@@ -23,6 +23,7 @@ extern "C" {
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <fstream>
 #include <functional>
 #include <poll.h>
@@ -176,8 +177,18 @@ TEST(LocalWithoutStack, OnlyLocalSocketsAndOneThread)
     int sv[2];
     EXPECT_EQ(ucs_socketpair(AF_INET, SOCK_STREAM, 0, sv), -1);
     EXPECT_EQ(errno, EOPNOTSUPP);
-    int fd = ucs_socket(UCS_AF_LOCAL, SOCK_STREAM, 0);
-    ASSERT_GE(fd, UCS_FD_BASE);
+    EXPECT_EQ(ucs_socket(UCS_AF_LOCAL, SOCK_STREAM, IPPROTO_TCP), -1);
+    EXPECT_EQ(errno, EPROTONOSUPPORT);
+    int fd = ucs_socket(UCS_AF_LOCAL, SOCK_STREAM, PF_UNIX);
+    ASSERT_GE(fd, UCS_FD_BASE) << "protocol PF_UNIX, as Linux accepts it";
+    int v = -1;
+    socklen_t vlen = sizeof(v);
+    EXPECT_EQ(ucs_getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &vlen), 0);
+    EXPECT_EQ(v, AF_UNIX);
+    EXPECT_EQ(ucs_getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &vlen), 0);
+    EXPECT_EQ(v, SOCK_STREAM);
+    EXPECT_EQ(ucs_getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &vlen), 0) << "the kernel socket's answer";
+    EXPECT_EQ(v, 0);
     int err = 0;
     std::thread([&] {
         if (ucs_close(fd) != 0)
