@@ -295,11 +295,11 @@ void local_bench_print(void)
     if (!recs[RR][0].ran && !recs[BULK][0].ran)
         return;
     printf("\nLocal sockets (ucstack-local vs kernel AF_UNIX stream, 2 processes, blocking calls):\n");
-    printf("| %-22s | %-13s | %-13s | %-26s |\n", "figure", "ucstack-local", "kernel-unix", "ratio");
-    printf("| %-22s | %13.0f | %13.0f | %5.2fx faster (kernel/ucs) |\n", "RR 64 B p50 (ns)", up50, kp50, kp50 / up50);
-    printf("| %-22s | %13.0f | %13.0f | %5.2fx faster (kernel/ucs) |\n", "RR 64 B p99 (ns)", up99, kp99, kp99 / up99);
-    printf("| %-22s | %13.2f | %13.2f | %5.2fx (ucs/kernel)         |\n", "bulk (Gbit/s)", ug, kg, ug / kg);
-    printf("| %-22s | %13.4f | %13.4f | %-26s |\n", "client sleeps per RR", value(RR, 0, "sleeps_per_rt"),
+    printf("| %-22s | %-13s | %-13s | %-28s |\n", "figure", "ucstack-local", "kernel-unix", "ratio");
+    printf("| %-22s | %13.0f | %13.0f | %7.2fx faster (kernel/ucs) |\n", "RR 64 B p50 (ns)", up50, kp50, kp50 / up50);
+    printf("| %-22s | %13.0f | %13.0f | %7.2fx faster (kernel/ucs) |\n", "RR 64 B p99 (ns)", up99, kp99, kp99 / up99);
+    printf("| %-22s | %13.2f | %13.2f | %7.2fx (ucs/kernel)        |\n", "bulk (Gbit/s)", ug, kg, ug / kg);
+    printf("| %-22s | %13.4f | %13.4f | %-28s |\n", "client sleeps per RR", value(RR, 0, "sleeps_per_rt"),
            value(RR, 1, "sleeps_per_rt"), "kernel sleeps in recv");
 }
 
