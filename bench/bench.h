@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 /* What a child process is told on its command line (--role ...). */
@@ -59,6 +60,11 @@ extern const char *bench_huge_dir; /* a hugetlbfs mount to use (NULL: DPDK finds
 
 /* roles.c: the ucstack and kernel roles (raw ones go on to raw_role_main). */
 int bench_role_main(const struct role_args *a);
+
+/* local.c: local sockets against kernel AF_UNIX (returns the number of failed runs). */
+int local_bench_run(const char *run_dir, bool quick, int server_core, int client_core);
+void local_bench_print(void);
+void local_bench_json(FILE *f); /* its records, the last ones of the list */
 
 /* raw_dpdk.c: the DPDK-only half. */
 int raw_role_main(const struct role_args *a);

@@ -867,7 +867,7 @@ static void print_table(bool quick)
     snprintf(k, sizeof(k), "1514 B frames, %s", a);
     row("limit: raw stream", "raw DPDK frames, virtio", u, k, "-", "1.00");
     row("10k concurrent conns", "-", "not measured yet", "not measured yet", "-", "-");
-    row("local sockets", "-", "not measured yet", "not measured yet", "-", "-");
+    row("local sockets", "see the table below", "-", "-", "-", "-");
 
     for (int r = 0; r < N_REC; r++) {
         if (recs[r].ran && !recs[r].ok)
@@ -1052,7 +1052,8 @@ static void write_json(const char *path, bool quick)
     json_num(f, fig(R_RR_KUNIX, "kernel_getpeerucred_ns"));
     fprintf(f, "}},\n");
     fprintf(f, "    {\"scenario\": \"concurrency-10k\", \"status\": \"not measured yet\"},\n");
-    fprintf(f, "    {\"scenario\": \"local-sockets\", \"status\": \"not measured yet\"}\n  ]\n}\n");
+    local_bench_json(f);
+    fprintf(f, "  ]\n}\n");
     fclose(f);
     fprintf(stderr, "ucstack-bench: wrote %s\n", path);
 }
@@ -1221,7 +1222,7 @@ static bool wanted(const char *only, const char *what)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: ucstack-bench [--quick] [--json PATH] [--plot DIR] [--only raw,rr,bulk,conn]\n"
+            "usage: ucstack-bench [--quick] [--json PATH] [--plot DIR] [--only raw,rr,bulk,conn,local]\n"
             "                     [--server-core N] [--client-core N] [--busy-client] [--huge] [--huge-dir DIR]\n"
             "                     [--retries N] [--wait-quiet SECONDS]\n"
             "  --quick        small sizes: the whole suite in under a minute\n"
@@ -1320,7 +1321,10 @@ int main(int argc, char **argv)
         do_conn(R_CONN_UCS_NOCRED, "ucs-server", "ucs-client", true, true);
         do_conn(R_CONN_KTCP, "k-server", "k-client", false, false);
     }
+    if (wanted(only, "local"))
+        failed += local_bench_run(run_dir, quick, server_core, client_core);
     print_table(quick);
+    local_bench_print();
     fflush(stdout);
     if (json)
         write_json(json, quick);

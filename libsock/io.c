@@ -3,18 +3,23 @@
 
 #include <string.h>
 
-static const struct sock_ops *ops_of(struct ucs_sock *s)
+const struct sock_ops *sock_ops_of(const struct ucs_sock *s)
 {
-    return s->kind == SOCK_KIND_TCP ? &stream_ops : s->kind == SOCK_KIND_UDP ? &dgram_ops : NULL;
+    switch (s->kind) {
+    case SOCK_KIND_TCP: return &stream_ops;
+    case SOCK_KIND_UDP: return &dgram_ops;
+    case SOCK_KIND_LOCAL: return &local_ops;
+    default: return NULL;
+    }
 }
 
-/* The socket for fd when it is a TCP or UDP socket: epoll descriptors are not sockets. */
+/* The socket for fd when it is a socket: epoll descriptors are not. */
 static struct ucs_sock *sock_of(int fd, const struct sock_ops **ops)
 {
     struct ucs_sock *s = sock_get(fd);
     if (!s)
         return NULL;
-    if (!(*ops = ops_of(s))) {
+    if (!(*ops = sock_ops_of(s))) {
         errno = ENOTSOCK;
         return NULL;
     }

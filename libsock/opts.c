@@ -72,7 +72,7 @@ int ucs_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
         s->v6only = v != 0;
         return 0;
     }
-    return (s->kind == SOCK_KIND_TCP ? &stream_ops : &dgram_ops)->setopt(s, level, name, val, len);
+    return sock_ops_of(s)->setopt(s, level, name, val, len);
 }
 
 int ucs_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
@@ -102,15 +102,15 @@ int ucs_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
         v = s->so_error;
         s->so_error = 0;
     } else if (level == SOL_SOCKET && name == SO_TYPE)
-        v = s->kind == SOCK_KIND_TCP ? SOCK_STREAM : SOCK_DGRAM;
+        v = s->kind == SOCK_KIND_UDP ? SOCK_DGRAM : SOCK_STREAM;
     else if (level == SOL_SOCKET && name == SO_DOMAIN)
         v = s->family;
     else if (level == SOL_SOCKET && name == SO_PROTOCOL)
-        v = s->kind == SOCK_KIND_TCP ? IPPROTO_TCP : IPPROTO_UDP;
+        v = s->kind == SOCK_KIND_TCP ? IPPROTO_TCP : s->kind == SOCK_KIND_UDP ? IPPROTO_UDP : 0;
     else if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY && s->family == AF_INET6)
         v = s->v6only;
     else
-        return (s->kind == SOCK_KIND_TCP ? &stream_ops : &dgram_ops)->getopt(s, level, name, val, len);
+        return sock_ops_of(s)->getopt(s, level, name, val, len);
     if (*len < (socklen_t)sizeof(int))
         return sock_fail(EINVAL);
     memcpy(val, &v, sizeof(v));

@@ -1,9 +1,11 @@
 /* The descriptor table and the calls every kind of socket shares. */
+#include "local.h"
 #include "sock.h"
 
 #include <ucstack/stack.h>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,14 +16,27 @@
 static struct ucs_sock **table;
 static int table_len, next_free_hint;
 
+/* Without a stack instance (local sockets need none) the table belongs to the
+ * first thread that uses it. */
+static pthread_t table_owner;
+static bool table_owned;
+
 int sock_check_thread(void)
 {
-    return ucs_stack_owned_by_caller() ? 0 : sock_fail(EPERM);
+    if (ucs_stack_current())
+        return ucs_stack_owned_by_caller() ? 0 : sock_fail(EPERM);
+    if (!table_owned) {
+        table_owner = pthread_self();
+        table_owned = true;
+    }
+    return pthread_equal(table_owner, pthread_self()) ? 0 : sock_fail(EPERM);
 }
 
 void sock_poll_stack(void)
 {
-    ucs_stack_poll(ucs_stack_current());
+    if (ucs_stack_current())
+        ucs_stack_poll(ucs_stack_current());
+    local_poll();
 }
 
 uint64_t sock_now_ms(void)
@@ -87,6 +102,12 @@ void sock_free(struct ucs_sock *s)
     free(s);
 }
 
+struct ucs_sock *sock_lookup(int fd)
+{
+    int i = fd - UCS_FD_BASE;
+    return ucs_is_stack_fd(fd) && i < table_len ? table[i] : NULL;
+}
+
 struct ucs_sock *sock_get(int fd)
 {
     int i = fd - UCS_FD_BASE;
@@ -107,17 +128,23 @@ int ucs_socket(int domain, int type, int protocol)
 
     if (sock_check_thread() != 0)
         return -1;
-    if (domain != AF_INET && domain != AF_INET6)
+    if (domain != AF_INET && domain != AF_INET6 && domain != AF_UNIX)
         return sock_fail(EAFNOSUPPORT);
+    if (domain != AF_UNIX && !ucs_stack_current())
+        return sock_fail(EPERM); /* TCP and UDP live in the stack instance */
     if (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC | 0xf))
         return sock_fail(EINVAL);
-    if (base == SOCK_STREAM && protocol != 0 && protocol != IPPROTO_TCP)
+    if (domain == AF_UNIX && base != SOCK_STREAM)
+        return sock_fail(ESOCKTNOSUPPORT);
+    if (domain == AF_UNIX && protocol != 0 && protocol != PF_UNIX)
+        return sock_fail(EPROTONOSUPPORT);
+    if (domain != AF_UNIX && base == SOCK_STREAM && protocol != 0 && protocol != IPPROTO_TCP)
         return sock_fail(EPROTONOSUPPORT);
     if (base == SOCK_DGRAM && protocol != 0 && protocol != IPPROTO_UDP)
         return sock_fail(EPROTONOSUPPORT);
     if (base != SOCK_STREAM && base != SOCK_DGRAM)
         return sock_fail(ESOCKTNOSUPPORT);
-    s = sock_alloc(base == SOCK_STREAM ? SOCK_KIND_TCP : SOCK_KIND_UDP);
+    s = sock_alloc(domain == AF_UNIX ? SOCK_KIND_LOCAL : base == SOCK_STREAM ? SOCK_KIND_TCP : SOCK_KIND_UDP);
     if (!s)
         return -1;
     s->family = domain;
@@ -130,10 +157,13 @@ int ucs_socket(int domain, int type, int protocol)
         sock_free(s);
         return sock_fail(ENOMEM);
     }
-    rc = s->kind == SOCK_KIND_TCP ? tcp_sock_open(s) : udp_sock_open(s);
+    rc = s->kind == SOCK_KIND_LOCAL ? local_sock_open(s)
+         : s->kind == SOCK_KIND_TCP ? tcp_sock_open(s)
+                                    : udp_sock_open(s);
     if (rc != 0) {
+        int err = s->kind == SOCK_KIND_LOCAL ? errno : ENOMEM;
         sock_free(s);
-        return sock_fail(ENOMEM);
+        return sock_fail(err);
     }
     return s->fd;
 }
@@ -147,6 +177,7 @@ int ucs_close(int fd)
     switch (s->kind) {
     case SOCK_KIND_TCP: tcp_sock_close(s); break;
     case SOCK_KIND_UDP: udp_sock_close(s); break;
+    case SOCK_KIND_LOCAL: local_sock_close(s); break;
     case SOCK_KIND_EPOLL: epoll_sock_close(s); break;
     }
     sock_free(s);
@@ -158,6 +189,7 @@ uint32_t sock_events(struct ucs_sock *s)
     switch (s->kind) {
     case SOCK_KIND_TCP: return tcp_sock_events(s);
     case SOCK_KIND_UDP: return udp_sock_events(s);
+    case SOCK_KIND_LOCAL: return local_sock_events(s);
     default: return 0;
     }
 }
@@ -204,6 +236,8 @@ int ucs_ioctl(int fd, unsigned long request, ...)
             *arg = (int)s->u.tcp.rx_bytes;
         } else if (s->kind == SOCK_KIND_UDP) {
             *arg = s->u.udp.rxq ? s->u.udp.rxq->p->tot_len : 0;
+        } else if (s->kind == SOCK_KIND_LOCAL) {
+            return local_sock_fionread(s, arg);
         } else {
             return sock_fail(ENOTTY);
         }
@@ -220,10 +254,14 @@ int ucs_sock_peer_cred(int fd, const struct ucs_cred **peer)
     if (!ucs_is_stack_fd(fd) || i >= table_len || !table[i])
         return -EBADF;
     s = table[i];
-    if (s->kind != SOCK_KIND_TCP)
+    if (s->kind == SOCK_KIND_LOCAL) {
+        if (s->u.local.state != LOCAL_S_CONNECTED || !local_check_ack(s))
+            return -ENOTCONN;
+    } else if (s->kind != SOCK_KIND_TCP) {
         return -ENOTSUP;
-    if (s->u.tcp.state != TCP_S_CONNECTED)
+    } else if (s->u.tcp.state != TCP_S_CONNECTED) {
         return -ENOTCONN;
+    }
     if (!s->peer_cred)
         return -EINVAL;
     *peer = s->peer_cred;

@@ -5,6 +5,7 @@
 #include <ucstack/socket.h>
 
 #include "../ucred/cred.h"
+#include "local_ring.h"
 #include "lwip/udp.h"
 
 #include <errno.h>
@@ -18,7 +19,7 @@ struct udp_pcb;
 struct pbuf;
 struct ucs_epoll;
 
-enum ucs_sock_kind { SOCK_KIND_TCP, SOCK_KIND_UDP, SOCK_KIND_EPOLL };
+enum ucs_sock_kind { SOCK_KIND_TCP, SOCK_KIND_UDP, SOCK_KIND_LOCAL, SOCK_KIND_EPOLL };
 
 enum ucs_tcp_state {
     TCP_S_NEW,        /* socket() done, maybe bound */
@@ -27,6 +28,8 @@ enum ucs_tcp_state {
     TCP_S_CONNECTED,
     TCP_S_CLOSED,     /* the connection is gone (reset, aborted, timed out) */
 };
+
+enum ucs_local_state { LOCAL_S_NEW, LOCAL_S_LISTEN, LOCAL_S_CONNECTED };
 
 /* One received datagram, or one pbuf chain of a stream, queued for the application. */
 struct ucs_rxq_entry {
@@ -51,7 +54,7 @@ struct ucs_epitem {
 struct ucs_sock {
     int fd;
     enum ucs_sock_kind kind;
-    int family;       /* AF_INET or AF_INET6 */
+    int family;       /* AF_INET, AF_INET6 or AF_UNIX */
     bool nonblock, cloexec, v6only, reuseaddr, keepalive;
     int so_error;     /* pending error, reported once (SO_ERROR, or the next call) */
     int rcvbuf, sndbuf;
@@ -83,6 +86,24 @@ struct ucs_sock {
             struct ucs_rxq_entry *rxq, *rxq_tail;
             uint32_t rxq_len;
         } udp;
+        struct {
+            enum ucs_local_state state;
+            int kfd; /* the kernel AF_UNIX socket: names, rendezvous, doorbell, liveness */
+            struct local_end end;
+            bool acked;       /* connector: the acceptor took the connection */
+            pid_t kernel_pid; /* connector: who the kernel says listens (SO_PEERCRED) */
+            uid_t kernel_uid;
+            bool rd_shut, wr_shut;
+            bool peer_gone;   /* its kernel socket closed, or it broke the rings */
+            bool broken;      /* the peer wrote an impossible index: the rings are not read again */
+            uint64_t next_check_ns; /* non-blocking calls look at the kernel socket no more often */
+            uint64_t seen[3]; /* ring state at the last look, to wake epoll on changes */
+            struct ucs_sock *next_live, *prev_live;
+            /* listening */
+            struct ucs_sock **acceptq;
+            int backlog, acceptq_len, acceptq_head;
+            int *pending, npending; /* kernel connections whose hello has not arrived */
+        } local;
         struct ucs_epoll *ep;
     } u;
 };
@@ -113,7 +134,10 @@ uint32_t sock_events(struct ucs_sock *s);
 /* Tells the epoll instances watching s that its state changed. */
 void sock_wake(struct ucs_sock *s);
 
-/* Per kind: implemented in tcp.c and udp.c. */
+/* The socket for fd without the thread check (NULL when none): for the poll step. */
+struct ucs_sock *sock_lookup(int fd);
+
+/* Per kind: implemented in tcp.c, udp.c and local.c. */
 int tcp_sock_open(struct ucs_sock *s);
 int udp_sock_open(struct ucs_sock *s);
 void tcp_sock_close(struct ucs_sock *s);
@@ -121,6 +145,13 @@ void udp_sock_close(struct ucs_sock *s);
 uint32_t tcp_sock_events(struct ucs_sock *s);
 uint32_t udp_sock_events(struct ucs_sock *s);
 void epoll_sock_close(struct ucs_sock *s);
+int local_sock_open(struct ucs_sock *s);
+void local_sock_close(struct ucs_sock *s);
+uint32_t local_sock_events(struct ucs_sock *s);
+int local_sock_fionread(struct ucs_sock *s, int *n);
+/* Looks at the local sockets: rings of epoll-watched ones every time, kernel
+ * sockets (new connections, doorbells, peers gone) at most every few µs. */
+void local_poll(void);
 /* An ICMP port unreachable answered what a connected UDP pcb sent: recv_arg and
  * recv are the pcb's, so pcbs that are not libsock's are left alone. */
 void udp_sock_refused(void *recv_arg, udp_recv_fn recv);
@@ -143,7 +174,9 @@ struct sock_ops {
     int (*setopt)(struct ucs_sock *s, int level, int name, const void *val, socklen_t len);
     int (*getopt)(struct ucs_sock *s, int level, int name, void *val, socklen_t *len);
 };
-extern const struct sock_ops stream_ops, dgram_ops;
+extern const struct sock_ops stream_ops, dgram_ops, local_ops;
+/* The ops of s's kind (NULL for epoll descriptors). */
+const struct sock_ops *sock_ops_of(const struct ucs_sock *s);
 
 static inline size_t iov_total(const struct iovec *iov, int iovcnt)
 {

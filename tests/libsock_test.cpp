@@ -19,6 +19,7 @@ extern "C" {
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <cstddef>
 #include <vector>
@@ -610,6 +611,36 @@ TEST(Udp, ConnectedSocketLearnsEconnrefusedFromPortUnreachable)
 }
 
 } // namespace
+
+// Local sockets in a process with a stack instance: blocking calls spin,
+// polling the stack, instead of sleeping, and TCP goes on beside them.
+TEST(Local, BlockingCallsKeepTheStackRunning)
+{
+    char dir[] = "/tmp/ucs-libsock-local-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    sockaddr_un p{};
+    p.sun_family = AF_UNIX;
+    snprintf(p.sun_path, sizeof(p.sun_path), "%s/s", dir);
+    int l = ucs_socket(UCS_AF_LOCAL, SOCK_STREAM, 0), c = ucs_socket(UCS_AF_LOCAL, SOCK_STREAM, 0);
+    ASSERT_EQ(ucs_bind(l, SA(p), sizeof(p)), 0) << strerror(errno);
+    ASSERT_EQ(ucs_listen(l, 4), 0);
+    ASSERT_EQ(ucs_connect(c, SA(p), sizeof(p)), 0) << strerror(errno);
+    int s = ucs_accept(l, nullptr, nullptr);
+    ASSERT_GE(s, UCS_FD_BASE);
+    auto [tc, ts] = tcp_pair(9210);
+    EXPECT_EQ(ucs_send(tc, "tcp", 3, 0), 3);
+    EXPECT_EQ(ucs_send(c, "local", 5, 0), 5);
+    char buf[8] = {};
+    EXPECT_EQ(ucs_recv(s, buf, sizeof(buf), 0), 5);
+    EXPECT_STREQ(buf, "local");
+    EXPECT_EQ(ucs_recv(ts, buf, sizeof(buf), 0), 3) << "the stack ran while local calls waited";
+    ucs_close(c);
+    EXPECT_EQ(ucs_recv(s, buf, sizeof(buf), 0), 0);
+    for (int fd : {s, l, tc, ts})
+        ucs_close(fd);
+    unlink(p.sun_path);
+    rmdir(dir);
+}
 
 int main(int argc, char **argv)
 {

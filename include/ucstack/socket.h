@@ -34,7 +34,16 @@ static inline bool ucs_is_stack_fd(int fd)
     return fd >= UCS_FD_BASE && fd < UCS_FD_MAX;
 }
 
+/* Local sockets (docs/local-sockets.md): stream sockets between processes on
+ * this host, named like AF_UNIX ones (struct sockaddr_un: a path, or an
+ * abstract name starting with a NUL byte). The kernel sets the connection up
+ * and attests who is at each end; data then moves through memory shared by the
+ * two ends, without a system call per message. */
+#define UCS_AF_LOCAL AF_UNIX
+
 int ucs_socket(int domain, int type, int protocol);
+/* A connected pair of local stream sockets (domain UCS_AF_LOCAL, type SOCK_STREAM). */
+int ucs_socketpair(int domain, int type, int protocol, int sv[2]);
 int ucs_bind(int fd, const struct sockaddr *addr, socklen_t len);
 int ucs_listen(int fd, int backlog);
 int ucs_accept(int fd, struct sockaddr *addr, socklen_t *len);

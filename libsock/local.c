@@ -1,0 +1,295 @@
+/*
+ * Local stream sockets: each has a kernel AF_UNIX stream socket beside it. The
+ * kernel owns the names (a path's permissions, EADDRINUSE, ENOENT,
+ * ECONNREFUSED, stale names, the abstract namespace), sets connections up and
+ * attests who is at each end; then the bytes go through shared rings
+ * (local_ring.c) and the kernel socket only rings the doorbell of a peer that
+ * sleeps and tells, by closing, that a peer is gone.
+ */
+#include "local.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#define ACCEPTQ_MAX 4096
+
+static int new_kernel_socket(void)
+{
+    return socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+}
+
+int local_sock_open(struct ucs_sock *s)
+{
+    s->u.local.state = LOCAL_S_NEW;
+    s->u.local.kfd = new_kernel_socket();
+    return s->u.local.kfd < 0 ? -1 : 0;
+}
+
+void local_sock_close(struct ucs_sock *s)
+{
+    struct local_end *e = &s->u.local.end;
+
+    if (s->u.local.state == LOCAL_S_LISTEN) {
+        while (s->u.local.acceptq_len) {
+            struct ucs_sock *c = s->u.local.acceptq[s->u.local.acceptq_head];
+            s->u.local.acceptq_head = (s->u.local.acceptq_head + 1) % s->u.local.backlog;
+            s->u.local.acceptq_len--;
+            local_sock_close(c);
+            sock_free(c);
+        }
+        while (s->u.local.npending)
+            close(s->u.local.pending[--s->u.local.npending]);
+        free(s->u.local.acceptq);
+        free(s->u.local.pending);
+    } else if (s->u.local.state == LOCAL_S_CONNECTED) {
+        if (!s->u.local.broken) {
+            __atomic_store_n(&e->rx->consumer_state, LOCAL_CLOSED, __ATOMIC_RELEASE);
+            __atomic_store_n(&e->tx->fin, 1, __ATOMIC_RELEASE);
+        }
+        local_live_remove(s);
+        local_unmap(s);
+    }
+    close(s->u.local.kfd);
+}
+
+int ucs_socketpair(int domain, int type, int protocol, int sv[2])
+{
+    int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), k[2], err;
+    struct ucs_sock *a = NULL, *b = NULL;
+    struct ucs_cred *cred;
+
+    if (sock_check_thread() != 0)
+        return -1;
+    if (!sv)
+        return sock_fail(EFAULT);
+    if (domain != AF_UNIX)
+        return sock_fail(domain == AF_INET || domain == AF_INET6 ? EOPNOTSUPP : EAFNOSUPPORT);
+    if (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC | 0xf))
+        return sock_fail(EINVAL);
+    if (protocol != 0 && protocol != PF_UNIX)
+        return sock_fail(EPROTONOSUPPORT);
+    if (base != SOCK_STREAM)
+        return sock_fail(ESOCKTNOSUPPORT);
+    if (!(cred = ucs_cred_capture()))
+        return sock_fail(ENOMEM);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, k) != 0) {
+        err = errno;
+        ucs_cred_release(cred);
+        return sock_fail(err);
+    }
+    if (!(a = sock_alloc(SOCK_KIND_LOCAL)) || !(b = sock_alloc(SOCK_KIND_LOCAL)) || local_pair_setup(a, b, k) != 0 ||
+        local_watch(k[0], LOCAL_WATCH_CONN, a->fd) != 0 || local_watch(k[1], LOCAL_WATCH_CONN, b->fd) != 0) {
+        err = errno;
+        for (struct ucs_sock *s = a; s; s = s == a ? b : NULL) {
+            if (s->u.local.state == LOCAL_S_CONNECTED) {
+                local_live_remove(s);
+                local_unmap(s);
+            }
+            sock_free(s);
+        }
+        close(k[0]);
+        close(k[1]);
+        ucs_cred_release(cred);
+        return sock_fail(err);
+    }
+    /* Either side of a pair sees the other's creator: the same credential. */
+    a->cred = cred;
+    b->cred = ucs_cred_hold(cred);
+    a->peer_cred = ucs_cred_hold(cred);
+    b->peer_cred = ucs_cred_hold(cred);
+    for (struct ucs_sock *s = a; s; s = s == a ? b : NULL) {
+        s->family = AF_UNIX;
+        s->nonblock = type & SOCK_NONBLOCK;
+        s->cloexec = type & SOCK_CLOEXEC;
+        s->rcvbuf = s->sndbuf = 2 * 212992;
+    }
+    sv[0] = a->fd;
+    sv[1] = b->fd;
+    return 0;
+}
+
+static int kernel_result(int rc)
+{
+    return rc == 0 ? 0 : -1; /* errno is the kernel's */
+}
+
+static int local_bind(struct ucs_sock *s, const struct sockaddr *addr, socklen_t len)
+{
+    return kernel_result(bind(s->u.local.kfd, addr, len));
+}
+
+static int local_listen(struct ucs_sock *s, int backlog)
+{
+    int n = backlog <= 0 ? 1 : backlog > ACCEPTQ_MAX ? ACCEPTQ_MAX : backlog;
+
+    if (s->u.local.state == LOCAL_S_CONNECTED)
+        return sock_fail(EINVAL);
+    if (listen(s->u.local.kfd, backlog) != 0)
+        return -1;
+    if (s->u.local.state == LOCAL_S_LISTEN)
+        return 0;
+    s->u.local.acceptq = calloc((size_t)n, sizeof(*s->u.local.acceptq));
+    s->u.local.pending = calloc((size_t)n, sizeof(*s->u.local.pending));
+    if (!s->u.local.acceptq || !s->u.local.pending || local_watch(s->u.local.kfd, LOCAL_WATCH_LISTENER, s->fd) != 0) {
+        free(s->u.local.acceptq);
+        free(s->u.local.pending);
+        s->u.local.acceptq = NULL;
+        s->u.local.pending = NULL;
+        return sock_fail(ENOBUFS);
+    }
+    s->u.local.backlog = n;
+    s->u.local.state = LOCAL_S_LISTEN;
+    return 0;
+}
+
+static bool can_accept(struct ucs_sock *s)
+{
+    return s->u.local.acceptq_len > 0;
+}
+
+static int local_accept(struct ucs_sock *s, struct sockaddr *addr, socklen_t *len, int flags)
+{
+    struct ucs_sock *c;
+
+    if (s->u.local.state != LOCAL_S_LISTEN || (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)))
+        return sock_fail(EINVAL);
+    local_listener_service(s);
+    if (!can_accept(s)) {
+        if (s->nonblock)
+            return sock_fail(EAGAIN);
+        if (local_wait(s, can_accept, NULL, sock_deadline(&s->rcvtimeo)))
+            return sock_fail(EAGAIN);
+    }
+    c = s->u.local.acceptq[s->u.local.acceptq_head];
+    s->u.local.acceptq_head = (s->u.local.acceptq_head + 1) % s->u.local.backlog;
+    s->u.local.acceptq_len--;
+    c->nonblock = flags & SOCK_NONBLOCK;
+    c->cloexec = flags & SOCK_CLOEXEC;
+    if (addr && getpeername(c->u.local.kfd, addr, len) != 0)
+        *len = 0;
+    local_listener_service(s); /* there is room again for connections the kernel holds */
+    return c->fd;
+}
+
+static bool acked_or_gone(struct ucs_sock *s)
+{
+    return local_check_ack(s) || s->u.local.peer_gone;
+}
+
+/* The kernel connection is made but the offer could not be: start afresh. */
+static int restart_kernel_socket(struct ucs_sock *s)
+{
+    int err = errno, k = new_kernel_socket();
+    if (k >= 0) {
+        close(s->u.local.kfd);
+        s->u.local.kfd = k;
+    }
+    return sock_fail(err);
+}
+
+static int kernel_connect(struct ucs_sock *s, const struct sockaddr *addr, socklen_t len)
+{
+    uint64_t deadline = sock_deadline(&s->sndtimeo);
+
+    /* EAGAIN: the listener's backlog is full; a blocking connect waits. */
+    while (connect(s->u.local.kfd, addr, len) != 0) {
+        if (errno != EAGAIN || s->nonblock)
+            return -1;
+        if (sock_now_ms() >= deadline)
+            return sock_fail(EAGAIN);
+        sock_poll_stack();
+    }
+    return 0;
+}
+
+static int local_connect(struct ucs_sock *s, const struct sockaddr *addr, socklen_t len)
+{
+    struct ucs_cred *cred;
+
+    if (s->u.local.state == LOCAL_S_LISTEN)
+        return sock_fail(EINVAL);
+    if (s->u.local.state == LOCAL_S_CONNECTED)
+        return kernel_result(connect(s->u.local.kfd, addr, len)); /* the kernel's EISCONN, or its ENOENT first */
+    if (kernel_connect(s, addr, len) != 0)
+        return -1;
+    /* The connector's credential is the caller's at connect(), not the creator's. */
+    if (!(cred = ucs_cred_capture()))
+        return restart_kernel_socket(s);
+    ucs_cred_release(s->cred);
+    s->cred = cred;
+    if (local_offer(s) != 0)
+        return restart_kernel_socket(s);
+    if (local_watch(s->u.local.kfd, LOCAL_WATCH_CONN, s->fd) != 0) {
+        local_unmap(s);
+        return restart_kernel_socket(s);
+    }
+    s->u.local.state = LOCAL_S_CONNECTED;
+    local_live_add(s);
+    /* Like Linux, a non-blocking connect is done at once: bytes may be sent
+     * before the listener's process takes the connection. */
+    if (s->nonblock)
+        return 0;
+    if (local_wait(s, acked_or_gone, NULL, sock_deadline(&s->sndtimeo)))
+        return sock_fail(EINPROGRESS);
+    return s->u.local.acked ? 0 : sock_fail(ECONNREFUSED);
+}
+
+static int local_shutdown(struct ucs_sock *s, int how)
+{
+    struct local_end *e = &s->u.local.end;
+
+    if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
+        return sock_fail(EINVAL);
+    if (s->u.local.state == LOCAL_S_NEW) { /* Linux keeps it, for this end only, past a later connect */
+        s->u.local.rd_shut |= how != SHUT_WR;
+        s->u.local.wr_shut |= how != SHUT_RD;
+        return 0;
+    }
+    if (s->u.local.state != LOCAL_S_CONNECTED || s->u.local.broken)
+        return 0;
+    if (how != SHUT_WR && !s->u.local.rd_shut) {
+        s->u.local.rd_shut = true;
+        __atomic_store_n(&e->rx->consumer_state, LOCAL_SHUT_RD, __ATOMIC_RELEASE);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&e->rx->producer_waiting, __ATOMIC_RELAXED))
+            local_doorbell(s);
+    }
+    if (how != SHUT_RD && !s->u.local.wr_shut) {
+        s->u.local.wr_shut = true;
+        __atomic_store_n(&e->tx->fin, 1, __ATOMIC_RELEASE);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&e->tx->consumer_waiting, __ATOMIC_RELAXED))
+            local_doorbell(s);
+    }
+    sock_wake(s);
+    return 0;
+}
+
+static int local_getname(struct ucs_sock *s, struct sockaddr *addr, socklen_t *len, bool peer)
+{
+    return kernel_result(peer ? getpeername(s->u.local.kfd, addr, len) : getsockname(s->u.local.kfd, addr, len));
+}
+
+/* Options beyond the common ones are the kernel socket's (SO_PEERCRED, SO_PASSCRED, ...). */
+static int local_setopt(struct ucs_sock *s, int level, int name, const void *val, socklen_t len)
+{
+    return kernel_result(setsockopt(s->u.local.kfd, level, name, val, len));
+}
+
+static int local_getopt(struct ucs_sock *s, int level, int name, void *val, socklen_t *len)
+{
+    return kernel_result(getsockopt(s->u.local.kfd, level, name, val, len));
+}
+
+const struct sock_ops local_ops = {
+    .bind = local_bind,
+    .listen = local_listen,
+    .accept = local_accept,
+    .connect = local_connect,
+    .send = local_send,
+    .recv = local_recv,
+    .shutdown = local_shutdown,
+    .getname = local_getname,
+    .setopt = local_setopt,
+    .getopt = local_getopt,
+};

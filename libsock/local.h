@@ -1,0 +1,63 @@
+/* What the files of the local sockets share (local*.c). */
+#ifndef UCS_LIBSOCK_LOCAL_H
+#define UCS_LIBSOCK_LOCAL_H
+
+#include "sock.h"
+
+#define LOCAL_SPIN_NS 50000u   /* a blocking call spins this long before it sleeps */
+#define LOCAL_CHECK_NS 50000u  /* the kernel sockets are looked at no more often */
+#define LOCAL_SLEEP_MAX_MS 100 /* a sleeping call looks again at least this often */
+
+uint64_t local_now_ns(void);
+
+/* local_poll.c: the kernel side. Each kernel socket is watched by one kernel
+ * epoll instance, tagged with what it belongs to. */
+enum local_watch { LOCAL_WATCH_LISTENER, LOCAL_WATCH_PENDING, LOCAL_WATCH_CONN };
+int local_watch(int kfd, enum local_watch what, int ucs_fd);
+int local_rewatch(int kfd, enum local_watch what, int ucs_fd);
+void local_unwatch(int kfd);
+/* Waits up to timeout_ms for the kernel sockets and handles what they report. */
+void local_kernel_events(int timeout_ms);
+/* Wakes the peer: one byte on the kernel socket (dropped when its buffer is full:
+ * it has bytes to read already). */
+void local_doorbell(struct ucs_sock *s);
+/* Reads the doorbell bytes waiting on s's kernel socket; marks the peer gone
+ * when that socket is closed. */
+void local_drain(struct ucs_sock *s);
+/* Connected sockets are on a list the poll step walks. */
+void local_live_add(struct ucs_sock *s);
+void local_live_remove(struct ucs_sock *s);
+/* What a non-blocking call does before it answers EAGAIN: looks at s's kernel
+ * socket, when it has not for a while. */
+void local_check_if_due(struct ucs_sock *s);
+
+/* local_rendezvous.c: setting a connection up. */
+/* Connector: makes the shared memory, writes its claim, sends it to the acceptor. */
+int local_offer(struct ucs_sock *s);
+/* Connector: true once the acceptor took the connection (its credential then known). */
+bool local_check_ack(struct ucs_sock *s);
+/* Listener: takes new kernel connections and the offers that arrived on them. */
+void local_listener_service(struct ucs_sock *l);
+/* socketpair: both ends on one fresh shared memory. */
+int local_pair_setup(struct ucs_sock *a, struct ucs_sock *b, int kfd[2]);
+void local_unmap(struct ucs_sock *s);
+
+/* local_io.c */
+ssize_t local_send(struct ucs_sock *s, const struct iovec *iov, int iovcnt, int flags, const struct sockaddr *to,
+                   socklen_t tolen);
+ssize_t local_recv(struct ucs_sock *s, const struct iovec *iov, int iovcnt, int flags, struct sockaddr *from,
+                   socklen_t *fromlen);
+/* Waits until ready(s) or the deadline (EAGAIN). With a stack instance it
+ * spins, polling the stack; without one it spins a little, then tells the
+ * peer it sleeps (*flag, may be NULL) and sleeps in the kernel until a
+ * doorbell, a new connection, a peer gone, or the deadline. */
+int local_wait(struct ucs_sock *s, bool (*ready)(struct ucs_sock *), uint32_t *flag, uint64_t deadline);
+/* Whether the peer will send no more / take no more; and errors from the rings. */
+bool local_rcv_shut(struct ucs_sock *s);
+bool local_snd_shut(struct ucs_sock *s);
+/* Marks the peer gone; a reset when it left bytes of ours unread (as Linux does). */
+void local_peer_left(struct ucs_sock *s);
+/* The peer wrote an impossible index: the connection is reset. */
+void local_break(struct ucs_sock *s);
+
+#endif

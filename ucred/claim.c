@@ -1,0 +1,64 @@
+/* Credential claims: written by their owner, checked against the kernel by their reader. */
+#include "claim.h"
+#include "ucred_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int ucs_cred_claim_write(struct ucs_cred_claim *claim, const struct ucs_cred *cred)
+{
+    if (cred->ngroups > UCS_CRED_TABLE_GROUPS)
+        return -1;
+    claim->pid = (uint32_t)cred->pid;
+    claim->ruid = cred->ruid;
+    claim->euid = cred->euid;
+    claim->suid = cred->suid;
+    claim->rgid = cred->rgid;
+    claim->egid = cred->egid;
+    claim->sgid = cred->sgid;
+    claim->ngroups = cred->ngroups;
+    if (cred->ngroups)
+        memcpy(claim->groups, cred->groups, cred->ngroups * sizeof(gid_t));
+    memcpy(claim->label, cred->label, sizeof(claim->label));
+    return 0;
+}
+
+static bool could_hold(const struct ucs_cred_claim *c, pid_t kernel_pid, uid_t kernel_uid)
+{
+    return kernel_uid == 0 ||
+           ((pid_t)c->pid == kernel_pid && c->ruid == kernel_uid && c->euid == kernel_uid && c->suid == kernel_uid);
+}
+
+enum ucs_cred_verdict ucs_cred_claim_resolve(const struct ucs_cred_claim *copy, pid_t kernel_pid, uid_t kernel_uid,
+                                             struct ucs_cred **out)
+{
+    struct ucs_cred *cred;
+
+    *out = NULL;
+    if (copy->ngroups > UCS_CRED_TABLE_GROUPS || (pid_t)copy->pid <= 0 ||
+        !memchr(copy->label, '\0', sizeof(copy->label)))
+        return UCS_CRED_STALE;
+    if (!could_hold(copy, kernel_pid, kernel_uid))
+        return UCS_CRED_UNTRUSTED;
+    if (!(cred = ucred_mem_alloc(sizeof(*cred))))
+        return UCS_CRED_STALE;
+    memset(cred, 0, sizeof(*cred));
+    if (copy->ngroups && !(cred->groups = ucred_mem_alloc(copy->ngroups * sizeof(gid_t)))) {
+        free(cred);
+        return UCS_CRED_STALE;
+    }
+    cred->refs = 1;
+    cred->pid = (pid_t)copy->pid;
+    cred->ruid = copy->ruid;
+    cred->euid = copy->euid;
+    cred->suid = copy->suid;
+    cred->rgid = copy->rgid;
+    cred->egid = copy->egid;
+    cred->sgid = copy->sgid;
+    cred->ngroups = copy->ngroups;
+    if (copy->ngroups)
+        memcpy(cred->groups, copy->groups, copy->ngroups * sizeof(gid_t));
+    memcpy(cred->label, copy->label, sizeof(cred->label));
+    *out = cred;
+    return UCS_CRED_OK;
+}
