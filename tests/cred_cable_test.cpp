@@ -12,12 +12,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-namespace {
+namespace
+{
 
-std::string config(const std::string &prefix, int core, const std::string &port, const char *v4)
+std::string config(const std::string &prefix, int core, const std::string &port, const char *v4,
+                   const std::string &attest)
 {
     return "eal = --no-huge -m 512 --no-pci --no-shconf --no-telemetry --log-level=error -l " + std::to_string(core) +
-           " --file-prefix=" + prefix + "\nport = " + port + "\nipv4 = " + v4 + "/24\nhost_local = yes\n";
+           " --file-prefix=" + prefix + "\nport = " + port + "\nipv4 = " + v4 +
+           "/24\nhost_local = yes\nattest = " + attest + "\n";
 }
 
 std::string field(const std::string &line, const std::string &key)
@@ -63,8 +66,11 @@ TEST(CredentialsAcrossTheCable, EachSideSeesTheContractsCredentialOfTheOther)
     std::string sock = dir.path() + "/cable.sock";
     std::string pre = "ucs-test-cred-" + std::to_string(getpid());
     Leftovers leftovers{pre};
-    std::string scfg = dir.file("s.conf", config(pre + "-s", 0, "net_vhost0,iface=" + sock + ",queues=1", "198.18.0.1"));
-    std::string ccfg = dir.file("c.conf", config(pre + "-c", 1, "virtio_user0,path=" + sock + ",queues=1", "198.18.0.2"));
+    std::string attest = dir.path() + "/attest.sock";
+    std::string scfg = dir.file(
+        "s.conf", config(pre + "-s", 0, "net_vhost0,iface=" + sock + ",queues=1", "198.18.0.1", "listen " + attest));
+    std::string ccfg = dir.file(
+        "c.conf", config(pre + "-c", 1, "virtio_user0,path=" + sock + ",queues=1", "198.18.0.2", "connect " + attest));
     chmod(scfg.c_str(), 0644);
     chmod(ccfg.c_str(), 0644);
     std::string whoami = ucs_node_path();
@@ -78,6 +84,7 @@ TEST(CredentialsAcrossTheCable, EachSideSeesTheContractsCredentialOfTheOther)
     EXPECT_EQ(field(line, "groups"), "1000,4242") << line;
     ASSERT_TRUE(server.wait_line("ready", 30000)) << server.output();
     ASSERT_EQ(chmod(sock.c_str(), 0666), 0);
+    ASSERT_EQ(chmod(attest.c_str(), 0666), 0);
 
     Child client({"env", "-u", "XDG_RUNTIME_DIR", "setpriv", "--reuid=65534", "--regid=65534", "--groups=100,65534",
                   whoami, "--config", ccfg, "--connect", "198.18.0.1,7000"});

@@ -17,26 +17,32 @@ extern "C" {
 #define UCS_MAX_PORTS 4
 
 struct ucs_port_config {
-    char devargs[256];      /* PCI address or vdev string */
+    char devargs[256]; /* PCI address or vdev string */
     bool has_ipv4, has_ipv6, has_gateway;
     struct in_addr ipv4;
     uint8_t ipv4_prefix;
     struct in6_addr ipv6;
     uint8_t ipv6_prefix;
     struct in_addr gateway;
-    uint16_t mtu;           /* 0: the port's own */
-    bool host_local;        /* a link to another ucstack instance on this machine */
+    uint16_t mtu;    /* 0: the port's own */
+    bool host_local; /* a link to another ucstack instance on this machine */
+    /* The AF_UNIX socket where a host-local link's two ends attest each other
+     * ("" none: the link then carries no credentials); this end listens on it
+     * or connects to it. */
+    char attest_path[108];
+    bool attest_listen;
 };
 
 struct ucs_config {
-    char eal_args[512];     /* DPDK EAL arguments, whitespace separated */
+    char eal_args[512]; /* DPDK EAL arguments, whitespace separated */
     unsigned nports;
     struct ucs_port_config ports[UCS_MAX_PORTS];
 };
 
 /*
  * Parses "key = value" lines ('#' starts a comment). Keys: eal, port, ipv4,
- * ipv6, gateway, mtu, host_local. Each "port" line starts a new port; the
+ * ipv6, gateway, mtu, host_local, attest ("listen PATH" or "connect PATH").
+ * Each "port" line starts a new port; the
  * keys after it describe that port. Returns 0, or -1 with a message naming
  * the line in err.
  */
@@ -61,6 +67,10 @@ struct ucs_stack_stats {
     uint32_t mbufs_total, mbufs_free, tx_backlog_now;
     uint64_t ip_drops, tcp_drops, tcp_checksum_errors;
     uint64_t tcpopt_malformed, tcpopt_unknown, tcpopt_delivered, tcpopt_sent;
+    /* Host-local link attestation: peers attested and lost, cable echoes of a
+     * nonce this instance did not give out, malformed attestation messages, and
+     * frames dropped because they came before the attestation. */
+    uint64_t attest_attested, attest_lost, attest_foreign_nonce, attest_malformed, attest_dropped_frames;
     int numa_node, cpu;
 };
 void ucs_stack_get_stats(const struct ucs_stack *stack, struct ucs_stack_stats *stats);
