@@ -137,17 +137,10 @@ static void opt_received(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const u
     in = ip_current_input_netif();
     switch (in == ucs_loop_netif() ? ucs_cred_table_resolve(&ref, &cred)
                                    : ucs_cred_table_resolve_from(&ref, ucs_netif_attested_peer(in), &cred)) {
-    case UCS_CRED_OK:
-        break;
-    case UCS_CRED_UNTRUSTED:
-        stats.untrusted++;
-        return;
-    case UCS_CRED_STALE:
-        stats.unresolved++;
-        return;
-    case UCS_CRED_UNATTESTED:
-        stats.unattested++;
-        return;
+    case UCS_CRED_OK: break;
+    case UCS_CRED_UNTRUSTED: stats.untrusted++; return;
+    case UCS_CRED_STALE: stats.unresolved++; return;
+    case UCS_CRED_UNATTESTED: stats.unattested++; return;
     }
     stats.received++;
     if (pcb->state == LISTEN) {

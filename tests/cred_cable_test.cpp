@@ -23,8 +23,7 @@ extern "C" {
 #include <sys/un.h>
 #include <unistd.h>
 
-namespace
-{
+namespace {
 
 std::string config(const std::string &prefix, int core, const std::string &port, const char *v4,
                    const std::string &attest)

@@ -40,8 +40,7 @@ extern "C" {
 #include <unistd.h>
 #include <vector>
 
-namespace
-{
+namespace {
 
 const char *const kStackV4 = "198.18.2.2";
 const char *const kKernelV4 = "198.18.2.1";
@@ -49,22 +48,13 @@ const char *const kStackV6 = "fd75:6374::2";
 const char *const kKernelV6 = "fd75:6374::1";
 const int kKernelTimeoutMs = 10000; // SO_RCVTIMEO/SO_SNDTIMEO of every kernel socket
 
-std::string skip_reason;      // why every test skips, when it does
-cpu_set_t all_cpus;           // before EAL pins the main thread to its lcore
-std::atomic<int> sigpipes{0}; // the stack must never raise SIGPIPE
+std::string skip_reason;        // why every test skips, when it does
+cpu_set_t all_cpus;             // before EAL pins the main thread to its lcore
+std::atomic<int> sigpipes{0};   // the stack must never raise SIGPIPE
 
-const char *stack_ip(int family)
-{
-    return family == AF_INET ? kStackV4 : kStackV6;
-}
-const char *kernel_ip(int family)
-{
-    return family == AF_INET ? kKernelV4 : kKernelV6;
-}
-const char *family_name(int family)
-{
-    return family == AF_INET ? "IPv4" : "IPv6";
-}
+const char *stack_ip(int family) { return family == AF_INET ? kStackV4 : kStackV6; }
+const char *kernel_ip(int family) { return family == AF_INET ? kKernelV4 : kKernelV6; }
+const char *family_name(int family) { return family == AF_INET ? "IPv4" : "IPv6"; }
 
 uint64_t now_ms()
 {
@@ -83,14 +73,8 @@ struct Addr {
     sockaddr_storage ss{};
     socklen_t len = sizeof(ss);
 
-    sockaddr *sa()
-    {
-        return reinterpret_cast<sockaddr *>(&ss);
-    }
-    const sockaddr *sa() const
-    {
-        return reinterpret_cast<const sockaddr *>(&ss);
-    }
+    sockaddr *sa() { return reinterpret_cast<sockaddr *>(&ss); }
+    const sockaddr *sa() const { return reinterpret_cast<const sockaddr *>(&ss); }
     // "ip port", or what is wrong with it.
     std::string str() const
     {
@@ -157,17 +141,10 @@ bool pump_until(const std::function<bool()> &done, int timeout_ms)
 }
 
 // A one-shot hand-over between the two threads.
-class Signal
-{
+class Signal {
   public:
-    void set()
-    {
-        promise_.set_value();
-    }
-    bool ready() const
-    {
-        return wait(0);
-    }
+    void set() { promise_.set_value(); }
+    bool ready() const { return wait(0); }
     // The kernel's thread blocks; nothing there needs the stack to run.
     bool wait(int timeout_ms) const
     {
@@ -187,8 +164,7 @@ class Signal
 // The kernel's side of a test, on its own thread. finish() (or the destructor)
 // runs the stack until the body returns, then joins: declare a Peer after
 // everything its body uses.
-class Peer
-{
+class Peer {
   public:
     explicit Peer(std::function<void()> body)
         : thread_([this, body = std::move(body)] {
@@ -206,10 +182,7 @@ class Peer
           })
     {
     }
-    ~Peer()
-    {
-        finish();
-    }
+    ~Peer() { finish(); }
     Peer(const Peer &) = delete;
     Peer &operator=(const Peer &) = delete;
 
@@ -389,8 +362,7 @@ bool krecv_exact(int fd, void *p, size_t n)
 
 // --- the namespace, the tap and the stack, once for the program ---
 
-class KernelPeerEnvironment : public ::testing::Environment
-{
+class KernelPeerEnvironment : public ::testing::Environment {
   public:
     void SetUp() override
     {
@@ -406,9 +378,7 @@ class KernelPeerEnvironment : public ::testing::Environment
 
         prefix_ = "ucs-test-kpeer-" + std::to_string(getpid());
         std::string text = "eal = --no-huge -m 512 --no-pci --no-shconf --no-telemetry --log-level=warning -l 1 "
-                           "--file-prefix=" +
-                           prefix_ +
-                           "\nport = net_tap0,iface=ucstap0\n"
+                           "--file-prefix=" + prefix_ + "\nport = net_tap0,iface=ucstap0\n"
                            "ipv4 = 198.18.2.2/24\nipv6 = fd75:6374::2/64\n";
         struct ucs_config cfg;
         char err[256];
@@ -449,8 +419,7 @@ class KernelPeerEnvironment : public ::testing::Environment
     std::string prefix_;
 };
 
-class KernelPeer : public ::testing::Test
-{
+class KernelPeer : public ::testing::Test {
   protected:
     void SetUp() override
     {
@@ -779,8 +748,8 @@ TEST_F(KernelPeer, ListenBacklogFullDropsFurtherSyns)
         EXPECT_EQ(err, 0);
         kname_first = kname(k[0], false);
         pollfd rest[2] = {{k[1], POLLOUT, 0}, {k[2], POLLOUT, 0}};
-        EXPECT_EQ(poll(rest, 2, 1500), 0)
-            << "a connect beyond the backlog completed or was refused: " << rest[0].revents << " " << rest[1].revents;
+        EXPECT_EQ(poll(rest, 2, 1500), 0) << "a connect beyond the backlog completed or was refused: "
+                                           << rest[0].revents << " " << rest[1].revents;
         phase1_done.set();
         EXPECT_TRUE(first_accepted.wait(kKernelTimeoutMs));
         EXPECT_EQ(poll(rest, 2, 5000), 1) << "not exactly one connect completed after accept freed a place";
@@ -822,23 +791,16 @@ TEST_F(KernelPeer, ListenBacklogFullDropsFurtherSyns)
 // The kernel's IPv4 address, gone until the end of the scope: frames for it are
 // then dropped without a reply (no forwarding in this namespace), as if the
 // peer had vanished.
-class KernelAddressGone
-{
+class KernelAddressGone {
   public:
-    KernelAddressGone()
-    {
-        gone_ = sh("ip addr del 198.18.2.1/24 dev ucstap0") == 0;
-    }
+    KernelAddressGone() { gone_ = sh("ip addr del 198.18.2.1/24 dev ucstap0") == 0; }
     ~KernelAddressGone()
     {
         if (gone_) {
             EXPECT_EQ(sh("ip addr add 198.18.2.1/24 dev ucstap0"), 0);
         }
     }
-    bool gone() const
-    {
-        return gone_;
-    }
+    bool gone() const { return gone_; }
 
   private:
     bool gone_;
@@ -947,7 +909,8 @@ TEST_F(KernelPeer, UdpBothWays)
         EXPECT_EQ(memcmp(buf.data(), "to stack", 8), 0);
         EXPECT_EQ(from.str(), kaddr.str());
         from = Addr();
-        EXPECT_EQ(ucs_recvfrom(u, buf.data(), buf.size(), 0, from.sa(), &from.len), static_cast<ssize_t>(big_in.size()))
+        EXPECT_EQ(ucs_recvfrom(u, buf.data(), buf.size(), 0, from.sa(), &from.len),
+                  static_cast<ssize_t>(big_in.size()))
             << strerror(errno);
         EXPECT_EQ(memcmp(buf.data(), big_in.data(), big_in.size()), 0);
         EXPECT_EQ(from.str(), kaddr.str());

@@ -221,29 +221,14 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'l':
-            port = atoi(optarg);
-            break;
-        case 'C':
-            peer = optarg;
-            break;
-        case 'd':
-            drop = optarg;
-            break;
-        case 'a':
-            accepts = atoi(optarg);
-            break;
-        case 'L':
-            lie = true;
-            break;
-        case 't':
-            link_timeout = atoi(optarg);
-            break;
-        default:
-            return 2;
+        case 'c': config = optarg; break;
+        case 'l': port = atoi(optarg); break;
+        case 'C': peer = optarg; break;
+        case 'd': drop = optarg; break;
+        case 'a': accepts = atoi(optarg); break;
+        case 'L': lie = true; break;
+        case 't': link_timeout = atoi(optarg); break;
+        default: return 2;
         }
     }
     if (!config || (!port == !peer)) {

@@ -17,15 +17,15 @@ extern "C" {
 #define UCS_MAX_PORTS 4
 
 struct ucs_port_config {
-    char devargs[256]; /* PCI address or vdev string */
+    char devargs[256];      /* PCI address or vdev string */
     bool has_ipv4, has_ipv6, has_gateway;
     struct in_addr ipv4;
     uint8_t ipv4_prefix;
     struct in6_addr ipv6;
     uint8_t ipv6_prefix;
     struct in_addr gateway;
-    uint16_t mtu;    /* 0: the port's own */
-    bool host_local; /* a link to another ucstack instance on this machine */
+    uint16_t mtu;           /* 0: the port's own */
+    bool host_local;        /* a link to another ucstack instance on this machine */
     /* The AF_UNIX socket where a host-local link's two ends attest each other
      * ("" none: the link then carries no credentials); this end listens on it
      * or connects to it. */
@@ -34,7 +34,7 @@ struct ucs_port_config {
 };
 
 struct ucs_config {
-    char eal_args[512]; /* DPDK EAL arguments, whitespace separated */
+    char eal_args[512];     /* DPDK EAL arguments, whitespace separated */
     unsigned nports;
     struct ucs_port_config ports[UCS_MAX_PORTS];
 };
