@@ -25,6 +25,7 @@ port = net_vhost0,iface=$dir/cable.sock,queues=1
 ipv4 = 198.18.0.1/24
 ipv6 = fd75:6373::1/64
 host_local = yes
+attest = listen $dir/attest.sock
 CONF
 cat > "$dir/client.conf" <<CONF
 eal = --no-huge -m 512 --no-pci --no-shconf --no-telemetry --log-level=error -l 1 --file-prefix=ucs-demo-$$-c
@@ -32,6 +33,7 @@ port = virtio_user0,path=$dir/cable.sock,queues=1
 ipv4 = 198.18.0.2/24
 ipv6 = fd75:6373::2/64
 host_local = yes
+attest = connect $dir/attest.sock
 CONF
 chmod 644 "$dir"/*.conf
 
@@ -48,7 +50,7 @@ while read -r -t 30 line <&"$server_out"; do
     [ "$line" = ready ] && { ready=1; break; }
 done
 [ -n "$ready" ] || { echo "demo: the server did not start"; exit 1; }
-chmod 666 "$dir/cable.sock"
+chmod 666 "$dir/cable.sock" "$dir/attest.sock"
 
 env -u XDG_RUNTIME_DIR setpriv --reuid=$client_uid --regid=$client_uid --clear-groups \
     "$node" --config "$dir/client.conf" --timeout 60 \
@@ -61,7 +63,7 @@ wait "$server_pid" || true
 server_pid=""
 
 awk '
-/^link up/   { print "  the cable came up: both sides see a link" }
+/^link up/   { print "  the cable came up: both sides see a link, each having attested the other through the kernel" }
 /^ping /     { if ($3 == "ok") printf "  ping %-14s answered in %s us (the first one includes neighbour resolution)\n", $2, substr($4, 8);
                else printf "  ping %s FAILED\n", $2 }
 /^echo /     { split($4, b, "="); split($6, s, "="); split($7, g, "=");
@@ -82,7 +84,9 @@ whoami="$(cd "$build" && pwd)/tests/ucs-whoami"
 rm -f "$dir/cable.sock"
 echo
 echo "credentials: the server (uid $(id -u)) listens, then drops to uid 1000 with groups 1000,4242;"
-echo "             the client connects as uid $client_uid; each asks getpeerucred() about the other"
+echo "             the client connects as uid $client_uid; each asks getpeerucred() about the other."
+echo "             The link came up only after each stack learned from the kernel (SO_PEERCRED, a pidfd)"
+echo "             who holds the other end of $dir/attest.sock, and that process sent a nonce back across the cable."
 mkfifo "$dir/who.fifo"
 exec {who_out}<>"$dir/who.fifo"
 "$whoami" --config "$dir/server.conf" --listen 7000 --drop 1000:1000:1000,4242 >&$who_out 2>&1 &
@@ -94,7 +98,7 @@ while read -r -t 30 line <&$who_out; do
     [ "$line" = ready ] && { ready=1; break; }
 done
 [ -n "$ready" ] || { echo "demo: the credential server did not start"; exit 1; }
-chmod 666 "$dir/cable.sock"
+chmod 666 "$dir/cable.sock" "$dir/attest.sock"
 env -u XDG_RUNTIME_DIR setpriv --reuid=$client_uid --regid=$client_uid --groups=100,$client_uid \
     "$whoami" --config "$dir/client.conf" --connect 198.18.0.1,7000 > "$dir/who-client.out" 2>&1 || true
 wait "$server_pid" || true
