@@ -1,3 +1,7 @@
+/* SO_PEERCRED's struct ucred, accept4(), POLLRDHUP; meson defines it, the fuzz build does not. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include "attest.h"
 
 #include <errno.h>

@@ -85,4 +85,4 @@ target fuzz_tcpopt tests/fuzz/fuzz_tcpopt.c stack/tcp_options.c
 # --wrap: fuzz_frame.c filters what reaches our TCP input hook (lwIP issue 6).
 target fuzz_frame -Wl,--wrap=ucs_hook_tcp_inpacket tests/fuzz/fuzz_frame.c stack/tcp_options.c stack/route.c libsock/cred_option.c \
     libsock/icmp_errors.c
-target fuzz_credtable tests/fuzz/fuzz_credtable.c ucred/cred_table.c
+target fuzz_credtable tests/fuzz/fuzz_credtable.c ucred/cred_table.c ucred/attest.c
