@@ -143,6 +143,22 @@ void port_netif_close(struct port_netif *pn)
     free(pn);
 }
 
+/* On an attesting port, attestation frames never reach lwIP, and no frame
+ * does before the peer is attested. Returns whether it took (freed) the frame. */
+static bool attest_takes(struct port_netif *pn, const struct ucs_rx_frame *f)
+{
+    if (link_attest_is_frame(f->data, f->len)) {
+        if (link_attest_frame_in(pn->attest, f->data, f->len))
+            port_netif_check_link(pn);
+    } else if (ucs_attest_peer(pn->attest)) {
+        return false;
+    } else {
+        pn->unattested_dropped++;
+    }
+    ucs_frame_free(f->handle);
+    return true;
+}
+
 unsigned port_netif_rx(struct port_netif *pn)
 {
     struct ucs_rx_frame frames[RX_BURST];
@@ -152,17 +168,8 @@ unsigned port_netif_rx(struct port_netif *pn)
         struct rx_pbuf *r = frames[i].scratch;
         struct pbuf *p;
 
-        if (pn->attest && !ucs_attest_peer(pn->attest) && !link_attest_is_frame(frames[i].data, frames[i].len)) {
-            pn->unattested_dropped++;
-            ucs_frame_free(frames[i].handle);
+        if (pn->attest && attest_takes(pn, &frames[i]))
             continue;
-        }
-        if (link_attest_is_frame(frames[i].data, frames[i].len)) {
-            if (pn->attest && link_attest_frame_in(pn->attest, frames[i].data, frames[i].len))
-                port_netif_check_link(pn);
-            ucs_frame_free(frames[i].handle);
-            continue;
-        }
         r->pc.custom_free_function = rx_pbuf_free;
         r->frame = frames[i].handle;
         p = pbuf_alloced_custom(PBUF_RAW, frames[i].len, PBUF_REF, &r->pc, frames[i].data, frames[i].len);
