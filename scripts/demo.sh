@@ -117,4 +117,37 @@ if ! grep -q '^peer pid' "$dir/who-client.out" || ! grep -q '^peer pid' "$dir/wh
     exit 1
 fi
 echo "  (the client sees uid 0: credentials are the listener's as of socket creation, as on illumos)"
+
+# A liar: the client's stack is built to lie (a test-only knob). After one honest
+# connection it reads the server's table (world-readable) and names the server's
+# root credential in its next SYN. The server believes only what the process the
+# kernel attested at the cable's other end may claim: its own credential.
+echo
+echo "a liar: the client (uid $client_uid) connects once, then names the server's root credential in its option"
+rm -f "$dir/cable.sock"
+exec {liar_out}<>"$dir/who.fifo"
+"$whoami" --config "$dir/server.conf" --listen 7000 --drop 1000:1000:1000 --accept 2 >&$liar_out 2>&1 &
+server_pid=$!
+cred_pids="$cred_pids $server_pid"
+ready=""
+while read -r -t 30 line <&$liar_out; do
+    echo "$line" >> "$dir/liar-server.out"
+    [ "$line" = ready ] && { ready=1; break; }
+done
+[ -n "$ready" ] || { echo "demo: the server did not start"; exit 1; }
+chmod 666 "$dir/cable.sock" "$dir/attest.sock"
+env -u XDG_RUNTIME_DIR setpriv --reuid=$client_uid --regid=$client_uid --clear-groups \
+    "$whoami" --config "$dir/client.conf" --connect 198.18.0.1,7000 --lie > "$dir/liar-client.out" 2>&1 || true
+wait "$server_pid" || true
+server_pid=""
+while read -r -t 1 line <&$liar_out; do echo "$line" >> "$dir/liar-server.out"; done
+exec {liar_out}>&-
+grep '^lying' "$dir/liar-client.out" | sed 's/^lying /  the liar named the server'"'"'s root credential: /'
+grep -E '^peer' "$dir/liar-server.out" | sed -E 's/ label=-$//' | sed -n '1s/^peer /  the server was told, honest connection: /p; 2s/^peer /  the server was told, lying connection:  /p'
+grep '^credstats' "$dir/liar-server.out" | tail -1 | sed -E 's/.*(unattested=[0-9]+).*/  counted: \1/'
+if ! grep -q "^peer unknown: Invalid argument" "$dir/liar-server.out"; then
+    echo "demo: the lie was believed, or the liar did not get through; outputs:"
+    cat "$dir/liar-client.out" "$dir/liar-server.out"
+    exit 1
+fi
 echo "demo: everything worked"
