@@ -100,7 +100,7 @@ static int peer_of(int fd, struct ucs_attest_peer *peer)
     if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) != 0) {
         struct pollfd p = {.fd = fd, .events = POLLRDHUP};
         pidfd = (int)syscall(SYS_pidfd_open, uc.pid, 0);
-        if (pidfd >= 0 && (poll(&p, 1, 0) != 0 || (p.revents & (POLLHUP | POLLRDHUP)))) {
+        if (pidfd >= 0 && (poll(&p, 1, 0) < 0 || (p.revents & (POLLHUP | POLLRDHUP)))) {
             close(pidfd);
             pidfd = -1;
         }
