@@ -414,8 +414,7 @@ static void ucs_start(const struct role_args *a, const char *port_line, const ch
     /* The two ends of a cable attest each other beside its socket. */
     if (virtio || !strncmp(port_line, "net_vhost", 9))
         snprintf(attest, sizeof(attest), "attest = %s %s.attest\n", virtio ? "connect" : "listen", a->path);
-    snprintf(text, sizeof(text), "eal = %s\nport = %s\nipv4 = %s/24\nhost_local = yes\n%s", eal, port_line, ip,
-             attest);
+    snprintf(text, sizeof(text), "eal = %s\nport = %s\nipv4 = %s/24\nhost_local = yes\n%s", eal, port_line, ip, attest);
     if (ucs_config_parse(text, &cfg, err, sizeof(err)) != 0)
         bench_fail("config: %s", err);
     g_stack = ucs_stack_create(&cfg, err, sizeof(err));
