@@ -406,12 +406,15 @@ static void cred_bench(int fd, bool stack_fd, const struct role_args *a, char *o
 
 static void ucs_start(const struct role_args *a, const char *port_line, const char *ip)
 {
-    char text[1024], err[256], eal[512];
+    char text[1024], err[256], eal[512], attest[300] = "";
     struct ucs_config cfg;
     bool virtio = !strncmp(port_line, "virtio_user", 11);
 
     bench_eal_args(eal, sizeof(eal), a->core, a->prefix, virtio);
-    snprintf(text, sizeof(text), "eal = %s\nport = %s\nipv4 = %s/24\nhost_local = yes\n", eal, port_line, ip);
+    /* The two ends of a cable attest each other beside its socket. */
+    if (virtio || !strncmp(port_line, "net_vhost", 9))
+        snprintf(attest, sizeof(attest), "attest = %s %s.attest\n", virtio ? "connect" : "listen", a->path);
+    snprintf(text, sizeof(text), "eal = %s\nport = %s\nipv4 = %s/24\nhost_local = yes\n%s", eal, port_line, ip, attest);
     if (ucs_config_parse(text, &cfg, err, sizeof(err)) != 0)
         bench_fail("config: %s", err);
     g_stack = ucs_stack_create(&cfg, err, sizeof(err));

@@ -11,14 +11,17 @@
  *   |version |   0    |  slot  |      pid       |   generation   |
  *   +--------+--------+--------+----------------+----------------+
  *
- * Sent only on the loopback path and host-local links; received anywhere else
- * it is ignored and counted, and the peer's credential stays unknown.
+ * Sent only on the loopback path and host-local links whose other end is
+ * attested; received anywhere else it is ignored and counted, and the peer's
+ * credential stays unknown. On a port, it is believed only as far as the
+ * attested process could vouch for it (ucs_cred_table_resolve_from).
  */
 #include "cred_option.h"
 
 #include "sock.h"
 
 #include "../stack/links.h"
+#include "../stack/route.h"
 #include "../stack/tcp_options.h"
 #include "../ucred/cred_table.h"
 #include "lwip/ip.h"
@@ -117,6 +120,7 @@ static void opt_received(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const u
 {
     struct ucs_cred_ref ref;
     struct ucs_cred *cred = NULL;
+    struct netif *in;
     struct ucs_sock *s;
 
     if (!ucs_netif_is_host_local(ip_current_input_netif())) {
@@ -130,10 +134,13 @@ static void opt_received(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const u
     ref.slot = (uint16_t)(payload[2] << 8 | payload[3]);
     ref.pid = (pid_t)get32(payload + 4);
     ref.gen = get32(payload + 8);
-    switch (ucs_cred_table_resolve(&ref, &cred)) {
+    in = ip_current_input_netif();
+    switch (in == ucs_loop_netif() ? ucs_cred_table_resolve(&ref, &cred)
+                                   : ucs_cred_table_resolve_from(&ref, ucs_netif_attested_peer(in), &cred)) {
     case UCS_CRED_OK: break;
     case UCS_CRED_UNTRUSTED: stats.untrusted++; return;
     case UCS_CRED_STALE: stats.unresolved++; return;
+    case UCS_CRED_UNATTESTED: stats.unattested++; return;
     }
     stats.received++;
     if (pcb->state == LISTEN) {

@@ -25,6 +25,7 @@ port = net_vhost0,iface=$dir/cable.sock,queues=1
 ipv4 = 198.18.0.1/24
 ipv6 = fd75:6373::1/64
 host_local = yes
+attest = listen $dir/attest.sock
 CONF
 cat > "$dir/client.conf" <<CONF
 eal = --no-huge -m 512 --no-pci --no-shconf --no-telemetry --log-level=error -l 1 --file-prefix=ucs-demo-$$-c
@@ -32,6 +33,7 @@ port = virtio_user0,path=$dir/cable.sock,queues=1
 ipv4 = 198.18.0.2/24
 ipv6 = fd75:6373::2/64
 host_local = yes
+attest = connect $dir/attest.sock
 CONF
 chmod 644 "$dir"/*.conf
 
@@ -48,7 +50,7 @@ while read -r -t 30 line <&"$server_out"; do
     [ "$line" = ready ] && { ready=1; break; }
 done
 [ -n "$ready" ] || { echo "demo: the server did not start"; exit 1; }
-chmod 666 "$dir/cable.sock"
+chmod 666 "$dir/cable.sock" "$dir/attest.sock"
 
 env -u XDG_RUNTIME_DIR setpriv --reuid=$client_uid --regid=$client_uid --clear-groups \
     "$node" --config "$dir/client.conf" --timeout 60 \
@@ -61,7 +63,7 @@ wait "$server_pid" || true
 server_pid=""
 
 awk '
-/^link up/   { print "  the cable came up: both sides see a link" }
+/^link up/   { print "  the cable came up: both sides see a link, each having attested the other through the kernel" }
 /^ping /     { if ($3 == "ok") printf "  ping %-14s answered in %s us (the first one includes neighbour resolution)\n", $2, substr($4, 8);
                else printf "  ping %s FAILED\n", $2 }
 /^echo /     { split($4, b, "="); split($6, s, "="); split($7, g, "=");
@@ -82,7 +84,9 @@ whoami="$(cd "$build" && pwd)/tests/ucs-whoami"
 rm -f "$dir/cable.sock"
 echo
 echo "credentials: the server (uid $(id -u)) listens, then drops to uid 1000 with groups 1000,4242;"
-echo "             the client connects as uid $client_uid; each asks getpeerucred() about the other"
+echo "             the client connects as uid $client_uid; each asks getpeerucred() about the other."
+echo "             The link came up only after each stack learned from the kernel (SO_PEERCRED, a pidfd)"
+echo "             who holds the other end of $dir/attest.sock, and that process sent a nonce back across the cable."
 mkfifo "$dir/who.fifo"
 exec {who_out}<>"$dir/who.fifo"
 "$whoami" --config "$dir/server.conf" --listen 7000 --drop 1000:1000:1000,4242 >&$who_out 2>&1 &
@@ -94,7 +98,7 @@ while read -r -t 30 line <&$who_out; do
     [ "$line" = ready ] && { ready=1; break; }
 done
 [ -n "$ready" ] || { echo "demo: the credential server did not start"; exit 1; }
-chmod 666 "$dir/cable.sock"
+chmod 666 "$dir/cable.sock" "$dir/attest.sock"
 env -u XDG_RUNTIME_DIR setpriv --reuid=$client_uid --regid=$client_uid --groups=100,$client_uid \
     "$whoami" --config "$dir/client.conf" --connect 198.18.0.1,7000 > "$dir/who-client.out" 2>&1 || true
 wait "$server_pid" || true
@@ -113,4 +117,37 @@ if ! grep -q '^peer pid' "$dir/who-client.out" || ! grep -q '^peer pid' "$dir/wh
     exit 1
 fi
 echo "  (the client sees uid 0: credentials are the listener's as of socket creation, as on illumos)"
+
+# A liar: the client's stack is built to lie (a test-only knob). After one honest
+# connection it reads the server's table (world-readable) and names the server's
+# root credential in its next SYN. The server believes only what the process the
+# kernel attested at the cable's other end may claim: its own credential.
+echo
+echo "a liar: the client (uid $client_uid) connects once, then names the server's root credential in its option"
+rm -f "$dir/cable.sock"
+exec {liar_out}<>"$dir/who.fifo"
+"$whoami" --config "$dir/server.conf" --listen 7000 --drop 1000:1000:1000 --accept 2 >&$liar_out 2>&1 &
+server_pid=$!
+cred_pids="$cred_pids $server_pid"
+ready=""
+while read -r -t 30 line <&$liar_out; do
+    echo "$line" >> "$dir/liar-server.out"
+    [ "$line" = ready ] && { ready=1; break; }
+done
+[ -n "$ready" ] || { echo "demo: the server did not start"; exit 1; }
+chmod 666 "$dir/cable.sock" "$dir/attest.sock"
+env -u XDG_RUNTIME_DIR setpriv --reuid=$client_uid --regid=$client_uid --clear-groups \
+    "$whoami" --config "$dir/client.conf" --connect 198.18.0.1,7000 --lie > "$dir/liar-client.out" 2>&1 || true
+wait "$server_pid" || true
+server_pid=""
+while read -r -t 1 line <&$liar_out; do echo "$line" >> "$dir/liar-server.out"; done
+exec {liar_out}>&-
+grep '^lying' "$dir/liar-client.out" | sed 's/^lying /  the liar named the server'"'"'s root credential: /'
+grep -E '^peer' "$dir/liar-server.out" | sed -E 's/ label=-$//' | sed -n '1s/^peer /  the server was told, honest connection: /p; 2s/^peer /  the server was told, lying connection:  /p'
+grep '^credstats' "$dir/liar-server.out" | tail -1 | sed -E 's/.*(unattested=[0-9]+).*/  counted: \1/'
+if ! grep -q "^peer unknown: Invalid argument" "$dir/liar-server.out"; then
+    echo "demo: the lie was believed, or the liar did not get through; outputs:"
+    cat "$dir/liar-client.out" "$dir/liar-server.out"
+    exit 1
+fi
 echo "demo: everything worked"

@@ -54,6 +54,24 @@ static int parse_bool(const char *value, bool *out)
     return 0;
 }
 
+/* "listen PATH" or "connect PATH". */
+static const char *parse_attest(char *value, struct ucs_port_config *port)
+{
+    size_t role = strcspn(value, " \t");
+    char *path = trim(value + role);
+
+    if (role == 6 && !strncmp(value, "listen", 6))
+        port->attest_listen = true;
+    else if (role == 7 && !strncmp(value, "connect", 7))
+        port->attest_listen = false;
+    else
+        return "attest wants 'listen PATH' or 'connect PATH'";
+    if (!*path || strlen(path) >= sizeof(port->attest_path))
+        return "attest needs a socket path shorter than 108 bytes";
+    strcpy(port->attest_path, path);
+    return NULL;
+}
+
 static const char *apply(struct ucs_config *cfg, const char *key, char *value)
 {
     struct ucs_port_config *port = cfg->nports ? &cfg->ports[cfg->nports - 1] : NULL;
@@ -100,6 +118,8 @@ static const char *apply(struct ucs_config *cfg, const char *key, char *value)
     }
     if (!strcmp(key, "host_local"))
         return parse_bool(value, &port->host_local) ? "host_local wants yes or no" : NULL;
+    if (!strcmp(key, "attest"))
+        return parse_attest(value, port);
     return "unknown key";
 }
 

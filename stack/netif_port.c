@@ -5,9 +5,12 @@
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
 #include "netif/ethernet.h"
+#include "link_attest.h"
 #include "links.h"
 #include "route.h"
+#include "../ucred/attest.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +21,8 @@ struct port_netif {
     struct ucs_port *port;
     unsigned tx_offloads;
     bool host_local;
+    struct ucs_attest *attest;   /* NULL: the port carries no credentials */
+    uint64_t unattested_dropped; /* frames that came before the attestation */
 };
 
 /* Lives in the mbuf's private area: a received frame becomes a pbuf that
@@ -96,13 +101,24 @@ struct ucs_port *port_netif_open_port(const struct ucs_port_config *cfg, char *e
     return ucs_port_open(&params, err, errlen);
 }
 
-struct port_netif *port_netif_attach(struct ucs_port *port, const struct ucs_port_config *cfg)
+struct port_netif *port_netif_attach(struct ucs_port *port, const struct ucs_port_config *cfg, char *err, size_t errlen)
 {
     struct port_netif *pn = calloc(1, sizeof(*pn));
     ip4_addr_t ip = {0}, mask = {0}, gw = {0};
 
-    if (!pn)
+    if (!pn) {
+        snprintf(err, errlen, "out of memory");
         return NULL;
+    }
+    if (cfg->host_local && cfg->attest_path[0]) {
+        pn->attest = ucs_attest_open(cfg->attest_path, cfg->attest_listen, err, errlen);
+        if (!pn->attest) {
+            free(pn);
+            return NULL;
+        }
+    } else if (cfg->host_local) {
+        fprintf(stderr, "ucstack: port %s is host_local without attest: it will carry no credentials\n", cfg->devargs);
+    }
     pn->port = port;
     pn->host_local = cfg->host_local;
     if (cfg->has_ipv4) {
@@ -121,9 +137,26 @@ struct port_netif *port_netif_attach(struct ucs_port *port, const struct ucs_por
 
 void port_netif_close(struct port_netif *pn)
 {
+    ucs_attest_close(pn->attest);
     netif_remove(&pn->netif);
     ucs_port_close(pn->port);
     free(pn);
+}
+
+/* On an attesting port, attestation frames never reach lwIP, and no frame
+ * does before the peer is attested. Returns whether it took (freed) the frame. */
+static bool attest_takes(struct port_netif *pn, const struct ucs_rx_frame *f)
+{
+    if (link_attest_is_frame(f->data, f->len)) {
+        if (link_attest_frame_in(pn->attest, f->data, f->len))
+            port_netif_check_link(pn);
+    } else if (ucs_attest_peer(pn->attest)) {
+        return false;
+    } else {
+        pn->unattested_dropped++;
+    }
+    ucs_frame_free(f->handle);
+    return true;
 }
 
 unsigned port_netif_rx(struct port_netif *pn)
@@ -135,6 +168,8 @@ unsigned port_netif_rx(struct port_netif *pn)
         struct rx_pbuf *r = frames[i].scratch;
         struct pbuf *p;
 
+        if (pn->attest && attest_takes(pn, &frames[i]))
+            continue;
         r->pc.custom_free_function = rx_pbuf_free;
         r->frame = frames[i].handle;
         p = pbuf_alloced_custom(PBUF_RAW, frames[i].len, PBUF_REF, &r->pc, frames[i].data, frames[i].len);
@@ -149,14 +184,25 @@ void port_netif_tx_flush(struct port_netif *pn)
     ucs_port_tx_flush(pn->port);
 }
 
+/* Steps the attestation too: a host-local link with an attest socket is up
+ * for lwIP once its peer is attested, and up for the caller once both ends
+ * have attested each other. */
 bool port_netif_check_link(struct port_netif *pn)
 {
-    bool up = ucs_port_link_up(pn->port);
+    bool up = ucs_port_link_up(pn->port), ready = up;
+
+    if (pn->attest) {
+        ucs_attest_step(pn->attest);
+        if (up)
+            link_attest_send_echoes(pn->attest, pn->port, pn->netif.hwaddr);
+        ready = up && ucs_attest_complete(pn->attest);
+        up = up && ucs_attest_peer(pn->attest);
+    }
     if (up && !netif_is_link_up(&pn->netif))
         netif_set_link_up(&pn->netif);
     else if (!up && netif_is_link_up(&pn->netif))
         netif_set_link_down(&pn->netif);
-    return up;
+    return ready;
 }
 
 bool ucs_netif_is_host_local(const struct netif *netif)
@@ -165,7 +211,24 @@ bool ucs_netif_is_host_local(const struct netif *netif)
         return false;
     if (netif == ucs_loop_netif())
         return true;
-    return netif->linkoutput == port_linkoutput && ((const struct port_netif *)netif->state)->host_local;
+    return ucs_netif_attested_peer(netif) != NULL;
+}
+
+const struct ucs_attest_peer *ucs_netif_attested_peer(const struct netif *netif)
+{
+    const struct port_netif *pn;
+    if (!netif || netif->linkoutput != port_linkoutput)
+        return NULL;
+    pn = netif->state;
+    return pn->host_local && pn->attest ? ucs_attest_peer(pn->attest) : NULL;
+}
+
+void port_netif_attest_stats(const struct port_netif *pn, struct ucs_attest_stats *stats, uint64_t *dropped)
+{
+    memset(stats, 0, sizeof(*stats));
+    if (pn->attest)
+        ucs_attest_get_stats(pn->attest, stats);
+    *dropped = pn->unattested_dropped;
 }
 
 struct ucs_port *port_netif_port(struct port_netif *pn)

@@ -11,14 +11,18 @@ struct netif;
 /* Opening is in two steps: the port first (so the stack can learn its NUMA
  * node before lwIP touches memory), then its netif once lwIP is initialised. */
 struct ucs_port *port_netif_open_port(const struct ucs_port_config *cfg, char *err, size_t errlen);
-struct port_netif *port_netif_attach(struct ucs_port *port, const struct ucs_port_config *cfg);
+struct port_netif *port_netif_attach(struct ucs_port *port, const struct ucs_port_config *cfg, char *err,
+                                     size_t errlen);
 void port_netif_close(struct port_netif *pn);
 /* Hands one burst of received frames to lwIP; returns how many. */
 unsigned port_netif_rx(struct port_netif *pn);
 void port_netif_tx_flush(struct port_netif *pn);
-/* Follows the port's link state into lwIP's; returns whether the link is up. */
+/* Follows the port's link state into lwIP's; returns whether the link is up
+ * (and attested, where the port attests its peer). */
 bool port_netif_check_link(struct port_netif *pn);
 struct ucs_port *port_netif_port(struct port_netif *pn);
+struct ucs_attest_stats;
+void port_netif_attest_stats(const struct port_netif *pn, struct ucs_attest_stats *stats, uint64_t *dropped);
 struct netif *port_netif_netif(struct port_netif *pn);
 
 #endif

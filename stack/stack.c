@@ -9,6 +9,7 @@
 #include "netif_port.h"
 #include "tcp_guard.h"
 #include "tcp_options.h"
+#include "../ucred/attest.h"
 #include "../ucred/cred_table.h"
 
 #include <errno.h>
@@ -126,11 +127,9 @@ struct ucs_stack *ucs_stack_create(const struct ucs_config *cfg, char *err, size
     }
     lwip_init();
     for (unsigned i = 0; i < s->nports; i++) {
-        s->ports[i] = port_netif_attach(s->raw_ports[i], &cfg->ports[i]);
-        if (!s->ports[i]) {
-            snprintf(err, errlen, "out of memory");
+        s->ports[i] = port_netif_attach(s->raw_ports[i], &cfg->ports[i], err, errlen);
+        if (!s->ports[i])
             goto fail;
-        }
     }
     /* Peers read the credentials our sockets carry from this table; without it
      * connections still work, with the peer's credentials unknown. */
@@ -189,6 +188,8 @@ void ucs_stack_get_stats(const struct ucs_stack *s, struct ucs_stack_stats *out)
 {
     struct ucs_tcpopt_stats opt;
     struct ucs_tcp_guard_stats guard;
+    struct ucs_attest_stats as;
+    uint64_t dropped;
 
     memset(out, 0, sizeof(*out));
     for (unsigned i = 0; i < s->nports; i++) {
@@ -201,6 +202,12 @@ void ucs_stack_get_stats(const struct ucs_stack *s, struct ucs_stack_stats *out)
         out->mbufs_total += ps.mbufs_total;
         out->mbufs_free += ps.mbufs_free;
         out->tx_backlog_now += ps.tx_backlog_now;
+        port_netif_attest_stats(s->ports[i], &as, &dropped);
+        out->attest_attested += as.attested;
+        out->attest_lost += as.lost;
+        out->attest_foreign_nonce += as.foreign_nonce;
+        out->attest_malformed += as.malformed;
+        out->attest_dropped_frames += dropped;
     }
     out->ip_drops = lwip_stats.ip.drop + lwip_stats.ip6.drop;
     out->tcp_drops = lwip_stats.tcp.drop;

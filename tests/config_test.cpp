@@ -185,6 +185,21 @@ TEST(ConfigParse, HostLocalSpellings)
     }
 }
 
+TEST(ConfigParse, AttestRoleAndPath)
+{
+    struct ucs_config cfg;
+    char err[256] = "";
+    ASSERT_EQ(0, ucs_config_parse("port = a\nattest = listen  /run/a.sock\nport = b\nattest = connect /run/b.sock\n"
+                                  "port = c\n",
+                                  &cfg, err, sizeof(err)))
+        << err;
+    EXPECT_TRUE(cfg.ports[0].attest_listen);
+    EXPECT_STREQ("/run/a.sock", cfg.ports[0].attest_path);
+    EXPECT_FALSE(cfg.ports[1].attest_listen);
+    EXPECT_STREQ("/run/b.sock", cfg.ports[1].attest_path);
+    EXPECT_STREQ("", cfg.ports[2].attest_path);
+}
+
 TEST(ConfigParse, FourPortsAllowed)
 {
     struct ucs_config cfg;
@@ -281,6 +296,15 @@ TEST(ConfigErrors, BadHostLocal)
     expect_error("port = p\nhost_local = maybe\n", 2, "host_local");
     expect_error("port = p\nhost_local = 2\n", 2, "host_local");
     expect_error("port = p\n# c\nhost_local =\n", 3, "host_local");
+}
+
+TEST(ConfigErrors, BadAttest)
+{
+    expect_error("attest = listen /x\n", 1, "port");
+    expect_error("port = p\nattest = /x\n", 2, "attest");
+    expect_error("port = p\nattest = listen\n", 2, "attest");
+    expect_error("port = p\nattest = listener /x\n", 2, "attest");
+    expect_error("port = p\nattest = connect " + std::string(108, 'x') + "\n", 2, "attest");
 }
 
 TEST(ConfigErrors, TooManyPorts)

@@ -1,6 +1,15 @@
 // Correctness against a TCP nobody here wrote: the Linux kernel is the peer,
 // through a tap port (tests/kernel_peer.hpp sets it up).
+extern "C" {
+#include "../ucred/cred.h"
+#include "../ucred/cred_table.h"
+}
+#include "lwip/etharp.h"
+// lwIP first: lwipopts.h would redefine what <netinet/tcp.h> defines
 #include "kernel_peer.hpp"
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
 
 using namespace kpeer;
 
@@ -594,65 +603,150 @@ uint16_t fold(uint32_t sum)
     return static_cast<uint16_t>(~sum);
 }
 
-// A SYN from the wire (the kernel's side of the tap, not a host-local link)
-// that carries the credential option claiming root, built by hand.
-std::vector<uint8_t> forged_syn(uint16_t dport)
+// A segment from the wire (the kernel's side of the tap, not a host-local
+// link), built by hand from 198.18.2.3, an address the kernel does not own: it
+// drops the stack's answers there without a reset, so the test can finish the
+// handshake itself. A SYN carries the credential option naming ref.
+const char *const kForgerV4 = "198.18.2.3";
+
+std::vector<uint8_t> forged_segment(uint16_t dport, uint8_t flags, uint32_t seq, uint32_t ack, const ucs_cred_ref *ref)
 {
-    std::vector<uint8_t> seg(40, 0);
+    size_t hdr = ref ? 40 : 20;
+    std::vector<uint8_t> pkt(20 + hdr, 0);
+    uint8_t *ip = pkt.data(), *seg = ip + 20;
+    in_addr src{}, dst{};
+    inet_pton(AF_INET, kForgerV4, &src);
+    inet_pton(AF_INET, kStackV4, &dst);
+    ip[0] = 0x45; // the kernel fills in the length, id and checksum (IP_HDRINCL)
+    ip[8] = 64;
+    ip[9] = IPPROTO_TCP;
+    memcpy(ip + 12, &src, 4);
+    memcpy(ip + 16, &dst, 4);
+    auto put32 = [](uint8_t *p, uint32_t v) {
+        p[0] = static_cast<uint8_t>(v >> 24);
+        p[1] = static_cast<uint8_t>(v >> 16);
+        p[2] = static_cast<uint8_t>(v >> 8);
+        p[3] = static_cast<uint8_t>(v);
+    };
     seg[0] = 0x9c; // source port 40000
     seg[1] = 0x40;
     seg[2] = static_cast<uint8_t>(dport >> 8);
     seg[3] = static_cast<uint8_t>(dport);
-    seg[7] = 1;    // sequence number 1
-    seg[12] = 10 << 4; // 40-byte header
-    seg[13] = 0x02;    // SYN
-    seg[14] = 0xff;    // window
+    put32(seg + 4, seq);
+    put32(seg + 8, ack);
+    seg[12] = static_cast<uint8_t>((hdr / 4) << 4);
+    seg[13] = flags;
+    seg[14] = 0xff; // window
     seg[15] = 0xff;
-    const uint8_t opts[20] = {2, 4, 0x05, 0xb4, // MSS 1460
-                              253, 16, 0x75, 0x63, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1}; // pid 1, slot 0
-    memcpy(&seg[20], opts, sizeof(opts));
-    in_addr src{}, dst{};
-    inet_pton(AF_INET, kKernelV4, &src);
-    inet_pton(AF_INET, kStackV4, &dst);
+    if (ref) {
+        const uint8_t mss[4] = {2, 4, 0x05, 0xb4}; // 1460
+        const uint8_t cred[8] = {
+            253, 16, 0x75, 0x63, 1, 0, static_cast<uint8_t>(ref->slot >> 8), static_cast<uint8_t>(ref->slot)};
+        memcpy(seg + 20, mss, sizeof(mss));
+        memcpy(seg + 24, cred, sizeof(cred));
+        put32(seg + 32, static_cast<uint32_t>(ref->pid));
+        put32(seg + 36, ref->gen);
+    }
     uint32_t sum = 0;
     auto add16 = [&](const uint8_t *p, size_t n) {
         for (size_t i = 0; i + 1 < n; i += 2)
             sum += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
     };
-    add16(reinterpret_cast<const uint8_t *>(&src), 4);
-    add16(reinterpret_cast<const uint8_t *>(&dst), 4);
-    sum += IPPROTO_TCP + static_cast<uint32_t>(seg.size());
-    add16(seg.data(), seg.size());
+    add16(ip + 12, 8);
+    sum += IPPROTO_TCP + static_cast<uint32_t>(hdr);
+    add16(seg, hdr);
     uint16_t c = fold(sum);
     seg[16] = static_cast<uint8_t>(c >> 8);
     seg[17] = static_cast<uint8_t>(c);
-    return seg;
+    return pkt;
 }
 
-// Credentials never come from the wire: the option on a SYN that arrived
-// through a port that is not host-local is ignored and counted.
+// The stack's SYN-ACK to the forger, as the tap's kernel side sees it go by.
+bool syn_ack_seen(int packet, uint16_t port, uint32_t *seq)
+{
+    uint8_t buf[256];
+    in_addr forger{};
+    inet_pton(AF_INET, kForgerV4, &forger);
+    ssize_t n;
+    while ((n = recv(packet, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+        size_t ihl = static_cast<size_t>(buf[0] & 0xf) * 4;
+        const uint8_t *seg = buf + ihl;
+        if (static_cast<size_t>(n) < ihl + 20 || buf[9] != IPPROTO_TCP || memcmp(buf + 16, &forger, 4) ||
+            (seg[0] << 8 | seg[1]) != port || seg[13] != 0x12)
+            continue;
+        *seq = static_cast<uint32_t>(seg[4]) << 24 | static_cast<uint32_t>(seg[5]) << 16 |
+               static_cast<uint32_t>(seg[6]) << 8 | seg[7];
+        return true;
+    }
+    return false;
+}
+
+// Credentials never come from the wire: a crafted SYN that arrives through a
+// port that is not host-local, naming a credential the stack could resolve (a
+// root one in this process's own table), completes its handshake, but the
+// option is ignored and counted and the accepted socket's peer is unknown.
 TEST_F(KernelPeer, CredentialOptionFromTheWireIsIgnoredAndCounted)
 {
     const uint16_t port = 7112;
+    ucs_cred *root = ucs_cred_capture();
+    ASSERT_NE(root, nullptr);
+    ucs_cred_ref ref{};
+    ASSERT_EQ(ucs_cred_table_publish(root, &ref), 0);
+    ucs_cred *check = nullptr;
+    ASSERT_EQ(ucs_cred_table_resolve(&ref, &check), UCS_CRED_OK) << "the forged reference would not resolve anyway";
+    ucs_cred_release(check);
+
+    // The stack reaches the forger's address through the tap's kernel side.
+    ifreq ifr{};
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "ucstap0");
+    int probe = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ASSERT_EQ(ioctl(probe, SIOCGIFHWADDR, &ifr), 0) << strerror(errno);
+    close(probe);
+    eth_addr mac{};
+    memcpy(mac.addr, ifr.ifr_hwaddr.sa_data, sizeof(mac.addr));
+    ip4_addr_t forger;
+    ASSERT_EQ(ip4addr_aton(kForgerV4, &forger), 1);
+    ASSERT_EQ(etharp_add_static_entry(&forger, &mac), ERR_OK);
+
     int l = stack_listener(AF_INET, port);
     ucs_cred_option_stats before, after;
     ucs_get_cred_option_stats(&before);
-    int raw = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_TCP);
+    int raw = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
     ASSERT_GE(raw, 0) << strerror(errno);
-    auto seg = forged_syn(port);
+    int packet = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_IP));
+    ASSERT_GE(packet, 0) << strerror(errno);
+    sockaddr_ll ll{};
+    ll.sll_family = AF_PACKET;
+    ll.sll_protocol = htons(ETH_P_IP);
+    ll.sll_ifindex = static_cast<int>(if_nametoindex("ucstap0"));
+    ASSERT_EQ(bind(packet, reinterpret_cast<sockaddr *>(&ll), sizeof(ll)), 0) << strerror(errno);
     Addr to = make_addr(AF_INET, kStackV4, 0);
-    ASSERT_EQ(sendto(raw, seg.data(), seg.size(), 0, to.sa(), to.len), static_cast<ssize_t>(seg.size()))
+
+    auto syn = forged_segment(port, 0x02, 1, 0, &ref);
+    ASSERT_EQ(sendto(raw, syn.data(), syn.size(), 0, to.sa(), to.len), static_cast<ssize_t>(syn.size()))
         << strerror(errno);
-    EXPECT_TRUE(pump_until(
-        [&] {
-            ucs_get_cred_option_stats(&after);
-            return after.ignored_foreign_link > before.ignored_foreign_link;
-        },
-        kKernelTimeoutMs));
+    uint32_t isn = 0;
+    ASSERT_TRUE(pump_until([&] { return syn_ack_seen(packet, port, &isn); }, kKernelTimeoutMs));
+    auto ack = forged_segment(port, 0x10, 2, isn + 1, nullptr);
+    ASSERT_EQ(sendto(raw, ack.data(), ack.size(), 0, to.sa(), to.len), static_cast<ssize_t>(ack.size()))
+        << strerror(errno);
+    int s = ucs_accept(l, nullptr, nullptr);
+    ASSERT_GE(s, UCS_FD_BASE) << "the forged handshake did not complete: " << strerror(errno);
+    ucred_t *uc = nullptr;
+    EXPECT_EQ(getpeerucred(s, &uc), -1);
+    EXPECT_EQ(errno, EINVAL) << "a credential from the wire was believed";
+    EXPECT_EQ(uc, nullptr);
+    ucs_get_cred_option_stats(&after);
     EXPECT_EQ(after.ignored_foreign_link - before.ignored_foreign_link, 1u);
     EXPECT_EQ(after.received, before.received) << "a credential from the wire was believed";
-    close(raw);
+
+    EXPECT_EQ(ucs_close(s), 0);
     EXPECT_EQ(ucs_close(l), 0);
+    etharp_remove_static_entry(&forger);
+    close(packet);
+    close(raw);
+    ucs_cred_table_withdraw(root);
+    ucs_cred_release(root);
 }
 
 int main(int argc, char **argv)

@@ -5,6 +5,11 @@
 #include <ucstack/socket.h>
 
 #include "../ucred/ucred_testing.h"
+extern "C" {
+#include "../ucred/attest.h"
+#include "../ucred/cred.h"
+#include "../ucred/cred_table.h"
+}
 
 #include <gtest/gtest.h>
 
@@ -23,6 +28,7 @@
 #include <malloc.h>
 #include <memory>
 #include <netinet/in.h>
+#include <poll.h>
 #include <string>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -793,6 +799,125 @@ TEST(GetPeerUcredStack, ReusedBufferPathIsFast)
     }
     RecordProperty("ns_per_call", std::to_string(best_ns));
     EXPECT_LT(best_ns, 100.0);
+}
+
+// --- link attestation (ucred/attest.c) and what an attested peer may claim ---
+
+// What a process that connected to an attestation socket sends back: the
+// reference to its own credential and the nonce it was given to echo.
+struct Claim {
+    ucs_cred_ref own;
+    uint8_t nonce[UCS_ATTEST_NONCE];
+};
+
+bool readable(int fd, int timeout_ms)
+{
+    pollfd p{fd, POLLIN, 0};
+    return poll(&p, 1, timeout_ms) == 1;
+}
+
+// A root process with a root credential in its table (readable by anyone), and
+// a process running as 65534 that the kernel attests at the other end of a
+// link. The attested process is believed for its own credential, never for the
+// root one; nor once it is gone, though its table stays behind.
+TEST(LinkAttestation, AnAttestedPeerIsBelievedOnlyForItself)
+{
+    if (geteuid() != 0)
+        GTEST_SKIP() << "needs root: the peer runs as 65534";
+    Pipe victim_out, victim_hold;
+    Process victim([&] {
+        victim_hold.write_end.reset();
+        ucs_cred_ref ref{};
+        ucs_cred *c = ucs_cred_capture();
+        if (ucs_cred_table_open() != 0 || !c || ucs_cred_table_publish(c, &ref) != 0 ||
+            write(victim_out.write_end.get(), &ref, sizeof(ref)) != sizeof(ref))
+            return 1;
+        char b;
+        (void)!read(victim_hold.read_end.get(), &b, 1);
+        ucs_cred_table_close();
+        return 0;
+    });
+    victim_out.write_end.reset();
+    ucs_cred_ref root_ref{};
+    ASSERT_TRUE(readable(victim_out.read_end.get(), 10000));
+    ASSERT_EQ(read(victim_out.read_end.get(), &root_ref, sizeof(root_ref)), static_cast<ssize_t>(sizeof(root_ref)));
+    ucs_cred *c = nullptr;
+    ASSERT_EQ(ucs_cred_table_resolve(&root_ref, &c), UCS_CRED_OK) << "the root table does not stand on its own";
+    EXPECT_EQ(c->euid, 0u);
+    ucs_cred_release(c);
+
+    std::string path = "/tmp/ucs-attest-test-" + std::to_string(getpid()) + ".sock";
+    char err[256];
+    ucs_attest *a = ucs_attest_open(path.c_str(), true, err, sizeof(err));
+    ASSERT_NE(a, nullptr) << err;
+    std::unique_ptr<ucs_attest, void (*)(ucs_attest *)> closer(a, ucs_attest_close);
+    ASSERT_EQ(chmod(path.c_str(), 0666), 0);
+    Pipe peer_out, peer_hold;
+    Process peer([&] {
+        peer_hold.write_end.reset();
+        Claim claim{};
+        ucs_cred *own;
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+        int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+        ucs_attest_msg m{};
+        if (become({kNobody, kNobody, {}}) != 0 || ucs_cred_table_open() != 0 || !(own = ucs_cred_capture()) ||
+            ucs_cred_table_publish(own, &claim.own) != 0 ||
+            connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) != 0 ||
+            recv(fd, &m, sizeof(m), 0) != sizeof(m) || m.type != UCS_ATTEST_NONCE_FOR_YOU)
+            return 1;
+        memcpy(claim.nonce, m.nonce, sizeof(claim.nonce));
+        if (write(peer_out.write_end.get(), &claim, sizeof(claim)) != sizeof(claim))
+            return 1;
+        char b;
+        (void)!read(peer_hold.read_end.get(), &b, 1);
+        return 0; // leaving its table behind, as a killed process would
+    });
+    peer_out.write_end.reset();
+    Claim claim{};
+    for (int i = 0; i < 1000 && !readable(peer_out.read_end.get(), 10); i++)
+        ucs_attest_step(a);
+    ASSERT_EQ(read(peer_out.read_end.get(), &claim, sizeof(claim)), static_cast<ssize_t>(sizeof(claim)));
+    EXPECT_EQ(ucs_attest_peer(a), nullptr) << "attested before the nonce came back";
+
+    // The cable: a nonce we did not give out attests nothing; ours does.
+    ucs_attest_msg echo;
+    uint8_t wrong[UCS_ATTEST_NONCE];
+    memcpy(wrong, claim.nonce, sizeof(wrong));
+    wrong[0] ^= 1;
+    ucs_attest_msg_init(&echo, UCS_ATTEST_ECHO, wrong);
+    EXPECT_FALSE(ucs_attest_cable_frame(a, &echo, sizeof(echo)));
+    EXPECT_EQ(ucs_attest_peer(a), nullptr);
+    ucs_attest_msg_init(&echo, UCS_ATTEST_ECHO, claim.nonce);
+    EXPECT_TRUE(ucs_attest_cable_frame(a, &echo, sizeof(echo)));
+    const struct ucs_attest_peer *who = ucs_attest_peer(a);
+    ASSERT_NE(who, nullptr);
+    EXPECT_EQ(who->pid, peer.pid());
+    EXPECT_EQ(who->uid, kNobody);
+    ucs_attest_stats st;
+    ucs_attest_get_stats(a, &st);
+    EXPECT_EQ(st.attested, 1u);
+    EXPECT_EQ(st.foreign_nonce, 1u);
+
+    c = nullptr;
+    ASSERT_EQ(ucs_cred_table_resolve_from(&claim.own, who, &c), UCS_CRED_OK);
+    EXPECT_EQ(c->pid, peer.pid());
+    EXPECT_EQ(c->euid, kNobody);
+    ucs_cred_release(c);
+    c = nullptr;
+    EXPECT_EQ(ucs_cred_table_resolve_from(&root_ref, who, &c), UCS_CRED_UNATTESTED) << "borrowed root's credential";
+    EXPECT_EQ(c, nullptr);
+    EXPECT_EQ(ucs_cred_table_resolve_from(&claim.own, nullptr, &c), UCS_CRED_UNATTESTED);
+
+    peer_hold.write_end.reset();
+    EXPECT_EQ(peer.reap(), 0);
+    EXPECT_EQ(ucs_cred_table_resolve_from(&claim.own, who, &c), UCS_CRED_UNATTESTED) << "believed a dead peer";
+    EXPECT_TRUE(ucs_attest_step(a)) << "the attestation outlived its peer";
+    EXPECT_EQ(ucs_attest_peer(a), nullptr);
+    unlink(("/dev/shm/ucstack-cred-" + std::to_string(claim.own.pid)).c_str());
+    victim_hold.write_end.reset();
+    EXPECT_EQ(victim.reap(), 0);
 }
 
 } // namespace

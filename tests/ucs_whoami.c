@@ -2,18 +2,27 @@
  * ucs-whoami: one side of a TCP connection between two stack instances, each
  * printing what getpeerucred() says about the other.
  *
- *   ucs-whoami --config FILE --listen PORT [--drop UID:GID[:G1,G2,...]]
- *   ucs-whoami --config FILE --connect ADDR,PORT
+ *   ucs-whoami --config FILE --listen PORT [--drop UID:GID[:G1,G2,...]] [--accept N]
+ *   ucs-whoami --config FILE --connect ADDR,PORT [--lie] [--link-timeout S]
  *
  * The listener creates its socket first and only then drops to --drop's
  * identity, so its peer must still see the creation-time credential. Prints
- * "ready" when listening, then "self ..." and "peer ..." lines.
+ * "ready" when listening, then "self ..." and, for each of N connections,
+ * "peer ..." and "credstats ..." lines.
+ *
+ * --lie makes a stack built to lie: after one honest connection it finds a
+ * root credential in the listener's table (which any local process may read)
+ * and connects again with an option that names it instead of its own.
+ * A connector whose links do not come up in time prints "link down" and the
+ * attestation counters, and exits 3.
  */
 #include <ucred.h>
 #include <ucstack/socket.h>
 #include <ucstack/stack.h>
 
 #include "tool_args.h"
+#include "../ucred/cred_table.h"
+#include "../ucred/ucred_testing.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -40,7 +49,24 @@ static void print_cred(const char *who, const ucred_t *uc)
     printf(" label=%s\n", label ? label : "-");
 }
 
-static int report_peer(int fd)
+static void report_counters(void)
+{
+    struct ucs_cred_option_stats o;
+    struct ucs_stack_stats st;
+
+    ucs_get_cred_option_stats(&o);
+    printf("credstats sent=%llu received=%llu ignored_foreign_link=%llu untrusted=%llu unresolved=%llu "
+           "unattested=%llu\n",
+           (unsigned long long)o.sent, (unsigned long long)o.received, (unsigned long long)o.ignored_foreign_link,
+           (unsigned long long)o.untrusted, (unsigned long long)o.unresolved, (unsigned long long)o.unattested);
+    ucs_stack_get_stats(ucs_stack_current(), &st);
+    printf("attest attested=%llu lost=%llu foreign_nonce=%llu malformed=%llu dropped_frames=%llu\n",
+           (unsigned long long)st.attest_attested, (unsigned long long)st.attest_lost,
+           (unsigned long long)st.attest_foreign_nonce, (unsigned long long)st.attest_malformed,
+           (unsigned long long)st.attest_dropped_frames);
+}
+
+static int report_peer(int fd, pid_t *pid)
 {
     ucred_t *uc = NULL;
     if (getpeerucred(fd, &uc) != 0) {
@@ -48,6 +74,8 @@ static int report_peer(int fd)
         return 1;
     }
     print_cred("peer", uc);
+    if (pid)
+        *pid = ucred_getpid(uc);
     ucred_free(uc);
     return 0;
 }
@@ -88,10 +116,10 @@ static int drop_to(const char *spec)
     return 0;
 }
 
-static int serve(int port, const char *drop)
+static int serve(int port, const char *drop, int accepts)
 {
     struct sockaddr_in6 any = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port)};
-    int l = ucs_socket(AF_INET6, SOCK_STREAM, 0), c, rc;
+    int l = ucs_socket(AF_INET6, SOCK_STREAM, 0), c, rc = 0;
     char buf[16];
 
     if (l < 0 || ucs_bind(l, (struct sockaddr *)&any, sizeof(any)) != 0 || ucs_listen(l, 8) != 0) {
@@ -104,35 +132,31 @@ static int serve(int port, const char *drop)
     }
     report_self();
     printf("ready\n");
-    c = ucs_accept(l, NULL, NULL);
-    if (c < 0) {
-        printf("accept failed: %s\n", strerror(errno));
-        return 2;
+    while (accepts-- > 0) {
+        c = ucs_accept(l, NULL, NULL);
+        if (c < 0) {
+            printf("accept failed: %s\n", strerror(errno));
+            return 2;
+        }
+        rc |= report_peer(c, NULL);
+        report_counters();
+        /* Wait for the client's close, so it has read our credential first. */
+        while (ucs_recv(c, buf, sizeof(buf), 0) > 0)
+            ;
+        ucs_close(c);
     }
-    rc = report_peer(c);
-    /* Wait for the client's close, so it has read our credential first. */
-    while (ucs_recv(c, buf, sizeof(buf), 0) > 0)
-        ;
-    ucs_close(c);
     ucs_close(l);
     return rc;
 }
 
-static int connect_to(char *peer, unsigned timeout_s)
+static int connect_once(const struct sockaddr_storage *ss, socklen_t len, double deadline, pid_t *peer_pid)
 {
-    struct sockaddr_storage ss;
-    socklen_t len;
-    double deadline = tool_now() + timeout_s;
+    char buf[16];
     int fd, rc;
 
-    if (tool_parse_peer(peer, &ss, &len) != 0) {
-        printf("bad --connect %s\n", peer);
-        return 2;
-    }
-    report_self();
     for (;;) {
-        fd = ucs_socket(ss.ss_family, SOCK_STREAM, 0);
-        if (ucs_connect(fd, (struct sockaddr *)&ss, len) == 0)
+        fd = ucs_socket(ss->ss_family, SOCK_STREAM, 0);
+        if (ucs_connect(fd, (const struct sockaddr *)ss, len) == 0)
             break;
         ucs_close(fd);
         if (tool_now() > deadline) {
@@ -140,29 +164,53 @@ static int connect_to(char *peer, unsigned timeout_s)
             return 2;
         }
     }
-    rc = report_peer(fd);
+    rc = report_peer(fd, peer_pid);
     /* Close in step with the server: our FIN, then wait for its FIN, so both
      * ends are done before either stack goes away. */
     ucs_shutdown(fd, SHUT_WR);
-    {
-        char buf[16];
-        while (ucs_recv(fd, buf, sizeof(buf), 0) > 0)
-            ;
-    }
+    while (ucs_recv(fd, buf, sizeof(buf), 0) > 0)
+        ;
     ucs_close(fd);
     return rc;
 }
 
+static int connect_to(char *peer, unsigned timeout_s, bool lie)
+{
+    struct sockaddr_storage ss;
+    struct ucs_cred_ref ref;
+    socklen_t len;
+    double deadline = tool_now() + timeout_s;
+    pid_t server = 0;
+    int rc;
+
+    if (tool_parse_peer(peer, &ss, &len) != 0) {
+        printf("bad --connect %s\n", peer);
+        return 2;
+    }
+    report_self();
+    rc = connect_once(&ss, len, deadline, &server);
+    if (!lie || rc != 0)
+        return rc;
+    if (ucs_cred_table_testing_find(server, 0, &ref) != 0) {
+        printf("no root credential in the table of %d\n", (int)server);
+        return 2;
+    }
+    printf("lying pid=%d slot=%u gen=%u\n", (int)ref.pid, (unsigned)ref.slot, (unsigned)ref.gen);
+    ucs_cred_table_testing_forge(&ref);
+    return connect_once(&ss, len, deadline, NULL);
+}
+
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"listen", required_argument, NULL, 'l'},
-                                         {"connect", required_argument, NULL, 'C'},
-                                         {"drop", required_argument, NULL, 'd'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},       {"listen", required_argument, NULL, 'l'},
+        {"connect", required_argument, NULL, 'C'},      {"drop", required_argument, NULL, 'd'},
+        {"accept", required_argument, NULL, 'a'},       {"lie", no_argument, NULL, 'L'},
+        {"link-timeout", required_argument, NULL, 't'}, {NULL, 0, NULL, 0}};
     const char *config = NULL, *drop = NULL;
     char *peer = NULL;
-    int port = 0, opt, rc;
+    int port = 0, accepts = 1, link_timeout = 30, opt, rc;
+    bool lie = false;
     struct ucs_config cfg;
     struct ucs_stack *stack;
     char err[256];
@@ -177,11 +225,15 @@ int main(int argc, char **argv)
         case 'l': port = atoi(optarg); break;
         case 'C': peer = optarg; break;
         case 'd': drop = optarg; break;
+        case 'a': accepts = atoi(optarg); break;
+        case 'L': lie = true; break;
+        case 't': link_timeout = atoi(optarg); break;
         default: return 2;
         }
     }
     if (!config || (!port == !peer)) {
-        fprintf(stderr, "usage: ucs-whoami --config FILE (--listen PORT [--drop UID:GID[:G,...]] | --connect ADDR,PORT)\n");
+        fprintf(stderr, "usage: ucs-whoami --config FILE (--listen PORT [--drop UID:GID[:G,...]] [--accept N] | "
+                        "--connect ADDR,PORT [--lie] [--link-timeout S])\n");
         return 2;
     }
     if (ucs_config_load(config, &cfg, err, sizeof(err)) != 0 || !(stack = ucs_stack_create(&cfg, err, sizeof(err)))) {
@@ -190,10 +242,16 @@ int main(int argc, char **argv)
     }
     /* A vhost-user port comes up only when its peer connects, so only the
      * connecting side waits for the link. */
-    deadline = tool_now() + 30;
+    deadline = tool_now() + link_timeout;
     while (peer && !ucs_stack_links_up(stack) && tool_now() < deadline)
         ucs_stack_poll(stack);
-    rc = port ? serve(port, drop) : connect_to(peer, 30);
+    if (peer && !ucs_stack_links_up(stack)) {
+        printf("link down\n");
+        report_counters();
+        rc = 3;
+    } else {
+        rc = port ? serve(port, drop, accepts) : connect_to(peer, 30, lie);
+    }
     /* Let the last segments (FIN, ACK) leave before the port closes. */
     for (int i = 0; i < 1000; i++)
         ucs_stack_poll(stack);

@@ -1,6 +1,10 @@
 #include "cred_table.h"
 
+#include "attest.h"
+#include "ucred_testing.h"
+
 #include <dirent.h>
+#include <stddef.h>
 #include <errno.h>
 #include <signal.h>
 #include <fcntl.h>
@@ -43,8 +47,21 @@ static struct {
     unsigned nfree;
     uint32_t next_gen;
     pid_t pid;
+    uid_t file_owner;
     char path[64];
 } own;
+
+/* ucred_testing.h: a stack built to lie publishes this reference instead of its own. */
+static struct {
+    bool on;
+    struct ucs_cred_ref ref;
+} forged;
+
+void ucs_cred_table_testing_forge(const struct ucs_cred_ref *ref)
+{
+    forged.ref = *ref;
+    forged.on = true;
+}
 
 static void table_path(pid_t pid, char *buf, size_t len)
 {
@@ -76,6 +93,7 @@ static void remove_stale_tables(void)
 
 int ucs_cred_table_open(void)
 {
+    struct stat st;
     int fd;
     void *map;
 
@@ -89,7 +107,7 @@ int ucs_cred_table_open(void)
     fd = open(own.path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0)
         return -errno;
-    if (fchmod(fd, 0644) != 0 || ftruncate(fd, (off_t)TABLE_SIZE) != 0) {
+    if (fchmod(fd, 0644) != 0 || ftruncate(fd, (off_t)TABLE_SIZE) != 0 || fstat(fd, &st) != 0) {
         int err = errno;
         close(fd);
         unlink(own.path);
@@ -102,6 +120,7 @@ int ucs_cred_table_open(void)
         return -errno;
     }
     own.hdr = map;
+    own.file_owner = st.st_uid;
     own.entries = (struct table_entry *)(own.hdr + 1);
     own.hdr->version = TABLE_VERSION;
     own.hdr->slots = TABLE_SLOTS;
@@ -163,6 +182,8 @@ int ucs_cred_table_publish(struct ucs_cred *cred, struct ucs_cred_ref *ref)
     ref->pid = own.pid;
     ref->slot = cred->table_slot;
     ref->gen = cred->table_gen;
+    if (forged.on)
+        *ref = forged.ref;
     return 0;
 }
 
@@ -262,11 +283,10 @@ stale:
     return UCS_CRED_STALE;
 }
 
-enum ucs_cred_verdict ucs_cred_table_resolve(const struct ucs_cred_ref *ref, struct ucs_cred **out)
+static enum ucs_cred_verdict resolve_owned(const struct ucs_cred_ref *ref, uid_t *owner, struct ucs_cred **out)
 {
     struct table_header hdr;
     enum ucs_cred_verdict v;
-    uid_t owner;
     int fd;
 
     if (ref->slot >= TABLE_SLOTS)
@@ -275,10 +295,11 @@ enum ucs_cred_verdict ucs_cred_table_resolve(const struct ucs_cred_ref *ref, str
         struct ucs_cred *c = own.owners[ref->slot];
         if (!c || c->table_gen != ref->gen)
             return UCS_CRED_STALE;
+        *owner = own.file_owner;
         *out = ucs_cred_hold(c);
         return UCS_CRED_OK;
     }
-    fd = peer_open(ref->pid, &owner);
+    fd = peer_open(ref->pid, owner);
     if (fd < 0)
         return UCS_CRED_STALE;
     if (!read_at(fd, &hdr, sizeof(hdr), 0) || hdr.magic != TABLE_MAGIC || hdr.version != TABLE_VERSION ||
@@ -288,10 +309,65 @@ enum ucs_cred_verdict ucs_cred_table_resolve(const struct ucs_cred_ref *ref, str
     }
     v = read_entry(fd, ref, out);
     close(fd);
-    if (v == UCS_CRED_OK && !owner_could_hold(owner, *out)) {
+    if (v == UCS_CRED_OK && !owner_could_hold(*owner, *out)) {
         ucs_cred_release(*out);
         *out = NULL;
         return UCS_CRED_UNTRUSTED;
     }
     return v;
+}
+
+enum ucs_cred_verdict ucs_cred_table_resolve(const struct ucs_cred_ref *ref, struct ucs_cred **out)
+{
+    uid_t owner;
+    return resolve_owned(ref, &owner, out);
+}
+
+/* A root peer may speak for anyone; any other only for itself, from a table
+ * it made (owned by its uid, or by root when it started as root). */
+enum ucs_cred_verdict ucs_cred_table_resolve_from(const struct ucs_cred_ref *ref, const struct ucs_attest_peer *peer,
+                                                  struct ucs_cred **out)
+{
+    enum ucs_cred_verdict v;
+    uid_t owner;
+
+    if (!peer)
+        return UCS_CRED_UNATTESTED;
+    if (peer->uid != 0 && ref->pid != peer->pid)
+        return UCS_CRED_UNATTESTED;
+    v = resolve_owned(ref, &owner, out);
+    if (v != UCS_CRED_OK)
+        return v;
+    /* Checked after the read: a pid reused while we read is not the peer. */
+    if ((peer->uid != 0 && owner != 0 && owner != peer->uid) || !ucs_attest_peer_alive(peer)) {
+        ucs_cred_release(*out);
+        *out = NULL;
+        return UCS_CRED_UNATTESTED;
+    }
+    return UCS_CRED_OK;
+}
+
+int ucs_cred_table_testing_find(pid_t pid, uid_t euid, struct ucs_cred_ref *ref)
+{
+    struct table_entry e;
+    size_t head = offsetof(struct table_entry, ruid) + 2 * sizeof(uint32_t); /* through euid */
+    uid_t owner;
+    int fd = peer_open(pid, &owner);
+
+    if (fd < 0)
+        return -1;
+    for (unsigned slot = 0; slot < TABLE_SLOTS; slot++) {
+        off_t off = (off_t)(sizeof(struct table_header) + slot * sizeof(struct table_entry));
+        if (!read_at(fd, &e, head, off))
+            break;
+        if (e.gen && e.euid == euid) {
+            ref->pid = pid;
+            ref->slot = (uint16_t)slot;
+            ref->gen = e.gen;
+            close(fd);
+            return 0;
+        }
+    }
+    close(fd);
+    return -1;
 }

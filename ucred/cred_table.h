@@ -37,10 +37,18 @@ void ucs_cred_table_withdraw(struct ucs_cred *cred);
 
 enum ucs_cred_verdict {
     UCS_CRED_OK,
-    UCS_CRED_STALE,     /* no such table, slot or generation */
-    UCS_CRED_UNTRUSTED, /* the table's owner could not hold that identity */
+    UCS_CRED_STALE,      /* no such table, slot or generation */
+    UCS_CRED_UNTRUSTED,  /* the table's owner could not hold that identity */
+    UCS_CRED_UNATTESTED, /* not the process attested at the link's other end */
 };
 /* Resolves ref to a credential (a new reference the caller releases). */
 enum ucs_cred_verdict ucs_cred_table_resolve(const struct ucs_cred_ref *ref, struct ucs_cred **out);
+
+struct ucs_attest_peer;
+/* The same, for a reference that came across a link whose other end the kernel
+ * attested (ucred/attest.h): believed only when peer could vouch for it. A
+ * NULL peer (the link is not attested) vouches for nothing. */
+enum ucs_cred_verdict ucs_cred_table_resolve_from(const struct ucs_cred_ref *ref, const struct ucs_attest_peer *peer,
+                                                  struct ucs_cred **out);
 
 #endif

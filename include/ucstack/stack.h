@@ -26,6 +26,11 @@ struct ucs_port_config {
     struct in_addr gateway;
     uint16_t mtu;           /* 0: the port's own */
     bool host_local;        /* a link to another ucstack instance on this machine */
+    /* The AF_UNIX socket where a host-local link's two ends attest each other
+     * ("" none: the link then carries no credentials); this end listens on it
+     * or connects to it. */
+    char attest_path[108];
+    bool attest_listen;
 };
 
 struct ucs_config {
@@ -36,7 +41,8 @@ struct ucs_config {
 
 /*
  * Parses "key = value" lines ('#' starts a comment). Keys: eal, port, ipv4,
- * ipv6, gateway, mtu, host_local. Each "port" line starts a new port; the
+ * ipv6, gateway, mtu, host_local, attest ("listen PATH" or "connect PATH").
+ * Each "port" line starts a new port; the
  * keys after it describe that port. Returns 0, or -1 with a message naming
  * the line in err.
  */
@@ -68,6 +74,10 @@ struct ucs_stack_stats {
      * challenge ACK, at most one per connection every 500 ms. */
     uint64_t tcp_far_seq, tcp_tiny_mss, tcp_rst_in_window, tcp_rst_out_of_window, tcp_syn_synchronized,
         tcp_ack_unacceptable, tcp_challenge_acks, tcp_challenge_limited;
+    /* Host-local link attestation: peers attested and lost, cable echoes of a
+     * nonce this instance did not give out, malformed attestation messages, and
+     * frames dropped because they came before the attestation. */
+    uint64_t attest_attested, attest_lost, attest_foreign_nonce, attest_malformed, attest_dropped_frames;
     int numa_node, cpu;
 };
 void ucs_stack_get_stats(const struct ucs_stack *stack, struct ucs_stack_stats *stats);

@@ -45,6 +45,7 @@
 #include "../../stack/links.h"
 #include "../../stack/route.h"
 #include "../../stack/tcp_options.h"
+#include "../../ucred/attest.h"
 #include "../../ucred/cred_table.h"
 #include "lwip/etharp.h"
 #include "lwip/ethip6.h"
@@ -133,6 +134,13 @@ bool ucs_netif_is_host_local(const struct netif *netif)
     return netif == ucs_loop_netif() || (netif == &fnetif && (cfg & CFG_HOST_LOCAL));
 }
 
+/* The fuzzed port's attested peer: any process; its claims are judged below. */
+const struct ucs_attest_peer *ucs_netif_attested_peer(const struct netif *netif)
+{
+    static const struct ucs_attest_peer anyone = {.pid = 4242, .pidfd = -1};
+    return ucs_netif_is_host_local(netif) ? &anyone : NULL;
+}
+
 /* A peer's table, as the wire can make it answer: any reference resolves,
  * unless its generation is 0 (stale) or its pid negative (untrusted). */
 enum ucs_cred_verdict ucs_cred_table_resolve(const struct ucs_cred_ref *ref, struct ucs_cred **out)
@@ -149,6 +157,14 @@ enum ucs_cred_verdict ucs_cred_table_resolve(const struct ucs_cred_ref *ref, str
     *out = c;
     creds_live++;
     return UCS_CRED_OK;
+}
+
+enum ucs_cred_verdict ucs_cred_table_resolve_from(const struct ucs_cred_ref *ref, const struct ucs_attest_peer *peer,
+                                                  struct ucs_cred **out)
+{
+    if (!peer)
+        return UCS_CRED_UNATTESTED;
+    return ucs_cred_table_resolve(ref, out);
 }
 
 int ucs_cred_table_publish(struct ucs_cred *cred, struct ucs_cred_ref *ref)
