@@ -120,6 +120,8 @@ void tcp_sock_close(struct ucs_sock *s);
 void udp_sock_close(struct ucs_sock *s);
 uint32_t tcp_sock_events(struct ucs_sock *s);
 uint32_t udp_sock_events(struct ucs_sock *s);
+/* SIOCOUTQ: bytes (and a FIN) written and not yet acknowledged by the peer. */
+int tcp_sock_outq(struct ucs_sock *s);
 void epoll_sock_close(struct ucs_sock *s);
 /* An ICMP port unreachable answered what a connected UDP pcb sent: recv_arg and
  * recv are the pcb's, so pcbs that are not libsock's are left alone. */
