@@ -78,6 +78,7 @@ extern unsigned char *ucs_ram_heap;
 #define TCP_SND_QUEUELEN (4 * TCP_SND_BUF / TCP_MSS)
 /* lwIP keeps the low-water mark in 16 bits. */
 #define TCP_SNDLOWAT (0xffff - 4 * TCP_MSS - 1)
+#define TCP_TMR_INTERVAL 25
 #define TCP_QUEUE_OOSEQ 1
 #define TCP_OOSEQ_MAX_BYTES (4 * 1024 * 1024)
 #define TCP_OOSEQ_MAX_PBUFS 4096

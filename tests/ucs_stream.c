@@ -4,8 +4,9 @@
  * and checking BYTES from the other, with non-blocking sockets and epoll.
  *
  *   ucs-stream --config FILE (--listen PORT | --connect ADDR,PORT) --bytes N
- *              [--keepalive SECONDS] [--timeout SECONDS]
+ *              [--one-way] [--keepalive SECONDS] [--timeout SECONDS]
  *
+ * With --one-way (given to both sides) only the connecting side sends.
  * Prints "ready" when listening, "transferring" once 1 MiB has arrived, then
  *   "stream sent=N received=N ok|FAILED partial_writes=K seconds=S gbit_per_s=G [error=ENAME]"
  * (error: what a failed send or receive said), then what the port's fault
@@ -123,22 +124,20 @@ static void print_counts(struct ucs_stack *stack, int64_t mbufs_before)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"listen", required_argument, NULL, 'l'},
-                                         {"connect", required_argument, NULL, 'C'},
-                                         {"bytes", required_argument, NULL, 'b'},
-                                         {"keepalive", required_argument, NULL, 'k'},
-                                         {"timeout", required_argument, NULL, 't'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},  {"listen", required_argument, NULL, 'l'},
+        {"connect", required_argument, NULL, 'C'}, {"bytes", required_argument, NULL, 'b'},
+        {"one-way", no_argument, NULL, 'o'},       {"keepalive", required_argument, NULL, 'k'},
+        {"timeout", required_argument, NULL, 't'}, {NULL, 0, NULL, 0}};
     const char *config = NULL;
     char *peer = NULL, err[256];
     int port = 0, opt, fd, ep, keepalive = 0, timeout_s = 300, error = 0;
     int64_t mbufs_before;
-    uint64_t bytes = 0, sent = 0, received = 0, partial = 0;
+    uint64_t bytes = 0, sent = 0, received = 0, partial = 0, to_send, to_receive;
     struct ucs_config cfg;
     struct ucs_stack *stack;
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT};
-    bool ok = true, eof = false, shut = false;
+    bool ok = true, eof = false, shut = false, one_way = false;
     double start, deadline;
     uint8_t buf[CHUNK];
 
@@ -158,6 +157,9 @@ int main(int argc, char **argv)
         case 'b':
             bytes = tool_parse_size(optarg);
             break;
+        case 'o':
+            one_way = true;
+            break;
         case 'k':
             keepalive = atoi(optarg);
             break;
@@ -169,7 +171,8 @@ int main(int argc, char **argv)
         }
     }
     if (!config || !bytes || (!port == !peer)) {
-        fprintf(stderr, "usage: ucs-stream --config FILE (--listen PORT | --connect ADDR,PORT) --bytes N\n");
+        fprintf(stderr,
+                "usage: ucs-stream --config FILE (--listen PORT | --connect ADDR,PORT) --bytes N [--one-way]\n");
         return 2;
     }
     for (uint32_t i = 0; i < sizeof(pattern); i++)
@@ -196,12 +199,14 @@ int main(int argc, char **argv)
     ucs_epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
     start = tool_now();
     deadline = start + timeout_s;
-    while ((!shut || received < bytes || !eof) && !error && tool_now() < deadline) {
+    to_send = one_way && port ? 0 : bytes;
+    to_receive = one_way && peer ? 0 : bytes;
+    while ((!shut || received < to_receive || !eof) && !error && tool_now() < deadline) {
         struct epoll_event out;
         if (ucs_epoll_wait(ep, &out, 1, 100) <= 0)
             continue;
-        while (sent < bytes) {
-            size_t want = bytes - sent < CHUNK ? (size_t)(bytes - sent) : CHUNK;
+        while (sent < to_send) {
+            size_t want = to_send - sent < CHUNK ? (size_t)(to_send - sent) : CHUNK;
             ssize_t n = ucs_send(fd, pattern + sent % PERIOD, want, 0);
             if (n < 0) {
                 if (errno != EAGAIN)
@@ -213,7 +218,7 @@ int main(int argc, char **argv)
         }
         /* The FIN goes once every byte is acknowledged: a peer that sees it
          * may exit knowing nothing it acknowledged needs it any more. */
-        if (sent == bytes && !shut && unacked(fd) == 0)
+        if (sent == to_send && !shut && unacked(fd) == 0)
             shut = ucs_shutdown(fd, SHUT_WR) == 0;
         for (;;) {
             ssize_t n = ucs_recv(fd, buf, sizeof(buf), 0);
@@ -225,12 +230,12 @@ int main(int argc, char **argv)
                 break;
             if (received < PROGRESS_BYTES && received + (uint64_t)n >= PROGRESS_BYTES)
                 printf("transferring\n");
-            if (received + (uint64_t)n > bytes || memcmp(buf, pattern + received % PERIOD, (size_t)n) != 0)
+            if (received + (uint64_t)n > to_receive || memcmp(buf, pattern + received % PERIOD, (size_t)n) != 0)
                 ok = false;
             received += (uint64_t)n;
         }
     }
-    ok = ok && shut && received == bytes && eof;
+    ok = ok && shut && received == to_receive && eof;
     {
         double secs = tool_now() - start;
         printf("stream sent=%llu received=%llu %s partial_writes=%llu seconds=%.3f gbit_per_s=%.2f%s%s\n",
@@ -245,6 +250,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < 1000; i++)
         ucs_stack_poll(stack);
     print_counts(stack, mbufs_before);
+
     ucs_stack_destroy(stack);
     return ok ? 0 : 1;
 }
