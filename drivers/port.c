@@ -72,8 +72,8 @@ static struct rte_mempool *pool_create(const char *kind, uint16_t id, unsigned n
 {
     char name[RTE_MEMPOOL_NAMESIZE];
     snprintf(name, sizeof(name), "ucs_%s_%u", kind, id);
-    return rte_pktmbuf_pool_create(name, n, MBUF_CACHE, RTE_ALIGN(priv, RTE_MBUF_PRIV_ALIGN), RTE_MBUF_DEFAULT_BUF_SIZE,
-                                   socket);
+    return rte_pktmbuf_pool_create(name, n, MBUF_CACHE, RTE_ALIGN(priv, RTE_MBUF_PRIV_ALIGN),
+                                   RTE_MBUF_DEFAULT_BUF_SIZE, socket);
 }
 
 static int port_setup(struct ucs_port *p, const struct ucs_port_params *params, char *err, size_t errlen)

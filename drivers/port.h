@@ -20,9 +20,9 @@ int ucs_dpdk_init(const char *eal_args, char *err, size_t errlen);
 void ucs_dpdk_cleanup(void);
 
 struct ucs_port_params {
-    const char *devargs;                  /* a PCI address or a vdev string such as "net_tap0,iface=x" */
-    uint16_t mtu;                         /* 0: keep the port's own */
-    uint16_t scratch_size;                /* bytes the stack may use beside each received frame */
+    const char *devargs;   /* a PCI address or a vdev string such as "net_tap0,iface=x" */
+    uint16_t mtu;          /* 0: keep the port's own */
+    uint16_t scratch_size; /* bytes the stack may use beside each received frame */
     const struct ucs_fault_params *fault; /* NULL: received frames arrive as sent */
 };
 

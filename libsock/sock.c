@@ -146,15 +146,9 @@ int ucs_close(int fd)
         return -1;
     epoll_forget_sock(s);
     switch (s->kind) {
-    case SOCK_KIND_TCP:
-        tcp_sock_close(s);
-        break;
-    case SOCK_KIND_UDP:
-        udp_sock_close(s);
-        break;
-    case SOCK_KIND_EPOLL:
-        epoll_sock_close(s);
-        break;
+    case SOCK_KIND_TCP: tcp_sock_close(s); break;
+    case SOCK_KIND_UDP: udp_sock_close(s); break;
+    case SOCK_KIND_EPOLL: epoll_sock_close(s); break;
     }
     sock_free(s);
     return 0;
@@ -163,12 +157,9 @@ int ucs_close(int fd)
 uint32_t sock_events(struct ucs_sock *s)
 {
     switch (s->kind) {
-    case SOCK_KIND_TCP:
-        return tcp_sock_events(s);
-    case SOCK_KIND_UDP:
-        return udp_sock_events(s);
-    default:
-        return 0;
+    case SOCK_KIND_TCP: return tcp_sock_events(s);
+    case SOCK_KIND_UDP: return udp_sock_events(s);
+    default: return 0;
     }
 }
 
@@ -184,18 +175,11 @@ int ucs_fcntl(int fd, int cmd, ...)
     arg = va_arg(ap, int);
     va_end(ap);
     switch (cmd) {
-    case F_GETFL:
-        return O_RDWR | (s->nonblock ? O_NONBLOCK : 0);
-    case F_SETFL:
-        s->nonblock = arg & O_NONBLOCK;
-        return 0;
-    case F_GETFD:
-        return s->cloexec ? FD_CLOEXEC : 0;
-    case F_SETFD:
-        s->cloexec = arg & FD_CLOEXEC;
-        return 0;
-    default:
-        return sock_fail(EINVAL);
+    case F_GETFL: return O_RDWR | (s->nonblock ? O_NONBLOCK : 0);
+    case F_SETFL: s->nonblock = arg & O_NONBLOCK; return 0;
+    case F_GETFD: return s->cloexec ? FD_CLOEXEC : 0;
+    case F_SETFD: s->cloexec = arg & FD_CLOEXEC; return 0;
+    default: return sock_fail(EINVAL);
     }
 }
 
@@ -231,8 +215,7 @@ int ucs_ioctl(int fd, unsigned long request, ...)
         if ((*arg = tcp_sock_outq(s)) < 0)
             return sock_fail(EINVAL);
         return 0;
-    default:
-        return sock_fail(ENOTTY);
+    default: return sock_fail(ENOTTY);
     }
 }
 

@@ -33,22 +33,14 @@ static int take_error(struct ucs_sock *s)
 static int err_to_errno(err_t err, enum ucs_tcp_state state)
 {
     switch (err) {
-    case ERR_RST:
-        return state == TCP_S_CONNECTING ? ECONNREFUSED : ECONNRESET;
-    case ERR_ABRT:
-        return ETIMEDOUT;
-    case ERR_CLSD:
-        return ENOTCONN;
-    case ERR_MEM:
-        return ENOMEM;
-    case ERR_RTE:
-        return ENETUNREACH;
-    case ERR_USE:
-        return EADDRINUSE;
-    case ERR_ISCONN:
-        return EISCONN;
-    default:
-        return EIO;
+    case ERR_RST: return state == TCP_S_CONNECTING ? ECONNREFUSED : ECONNRESET;
+    case ERR_ABRT: return ETIMEDOUT;
+    case ERR_CLSD: return ENOTCONN;
+    case ERR_MEM: return ENOMEM;
+    case ERR_RTE: return ENETUNREACH;
+    case ERR_USE: return EADDRINUSE;
+    case ERR_ISCONN: return EISCONN;
+    default: return EIO;
     }
 }
 
@@ -311,16 +303,11 @@ static int stream_connect(struct ucs_sock *s, const struct sockaddr *addr, sockl
     err_t e;
 
     switch (s->u.tcp.state) {
-    case TCP_S_CONNECTING:
-        return sock_fail(EALREADY);
-    case TCP_S_CONNECTED:
-        return sock_fail(EISCONN);
-    case TCP_S_LISTEN:
-        return sock_fail(EISCONN);
-    case TCP_S_CLOSED:
-        return sock_fail((err = take_error(s)) ? err : EISCONN);
-    case TCP_S_NEW:
-        break;
+    case TCP_S_CONNECTING: return sock_fail(EALREADY);
+    case TCP_S_CONNECTED: return sock_fail(EISCONN);
+    case TCP_S_LISTEN: return sock_fail(EISCONN);
+    case TCP_S_CLOSED: return sock_fail((err = take_error(s)) ? err : EISCONN);
+    case TCP_S_NEW: break;
     }
     if ((err = addr_from_sockaddr(s->family, addr, len, &ip, &port)))
         return sock_fail(err);
@@ -359,16 +346,13 @@ static bool can_send(struct ucs_sock *s)
 static int send_state_error(struct ucs_sock *s)
 {
     switch (s->u.tcp.state) {
-    case TCP_S_CONNECTED:
-        return s->u.tcp.wr_shut ? EPIPE : 0;
+    case TCP_S_CONNECTED: return s->u.tcp.wr_shut ? EPIPE : 0;
     case TCP_S_CLOSED: {
         int err = take_error(s);
         return err ? err : EPIPE;
     }
-    case TCP_S_CONNECTING:
-        return 0;
-    default:
-        return EPIPE;
+    case TCP_S_CONNECTING: return 0;
+    default: return EPIPE;
     }
 }
 
@@ -486,8 +470,8 @@ static size_t take_rx(struct ucs_sock *s, const struct iovec *iov, int iovcnt, s
     return done;
 }
 
-static ssize_t stream_recv(struct ucs_sock *s, const struct iovec *iov, int iovcnt, int flags, struct sockaddr *from,
-                           socklen_t *fromlen)
+static ssize_t stream_recv(struct ucs_sock *s, const struct iovec *iov, int iovcnt, int flags,
+                           struct sockaddr *from, socklen_t *fromlen)
 {
     bool nonblock = s->nonblock || (flags & MSG_DONTWAIT);
     uint64_t deadline = sock_deadline(&s->rcvtimeo);
@@ -630,8 +614,7 @@ static int stream_setopt(struct ucs_sock *s, int level, int name, const void *va
         if (pcb && s->u.tcp.state != TCP_S_LISTEN)
             pcb->keep_cnt = (u32_t)v;
         return 0;
-    default:
-        return sock_fail(ENOPROTOOPT);
+    default: return sock_fail(ENOPROTOOPT);
     }
 }
 
@@ -677,16 +660,12 @@ uint32_t tcp_sock_events(struct ucs_sock *s)
 {
     uint32_t ev = 0;
     switch (s->u.tcp.state) {
-    case TCP_S_LISTEN:
-        return s->u.tcp.acceptq_len ? EPOLLIN | EPOLLRDNORM : 0;
-    case TCP_S_NEW:
-        return EPOLLOUT | EPOLLHUP;
-    case TCP_S_CONNECTING:
-        return 0;
+    case TCP_S_LISTEN: return s->u.tcp.acceptq_len ? EPOLLIN | EPOLLRDNORM : 0;
+    case TCP_S_NEW: return EPOLLOUT | EPOLLHUP;
+    case TCP_S_CONNECTING: return 0;
     case TCP_S_CLOSED:
         return EPOLLIN | EPOLLRDNORM | EPOLLOUT | EPOLLWRNORM | EPOLLHUP | EPOLLRDHUP | (s->so_error ? EPOLLERR : 0);
-    case TCP_S_CONNECTED:
-        break;
+    case TCP_S_CONNECTED: break;
     }
     if (s->u.tcp.rx_bytes || s->u.tcp.peer_fin || s->u.tcp.rd_shut)
         ev |= EPOLLIN | EPOLLRDNORM;

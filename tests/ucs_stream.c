@@ -145,29 +145,14 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'l':
-            port = atoi(optarg);
-            break;
-        case 'C':
-            peer = optarg;
-            break;
-        case 'b':
-            bytes = tool_parse_size(optarg);
-            break;
-        case 'o':
-            one_way = true;
-            break;
-        case 'k':
-            keepalive = atoi(optarg);
-            break;
-        case 't':
-            timeout_s = atoi(optarg);
-            break;
-        default:
-            return 2;
+        case 'c': config = optarg; break;
+        case 'l': port = atoi(optarg); break;
+        case 'C': peer = optarg; break;
+        case 'b': bytes = tool_parse_size(optarg); break;
+        case 'o': one_way = true; break;
+        case 'k': keepalive = atoi(optarg); break;
+        case 't': timeout_s = atoi(optarg); break;
+        default: return 2;
         }
     }
     if (!config || !bytes || (!port == !peer)) {
