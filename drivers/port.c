@@ -31,6 +31,7 @@ struct ucs_port {
     struct rte_mbuf **backlog;
     uint32_t backlog_cap, head, count;
     uint64_t rx_frames, tx_frames, tx_backlogged, tx_alloc_failed;
+    struct ucs_fault *fault;
     char name[RTE_DEV_NAME_MAX_LEN];
 };
 
@@ -151,6 +152,8 @@ struct ucs_port *ucs_port_open(const struct ucs_port_params *params, char *err, 
     }
     if (port_setup(p, params, err, errlen) != 0)
         goto fail;
+    if (params->fault)
+        p->fault = ucs_fault_create(params->fault);
     return p;
 fail:
     ucs_port_close(p);
@@ -161,6 +164,7 @@ void ucs_port_close(struct ucs_port *p)
 {
     if (!p)
         return;
+    ucs_fault_destroy(p->fault);
     if (p->backlog) {
         for (uint32_t i = 0; i < p->count; i++)
             rte_pktmbuf_free(p->backlog[(p->head + i) & (p->backlog_cap - 1)]);
@@ -201,6 +205,9 @@ void ucs_port_get_stats(const struct ucs_port *p, struct ucs_port_stats *s)
     s->mbufs_total = p->rx_pool->size + p->tx_pool->size;
     s->mbufs_free = rte_mempool_avail_count(p->rx_pool) + rte_mempool_avail_count(p->tx_pool);
     s->tx_backlog_now = p->count;
+    memset(&s->faults, 0, sizeof(s->faults));
+    if (p->fault)
+        ucs_fault_get_stats(p->fault, &s->faults);
 }
 
 bool ucs_port_link_up(struct ucs_port *p)
@@ -211,12 +218,19 @@ bool ucs_port_link_up(struct ucs_port *p)
 
 unsigned ucs_port_rx(struct ucs_port *p, struct ucs_rx_frame *frames, unsigned max)
 {
-    struct rte_mbuf *m[64];
+    struct rte_mbuf *m[64], *burst[64];
     unsigned n, kept = 0;
 
     if (max > RTE_DIM(m))
         max = RTE_DIM(m);
-    n = rte_eth_rx_burst(p->id, 0, m, (uint16_t)max);
+    if (p->fault) {
+        /* Duplicates and released frames must fit the caller's array too. */
+        unsigned want = (max - UCS_FAULT_HOLD_MAX) / 2;
+        n = rte_eth_rx_burst(p->id, 0, burst, (uint16_t)want);
+        n = ucs_fault_apply(p->fault, burst, n, m);
+    } else {
+        n = rte_eth_rx_burst(p->id, 0, m, (uint16_t)max);
+    }
     for (unsigned i = 0; i < n; i++) {
         /* Frames fit one mbuf at our MTU; a chained one would need a copy the fast path avoids. */
         if (m[i]->nb_segs != 1) {

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fault.h"
+
 struct ucs_port;
 
 /* Starts DPDK's environment abstraction layer from a whitespace-separated
@@ -21,6 +23,7 @@ struct ucs_port_params {
     const char *devargs;   /* a PCI address or a vdev string such as "net_tap0,iface=x" */
     uint16_t mtu;          /* 0: keep the port's own */
     uint16_t scratch_size; /* bytes the stack may use beside each received frame */
+    const struct ucs_fault_params *fault; /* NULL: received frames arrive as sent */
 };
 
 /* Transmit checksum work the port does in hardware (or its PMD does for us).
@@ -42,6 +45,7 @@ struct ucs_port_info {
 struct ucs_port_stats {
     uint64_t rx_frames, tx_frames, tx_backlogged, tx_alloc_failed;
     uint32_t mbufs_total, mbufs_free, tx_backlog_now;
+    struct ucs_fault_stats faults;
 };
 
 struct ucs_port *ucs_port_open(const struct ucs_port_params *params, char *err, size_t errlen);
@@ -58,6 +62,7 @@ struct ucs_rx_frame {
     void *scratch;
     void *handle;
 };
+/* With faults configured, max must be at least UCS_FAULT_HOLD_MAX + 2. */
 unsigned ucs_port_rx(struct ucs_port *port, struct ucs_rx_frame *frames, unsigned max);
 void ucs_frame_free(void *handle);
 

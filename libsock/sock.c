@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lwip/pbuf.h"
+#include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <time.h>
 
@@ -241,6 +242,12 @@ int ucs_ioctl(int fd, unsigned long request, ...)
         } else {
             return sock_fail(ENOTTY);
         }
+        return 0;
+    case SIOCOUTQ:
+        if (s->kind != SOCK_KIND_TCP)
+            return sock_fail(ENOTTY);
+        if ((*arg = tcp_sock_outq(s)) < 0)
+            return sock_fail(EINVAL);
         return 0;
     default: return sock_fail(ENOTTY);
     }

@@ -144,6 +144,8 @@ void tcp_sock_close(struct ucs_sock *s);
 void udp_sock_close(struct ucs_sock *s);
 uint32_t tcp_sock_events(struct ucs_sock *s);
 uint32_t udp_sock_events(struct ucs_sock *s);
+/* SIOCOUTQ: bytes (and a FIN) written and not yet acknowledged by the peer. */
+int tcp_sock_outq(struct ucs_sock *s);
 void epoll_sock_close(struct ucs_sock *s);
 int local_sock_open(struct ucs_sock *s);
 void local_sock_close(struct ucs_sock *s);

@@ -648,6 +648,14 @@ static int stream_getopt(struct ucs_sock *s, int level, int name, void *val, soc
     return 0;
 }
 
+int tcp_sock_outq(struct ucs_sock *s)
+{
+    struct tcp_pcb *pcb = s->u.tcp.pcb;
+    if (s->u.tcp.state == TCP_S_LISTEN)
+        return -1;
+    return pcb ? (int)(pcb->snd_lbb - pcb->lastack) : 0;
+}
+
 uint32_t tcp_sock_events(struct ucs_sock *s)
 {
     uint32_t ev = 0;

@@ -1,6 +1,8 @@
 /* The plain-text stack configuration. */
 #include <ucstack/stack.h>
 
+#include "fault_config.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -120,6 +122,8 @@ static const char *apply(struct ucs_config *cfg, const char *key, char *value)
         return parse_bool(value, &port->host_local) ? "host_local wants yes or no" : NULL;
     if (!strcmp(key, "attest"))
         return parse_attest(value, port);
+    if (!strcmp(key, "fault"))
+        return ucs_fault_config_parse(value, &port->fault);
     return "unknown key";
 }
 

@@ -3,6 +3,7 @@
 
 #include "lwip/init.h"
 #include "lwip/mem.h"
+#include "lwip/memp.h"
 #include "lwip/netif.h"
 #include "lwip/stats.h"
 #include "lwip/timeouts.h"
@@ -208,10 +209,16 @@ void ucs_stack_get_stats(const struct ucs_stack *s, struct ucs_stack_stats *out)
         out->attest_foreign_nonce += as.foreign_nonce;
         out->attest_malformed += as.malformed;
         out->attest_dropped_frames += dropped;
+        out->fault_dropped += ps.faults.dropped;
+        out->fault_reordered += ps.faults.reordered;
+        out->fault_duplicated += ps.faults.duplicated;
+        out->fault_corrupted += ps.faults.corrupted;
     }
     out->ip_drops = lwip_stats.ip.drop + lwip_stats.ip6.drop;
     out->tcp_drops = lwip_stats.tcp.drop;
     out->tcp_checksum_errors = lwip_stats.tcp.chkerr;
+    out->ip_checksum_errors = lwip_stats.ip.chkerr;
+    out->tcp_pcbs = lwip_stats.memp[MEMP_TCP_PCB]->used;
     ucs_tcpopt_get_stats(&opt);
     out->tcpopt_malformed = opt.malformed;
     out->tcpopt_unknown = opt.unknown_exid;

@@ -16,6 +16,13 @@ extern "C" {
 
 #define UCS_MAX_PORTS 4
 
+/* Faults injected into the frames a port receives, for testing recovery: each
+ * a probability from 0 to 1 per frame; the same seed makes the same choices. */
+struct ucs_fault_config {
+    double loss, reorder, duplicate, corrupt;
+    uint64_t seed;
+};
+
 struct ucs_port_config {
     char devargs[256];      /* PCI address or vdev string */
     bool has_ipv4, has_ipv6, has_gateway;
@@ -31,6 +38,7 @@ struct ucs_port_config {
      * or connects to it. */
     char attest_path[108];
     bool attest_listen;
+    struct ucs_fault_config fault; /* all zero: none */
 };
 
 struct ucs_config {
@@ -41,10 +49,11 @@ struct ucs_config {
 
 /*
  * Parses "key = value" lines ('#' starts a comment). Keys: eal, port, ipv4,
- * ipv6, gateway, mtu, host_local, attest ("listen PATH" or "connect PATH").
- * Each "port" line starts a new port; the
- * keys after it describe that port. Returns 0, or -1 with a message naming
- * the line in err.
+ * ipv6, gateway, mtu, host_local, attest ("listen PATH" or "connect PATH"),
+ * fault. Each "port" line starts a new port; the keys after it describe that
+ * port. "fault = loss=0.01,reorder=1%,dup=0.001,corrupt=0.001,seed=42" injects
+ * faults into what the port receives (any subset; a rate is a fraction or a
+ * percentage). Returns 0, or -1 with a message naming the line in err.
  */
 int ucs_config_parse(const char *text, struct ucs_config *cfg, char *err, size_t errlen);
 int ucs_config_load(const char *path, struct ucs_config *cfg, char *err, size_t errlen);
@@ -78,6 +87,11 @@ struct ucs_stack_stats {
      * nonce this instance did not give out, malformed attestation messages, and
      * frames dropped because they came before the attestation. */
     uint64_t attest_attested, attest_lost, attest_foreign_nonce, attest_malformed, attest_dropped_frames;
+    /* Injected by the ports' "fault" key, and the IPv4 header checksum failures
+     * that, with tcp_checksum_errors, show corrupted frames were caught. */
+    uint64_t fault_dropped, fault_reordered, fault_duplicated, fault_corrupted;
+    uint64_t ip_checksum_errors;
+    uint32_t tcp_pcbs; /* connections lwIP holds in any state */
     int numa_node, cpu;
 };
 void ucs_stack_get_stats(const struct ucs_stack *stack, struct ucs_stack_stats *stats);
