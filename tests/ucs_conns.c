@@ -79,16 +79,24 @@ static void mem_snap(struct mem_snap *m)
     m->mbufs_free = s.mbufs_free;
 }
 
-/* What N idle connections cost over the baseline, per connection. */
+/* What N idle connections cost over the baseline, per connection, and what
+ * one pass of each of lwIP's TCP timers (which walk every pcb) takes. */
 static void print_idle(const struct mem_snap *base, uint32_t n)
 {
     struct mem_snap now;
+    double t0 = tool_now(), fast, slow;
+    tcp_fasttmr();
+    fast = tool_now() - t0;
+    t0 = tool_now();
+    tcp_slowtmr();
+    slow = tool_now() - t0;
     mem_snap(&now);
     double libc = (now.libc - base->libc) / n, heap = (now.lwip_heap - base->lwip_heap) / n;
     double pools = (now.pools - base->pools) / n;
     printf("idle conns=%u bytes_per_conn=%.0f lwip_pools=%.0f lwip_heap=%.0f libc_heap=%.0f rss_delta=%.0f "
-           "tcp_pcb_size=%zu\n",
-           n, libc + heap + pools, pools, heap, libc, (now.rss - base->rss) / n, sizeof(struct tcp_pcb));
+           "tcp_pcb_size=%zu fasttmr_us=%.0f slowtmr_us=%.0f\n",
+           n, libc + heap + pools, pools, heap, libc, (now.rss - base->rss) / n, sizeof(struct tcp_pcb), fast * 1e6,
+           slow * 1e6);
 }
 
 static uint32_t count_list(struct tcp_pcb *pcb)
