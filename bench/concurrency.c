@@ -54,11 +54,13 @@ static ssize_t k_send(int fd, const void *buf, size_t len, int flags)
     return send(fd, buf, len, flags | MSG_NOSIGNAL);
 }
 
-static const struct conc_ops kernel_ops = {socket, bind, listen, connect, accept4, k_send, recv, shutdown, close,
-                                           setsockopt, getsockopt, epoll_create1, epoll_ctl, epoll_wait, 100};
-static const struct conc_ops ucs_ops = {ucs_socket, ucs_bind, ucs_listen, ucs_connect, ucs_accept4, ucs_send,
-                                        ucs_recv, ucs_shutdown, ucs_close, ucs_setsockopt, ucs_getsockopt,
-                                        ucs_epoll_create1, ucs_epoll_ctl, ucs_epoll_wait, 0};
+static const struct conc_ops kernel_ops = {socket,     bind,          listen,    connect,    accept4,
+                                           k_send,     recv,          shutdown,  close,      setsockopt,
+                                           getsockopt, epoll_create1, epoll_ctl, epoll_wait, 100};
+static const struct conc_ops ucs_ops = {
+    ucs_socket,     ucs_bind,          ucs_listen,    ucs_connect,    ucs_accept4,
+    ucs_send,       ucs_recv,          ucs_shutdown,  ucs_close,      ucs_setsockopt,
+    ucs_getsockopt, ucs_epoll_create1, ucs_epoll_ctl, ucs_epoll_wait, 0};
 
 struct conn {
     int fd;

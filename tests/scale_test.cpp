@@ -65,6 +65,7 @@ TEST_F(Scale, HundredThousandConnectionsAcrossTheVirtioCable)
     ASSERT_TRUE(client.wait_line("established ", 300000, &line)) << client.output();
     EXPECT_EQ(kv(line, "n"), kConns) << line;
     EXPECT_EQ(kv(line, "failed"), 0) << line;
+    EXPECT_EQ(kv(line, "peer_creds"), kConns) << "each connection knows who is on the other end: " << line;
     ASSERT_TRUE(client.wait_line("exercised ", 300000, &line)) << client.output();
     EXPECT_EQ(kv(line, "ok"), kConns) << line;
     ASSERT_TRUE(client.wait_line("closed ", 300000, &line)) << client.output();
@@ -77,6 +78,7 @@ TEST_F(Scale, HundredThousandConnectionsAcrossTheVirtioCable)
     EXPECT_EQ(kv(line, "served"), kConns) << line;
     EXPECT_EQ(kv(line, "closed"), kConns) << line;
     EXPECT_EQ(kv(line, "bad"), 0) << line;
+    EXPECT_EQ(kv(line, "peer_creds"), kConns) << line;
 
     // The server has freed every pcb; the client, which closed first, holds TIME-WAIT only.
     client.close_stdin();

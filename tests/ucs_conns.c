@@ -12,12 +12,13 @@
  * at a time (default 200 per server port: lwIP keeps at most 255 half-open
  * or unaccepted connections per listener and drops SYNs beyond). Lines, in order:
  *   server: "ready", "idle conns=N ...", "drained ...", then at the end "stats ..."
- *   client: "established n=N seconds=S conn_per_s=R", "idle conns=N ...",
+ *   client: "established n=N seconds=S conn_per_s=R peer_creds=N", "idle conns=N ...",
  *           "exercised n=N ok=N seconds=S", "closed n=N eofs=N seconds=S",
  *           then, once its standard input closes, "stats ..."
  * The request is 32 bytes (magic, index, nonce, index ^ nonce); the answer is
  * the request with every bit flipped. Both sides check every byte.
  */
+#include <ucred.h>
 #include <ucstack/socket.h>
 #include <ucstack/stack.h>
 
@@ -124,6 +125,15 @@ static void print_stats(struct ucs_stack *stack, const struct mem_snap *base, ui
            (unsigned long long)ix.compared);
 }
 
+/* Whether the peer's credential came with the connection. */
+static bool has_peer_cred(int fd)
+{
+    ucred_t *uc = NULL;
+    bool ok = getpeerucred(fd, &uc) == 0 && ucred_getpid(uc) > 0;
+    ucred_free(uc);
+    return ok;
+}
+
 static bool stdin_closed(void)
 {
     struct pollfd pfd = {.fd = 0, .events = POLLIN};
@@ -166,7 +176,7 @@ static int serve(struct ucs_stack *stack, int port, int nports, uint32_t expect)
 {
     struct epoll_event evs[MAX_EVENTS];
     struct mem_snap base;
-    uint32_t accepted = 0, served = 0, closed = 0, bad = 0, open = 0;
+    uint32_t accepted = 0, served = 0, closed = 0, bad = 0, open = 0, creds = 0;
     bool idle_said = false, drained_said = false;
     int ep = ucs_epoll_create1(0);
 
@@ -199,6 +209,7 @@ static int serve(struct ucs_stack *stack, int port, int nports, uint32_t expect)
                         continue;
                     }
                     conns[slot] = (struct conn){.fd = fd};
+                    creds += has_peer_cred(fd);
                     accepted++;
                     open++;
                 }
@@ -235,7 +246,8 @@ static int serve(struct ucs_stack *stack, int port, int nports, uint32_t expect)
             struct ucs_tcp_index_stats ix;
             ucs_tcp_index_get_stats(&ix);
             if (ix.indexed == 0) {
-                printf("drained accepted=%u served=%u closed=%u bad=%u\n", accepted, served, closed, bad);
+                printf("drained accepted=%u served=%u closed=%u bad=%u peer_creds=%u\n", accepted, served, closed, bad,
+                       creds);
                 drained_said = true;
             }
         }
@@ -255,7 +267,7 @@ static int client(struct ucs_stack *stack, struct target *t, int nports, uint32_
 {
     struct epoll_event evs[MAX_EVENTS];
     struct mem_snap base;
-    uint32_t started = 0, established = 0, failed = 0, inflight = 0, ok = 0, bad = 0, eofs = 0;
+    uint32_t started = 0, established = 0, failed = 0, inflight = 0, ok = 0, bad = 0, eofs = 0, creds = 0;
     uint64_t nonce = ((uint64_t)getpid() << 32) ^ (uint64_t)(tool_now() * 1e6);
     int ep = ucs_epoll_create1(0);
     double t0;
@@ -298,14 +310,15 @@ static int client(struct ucs_stack *stack, struct target *t, int nports, uint32_
                 ev.events = 0;
             } else {
                 established++;
+                creds += has_peer_cred(c->fd);
             }
             inflight--;
             ucs_epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
         }
     }
     double secs = tool_now() - t0;
-    printf("established n=%u failed=%u seconds=%.3f conn_per_s=%.0f\n", established, failed, secs,
-           secs > 0 ? established / secs : 0.0);
+    printf("established n=%u failed=%u seconds=%.3f conn_per_s=%.0f peer_creds=%u\n", established, failed, secs,
+           secs > 0 ? established / secs : 0.0, creds);
     if (failed)
         return 1;
     print_idle(&base, count);
