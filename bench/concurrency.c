@@ -12,6 +12,8 @@
 #include <ucstack/socket.h>
 #include <ucstack/stack.h>
 
+#include "drive.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -323,8 +325,14 @@ int conc_role_main(const struct role_args *a)
         sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     } else {
         bench_ucs_start(a, server);
-        if (!server)
+        if (!server) {
             inet_pton(AF_INET, BENCH_SERVER_IP, &sa.sin_addr);
+            /* Neighbours resolved both ways first: a SYN held up by ARP costs lwIP's 3 s retransmission. */
+            struct sockaddr_storage dst = {0};
+            memcpy(&dst, &sa, sizeof(sa));
+            if (ucs_drive_ping(ucs_stack_current(), &dst, 5000) < 0)
+                bench_fail("no answer to a ping across the cable");
+        }
     }
     if (server) {
         int l = listener(o, (struct sockaddr *)&sa, len);
