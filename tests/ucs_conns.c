@@ -47,7 +47,8 @@
 
 struct conn {
     int fd;
-    uint8_t got; /* bytes of the current message received */
+    uint8_t got;    /* bytes of the current message received */
+    uint8_t unsent; /* server: bytes of the answer TCP has not taken yet */
     uint8_t buf[MSG];
 };
 
@@ -118,11 +119,11 @@ static void print_stats(struct ucs_stack *stack, const struct mem_snap *base, ui
     ucs_tcp_index_get_stats(&ix);
     mem_snap(&now);
     printf("stats active=%u time_wait=%u pcbs_used=%u sockets_open=%u lwip_heap_delta=%.0f mbufs_free_delta=%.0f "
-           "tcp_drops=%llu ip_drops=%llu index_lookups=%llu index_compared=%llu\n",
+           "tcp_drops=%llu ip_drops=%llu index_lookups=%llu index_compared=%llu tcp_seg_exhausted=%u\n",
            count_list(tcp_active_pcbs), count_list(tcp_tw_pcbs), (unsigned)memp_pools[MEMP_TCP_PCB]->stats->used,
            open_sockets, now.lwip_heap - base->lwip_heap, now.mbufs_free - base->mbufs_free,
            (unsigned long long)s.tcp_drops, (unsigned long long)s.ip_drops, (unsigned long long)ix.lookups,
-           (unsigned long long)ix.compared);
+           (unsigned long long)ix.compared, (unsigned)memp_pools[MEMP_TCP_SEG]->stats->err);
 }
 
 /* Whether the peer's credential came with the connection. */
@@ -163,6 +164,19 @@ static int read_msg(struct conn *c)
         c->got = (uint8_t)(c->got + n);
     }
     c->got = 0;
+    return 1;
+}
+
+/* Sends what is left of c's answer: 1 when all of it went, 0 when TCP cannot
+ * take it yet (back-pressure: wait for EPOLLOUT), -1 on error. */
+static int send_answer(struct conn *c)
+{
+    while (c->unsent) {
+        ssize_t n = ucs_send(c->fd, c->buf + MSG - c->unsent, c->unsent, 0);
+        if (n < 0)
+            return errno == EAGAIN ? 0 : -1;
+        c->unsent = (uint8_t)(c->unsent - n);
+    }
     return 1;
 }
 
@@ -216,7 +230,15 @@ static int serve(struct ucs_stack *stack, int port, int nports, uint32_t expect)
                 continue;
             }
             struct conn *c = &conns[d];
-            int r;
+            struct epoll_event in = {.events = EPOLLIN, .data.u64 = d}, out = {.events = EPOLLOUT, .data.u64 = d};
+            int r = 0, s = 1;
+            if (c->unsent) {
+                if ((s = send_answer(c)) == 0)
+                    continue;
+                served += s > 0;
+                bad += s < 0;
+                ucs_epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &in);
+            }
             while ((r = read_msg(c)) == 1) {
                 uint64_t w[4];
                 memcpy(w, c->buf, MSG);
@@ -225,10 +247,13 @@ static int serve(struct ucs_stack *stack, int port, int nports, uint32_t expect)
                     continue;
                 }
                 flip(c->buf);
-                if (ucs_send(c->fd, c->buf, MSG, 0) != MSG)
-                    bad++;
-                else
-                    served++;
+                c->unsent = MSG;
+                if ((s = send_answer(c)) == 0) {
+                    ucs_epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &out);
+                    break;
+                }
+                served += s > 0;
+                bad += s < 0;
             }
             if (r < 0) {
                 bad += r == -2;
