@@ -147,8 +147,7 @@ int ucs_epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
             return sock_fail(ENOENT);
         item_unlink(it);
         return 0;
-    default:
-        return sock_fail(EINVAL);
+    default: return sock_fail(EINVAL);
     }
     it->events = event->events;
     it->data = event->data.u64;

@@ -21,18 +21,18 @@ struct ucs_epoll;
 enum ucs_sock_kind { SOCK_KIND_TCP, SOCK_KIND_UDP, SOCK_KIND_EPOLL };
 
 enum ucs_tcp_state {
-    TCP_S_NEW, /* socket() done, maybe bound */
+    TCP_S_NEW,        /* socket() done, maybe bound */
     TCP_S_LISTEN,
     TCP_S_CONNECTING,
     TCP_S_CONNECTED,
-    TCP_S_CLOSED, /* the connection is gone (reset, aborted, timed out) */
+    TCP_S_CLOSED,     /* the connection is gone (reset, aborted, timed out) */
 };
 
 /* One received datagram, or one pbuf chain of a stream, queued for the application. */
 struct ucs_rxq_entry {
     struct ucs_rxq_entry *next;
     struct pbuf *p;
-    uint16_t offset;              /* stream: bytes of p already read */
+    uint16_t offset; /* stream: bytes of p already read */
     struct sockaddr_storage from; /* datagram: the sender */
 };
 
@@ -53,9 +53,9 @@ struct ucs_epitem {
 struct ucs_sock {
     int fd;
     enum ucs_sock_kind kind;
-    int family; /* AF_INET or AF_INET6 */
+    int family;       /* AF_INET or AF_INET6 */
     bool nonblock, cloexec, v6only, reuseaddr, keepalive;
-    int so_error; /* pending error, reported once (SO_ERROR, or the next call) */
+    int so_error;     /* pending error, reported once (SO_ERROR, or the next call) */
     int rcvbuf, sndbuf;
     struct timeval rcvtimeo, sndtimeo;
     struct linger linger;
