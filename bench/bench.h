@@ -15,7 +15,7 @@
 /* What a child process is told on its command line (--role ...). */
 struct role_args {
     const char *role;   /* ucs-server, ucs-client, ucs-inproc, k-server, k-client, raw-server, raw-client */
-    const char *mode;   /* rr, bulk, conn (raw: ignored, it runs ping-pong then bulk) */
+    const char *mode;   /* rr, bulk, conn, conc (raw: ignored, it runs ping-pong then bulk) */
     const char *family; /* kernel: tcp or unix */
     const char *prefix; /* DPDK --file-prefix */
     const char *path;   /* vhost-user or AF_UNIX socket path */
@@ -65,6 +65,16 @@ int bench_role_main(const struct role_args *a);
 int local_bench_run(const char *run_dir, bool quick, int server_core, int client_core);
 void local_bench_print(void);
 void local_bench_json(FILE *f); /* its records, the last ones of the list */
+
+/* roles.c: a ucstack role's stack instance on the server's or the client's end
+ * of the cable (the client's once its link is up), and its orderly end. */
+#define BENCH_SERVER_IP "198.18.0.1"
+void bench_ucs_start(const struct role_args *a, bool server);
+void bench_ucs_finish(long peer_pid);
+
+/* concurrency.c: --mode=conc, CONC_CONNS connections at once doing request/response. */
+#define CONC_CONNS 10000u
+int conc_role_main(const struct role_args *a);
 
 /* raw_dpdk.c: the DPDK-only half. */
 int raw_role_main(const struct role_args *a);

@@ -24,7 +24,7 @@
 #define MSG 64
 #define BULK_CHUNK (256 * 1024)
 #define PATTERN_PERIOD 4093 /* a prime: a segment landing at the wrong offset shows */
-#define SERVER_IP "198.18.0.1"
+#define SERVER_IP BENCH_SERVER_IP
 #define CLIENT_IP "198.18.0.2"
 
 struct netops {
@@ -453,6 +453,26 @@ static void ucs_finish(long peer_pid)
     ucs_stack_destroy(g_stack);
 }
 
+void bench_ucs_start(const struct role_args *a, bool server)
+{
+    char port_line[512];
+    uint64_t deadline = bench_now_ns() + 30000000000ull;
+
+    snprintf(port_line, sizeof(port_line), server ? "net_vhost0,iface=%s,queues=1" : "virtio_user0,path=%s,queues=1",
+             a->path);
+    ucs_start(a, port_line, server ? SERVER_IP : CLIENT_IP);
+    while (!server && !ucs_stack_links_up(g_stack)) {
+        if (bench_now_ns() > deadline)
+            bench_fail("the cable did not come up in 30 s");
+        ucs_stack_poll(g_stack);
+    }
+}
+
+void bench_ucs_finish(long peer_pid)
+{
+    ucs_finish(peer_pid);
+}
+
 /* An orderly end: our FIN, then the peer's, so each side knows the other is done. */
 static void close_orderly(const struct netops *o, int fd)
 {
@@ -715,6 +735,8 @@ static int k_client(const struct role_args *a)
 int bench_role_main(const struct role_args *a)
 {
     signal(SIGPIPE, SIG_IGN);
+    if (!strcmp(a->mode, "conc"))
+        return conc_role_main(a);
     if (!strcmp(a->role, "ucs-server"))
         return ucs_server(a);
     if (!strcmp(a->role, "ucs-client"))

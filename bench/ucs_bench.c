@@ -51,13 +51,14 @@ struct sizes {
     int cred_batches;
     uint64_t raw_count, raw_warm, raw_bytes;
     unsigned timeout_s;
+    uint64_t conc_count, conc_warm; /* transactions over CONC_CONNS connections */
 };
 
 static const struct sizes full_sizes = {
-    100000, 10000, 4ull << 30, 256ull << 20, 100000, 1000, 1000000, 5, 100000, 10000, 4ull << 30, 300,
+    100000, 10000, 4ull << 30, 256ull << 20, 100000, 1000, 1000000, 5, 100000, 10000, 4ull << 30, 300, 1000000, 100000,
 };
 static const struct sizes quick_sizes = {
-    20000, 2000, 256ull << 20, 16ull << 20, 5000, 500, 200000, 5, 20000, 2000, 256ull << 20, 40,
+    20000, 2000, 256ull << 20, 16ull << 20, 5000, 500, 200000, 5, 20000, 2000, 256ull << 20, 40, 100000, 20000,
 };
 
 /* ---------------------------------------------------------------- records */
@@ -74,6 +75,8 @@ enum {
     R_CONN_UCS,
     R_CONN_UCS_NOCRED,
     R_CONN_KTCP,
+    R_CONC_UCS,
+    R_CONC_KTCP,
     N_REC
 };
 
@@ -104,6 +107,10 @@ static struct rec recs[N_REC] = {
     [R_CONN_UCS_NOCRED] = {"conn", "ucstack-virtio-nocred", "ucstack", "ucstack, virtio cable, credentials off", 0, 0,
                            "", "", "", 0, 0, 0, ""},
     [R_CONN_KTCP] = {"conn", "kernel-tcp-loopback", "kernel", "kernel TCP 127.0.0.1", 0, 0, "", "", "", 0, 0, 0, ""},
+    [R_CONC_UCS] = {"conc", "ucstack-virtio", "ucstack", "ucstack, 10k connections, virtio cable", 0, 0, "", "", "", 0, 0,
+                    0, ""},
+    [R_CONC_KTCP] = {"conc", "kernel-tcp-loopback", "kernel", "kernel TCP 127.0.0.1, 10k connections", 0, 0, "", "", "",
+                     0, 0, 0, ""},
 };
 
 /* The value of key=... in a "k=v k=v" line, or NAN. */
@@ -713,6 +720,27 @@ static void do_conn(int r, const char *srole, const char *crole, bool dpdk, bool
     progress_end(r, "%.0f conn/s", fig(r, "conn_per_s"));
 }
 
+static void check_conc(int r, const struct job *j)
+{
+    check_count(r, "served", j->count + j->warm);
+    check_count(r, "accepted", CONC_CONNS);
+    check_count(r, "closed", CONC_CONNS);
+    if (recs[r].ok && (kv(recs[r].client, "conns") != CONC_CONNS || kv(recs[r].client, "closed") != CONC_CONNS))
+        rec_fail(&recs[r], "the client held %.0f connections and closed %.0f, not %u", kv(recs[r].client, "conns"),
+                 kv(recs[r].client, "closed"), CONC_CONNS);
+}
+
+static void do_conc(int r, const char *srole, const char *crole, bool dpdk)
+{
+    if (stop_requested)
+        return;
+    struct job j = {srole, crole, "conc", "tcp", dpdk, false, sz->conc_count, sz->conc_warm, 0, 0};
+    progress_start(r);
+    attempt(r, &j, check_conc);
+    progress_end(r, "%.0f transactions/s p99 %.1f us (connect %.2f s)", fig(r, "tps"), fig(r, "p99_ns") / 1e3,
+                 fig(r, "connect_s"));
+}
+
 /* ---------------------------------------------------------------- output */
 
 static char cpu_model[256] = "unknown";
@@ -866,7 +894,16 @@ static void print_table(bool quick)
     cell(a, sizeof(a), R_RAW, fig(R_RAW, "mpps"), "%.2f Mpps");
     snprintf(k, sizeof(k), "1514 B frames, %s", a);
     row("limit: raw stream", "raw DPDK frames, virtio", u, k, "-", "1.00");
-    row("10k concurrent conns", "-", "not measured yet", "not measured yet", "-", "-");
+    cell(u, sizeof(u), R_CONC_UCS, fig(R_CONC_UCS, "tps"), "%.0f tx/s");
+    cell(a, sizeof(a), R_CONC_KTCP, fig(R_CONC_KTCP, "tps"), "%.0f");
+    snprintf(k, sizeof(k), "TCP %s tx/s", a);
+    num(rs, sizeof(rs), ratio(fig(R_CONC_UCS, "tps"), fig(R_CONC_KTCP, "tps")), "%.2f");
+    row("10k conns RR 64 B, rate", "virtio cable, 2 processes", u, k, rs, "n/a");
+    cell(u, sizeof(u), R_CONC_UCS, fig(R_CONC_UCS, "p99_ns") / 1e3, "%.1f us");
+    cell(a, sizeof(a), R_CONC_KTCP, fig(R_CONC_KTCP, "p99_ns") / 1e3, "%.1f");
+    snprintf(k, sizeof(k), "TCP %s us", a);
+    num(rs, sizeof(rs), ratio(fig(R_CONC_KTCP, "p99_ns"), fig(R_CONC_UCS, "p99_ns")), "%.2f");
+    row("10k conns RR 64 B, p99", "virtio cable, 2 processes", u, k, rs, "n/a");
     row("local sockets", "see the table below", "-", "-", "-", "-");
 
     for (int r = 0; r < N_REC; r++) {
@@ -974,6 +1011,9 @@ static void json_ratios(FILE *f, int r)
             json_ratio(f, "credentials_cost_us_per_conn",
                        fig(r, "us_per_conn") - fig(R_CONN_UCS_NOCRED, "us_per_conn"), &first);
         }
+    } else if (r == R_CONC_UCS) {
+        json_ratio(f, "kernel-tcp-loopback_tps", ratio(fig(r, "tps"), fig(R_CONC_KTCP, "tps")), &first);
+        json_ratio(f, "kernel-tcp-loopback_p99", ratio(fig(R_CONC_KTCP, "p99_ns"), fig(r, "p99_ns")), &first);
     }
     fputc('}', f);
 }
@@ -1006,11 +1046,13 @@ static void write_json(const char *path, bool quick)
     fprintf(f, "  \"retries\": %d,\n  \"wait_quiet_seconds\": %g,\n", retries, wait_quiet_s);
     fprintf(f, "  \"sizes\": {\"rr_round_trips\": %llu, \"rr_warmup\": %llu, \"bulk_bytes\": %llu, \"bulk_warmup_bytes\": "
                "%llu, \"connections\": %llu, \"conn_warmup\": %llu, \"cred_calls_per_batch\": %llu, \"cred_batches\": %d, "
-               "\"raw_pings\": %llu, \"raw_stream_bytes\": %llu},\n",
+               "\"raw_pings\": %llu, \"raw_stream_bytes\": %llu, \"conc_connections\": %u, \"conc_transactions\": %llu, "
+               "\"conc_warmup\": %llu},\n",
             (unsigned long long)sz->rr_count, (unsigned long long)sz->rr_warm, (unsigned long long)sz->bulk_bytes,
             (unsigned long long)sz->bulk_warm, (unsigned long long)sz->conn_count, (unsigned long long)sz->conn_warm,
             (unsigned long long)sz->cred_calls, sz->cred_batches, (unsigned long long)sz->raw_count,
-            (unsigned long long)sz->raw_bytes);
+            (unsigned long long)sz->raw_bytes, CONC_CONNS, (unsigned long long)sz->conc_count,
+            (unsigned long long)sz->conc_warm);
     fprintf(f, "  \"records\": [\n");
     for (int r = 0; r < N_REC; r++) {
         fprintf(f, "    {\"scenario\": \"%s\", \"transport\": \"%s\", \"side\": \"%s\", \"description\": ",
@@ -1051,7 +1093,6 @@ static void write_json(const char *path, bool quick)
     fprintf(f, ", \"getpeerucred_ns_per_call\": ");
     json_num(f, fig(R_RR_KUNIX, "kernel_getpeerucred_ns"));
     fprintf(f, "}},\n");
-    fprintf(f, "    {\"scenario\": \"concurrency-10k\", \"status\": \"not measured yet\"},\n");
     local_bench_json(f);
     fprintf(f, "  ]\n}\n");
     fclose(f);
@@ -1222,7 +1263,7 @@ static bool wanted(const char *only, const char *what)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: ucstack-bench [--quick] [--json PATH] [--plot DIR] [--only raw,rr,bulk,conn,local]\n"
+            "usage: ucstack-bench [--quick] [--json PATH] [--plot DIR] [--only raw,rr,bulk,conn,conc,local]\n"
             "                     [--server-core N] [--client-core N] [--busy-client] [--huge] [--huge-dir DIR]\n"
             "                     [--retries N] [--wait-quiet SECONDS]\n"
             "  --quick        small sizes: the whole suite in under a minute\n"
@@ -1302,7 +1343,7 @@ int main(int argc, char **argv)
             server_core, client_core, dpdk_number(), LWIP_VERSION_STRING);
 
     nsteps = (wanted(only, "raw") ? 1 : 0) + (wanted(only, "rr") ? 4 : 0) + (wanted(only, "bulk") ? 3 : 0) +
-             (wanted(only, "conn") ? 3 : 0);
+             (wanted(only, "conn") ? 3 : 0) + (wanted(only, "conc") ? 2 : 0);
     if (wanted(only, "raw"))
         do_raw();
     if (wanted(only, "rr")) {
@@ -1320,6 +1361,10 @@ int main(int argc, char **argv)
         do_conn(R_CONN_UCS, "ucs-server", "ucs-client", true, false);
         do_conn(R_CONN_UCS_NOCRED, "ucs-server", "ucs-client", true, true);
         do_conn(R_CONN_KTCP, "k-server", "k-client", false, false);
+    }
+    if (wanted(only, "conc")) {
+        do_conc(R_CONC_UCS, "ucs-server", "ucs-client", true);
+        do_conc(R_CONC_KTCP, "k-server", "k-client", false);
     }
     if (wanted(only, "local"))
         failed += local_bench_run(run_dir, quick, server_core, client_core);

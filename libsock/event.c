@@ -18,7 +18,10 @@ static void ready_push(struct ucs_epitem *it)
         return;
     it->on_ready_list = true;
     it->next_ready = it->ep->ready;
+    if (it->next_ready)
+        it->next_ready->pprev_ready = &it->next_ready;
     it->ep->ready = it;
+    it->pprev_ready = &it->ep->ready;
 }
 
 void sock_wake(struct ucs_sock *s)
@@ -29,12 +32,11 @@ void sock_wake(struct ucs_sock *s)
 
 static void ready_remove(struct ucs_epitem *it)
 {
-    struct ucs_epitem **pp = &it->ep->ready;
     if (!it->on_ready_list)
         return;
-    while (*pp != it)
-        pp = &(*pp)->next_ready;
-    *pp = it->next_ready;
+    *it->pprev_ready = it->next_ready;
+    if (it->next_ready)
+        it->next_ready->pprev_ready = it->pprev_ready;
     it->on_ready_list = false;
 }
 
@@ -46,12 +48,8 @@ static void item_unlink(struct ucs_epitem *it)
         pp = &(*pp)->next_of_sock;
     *pp = it->next_of_sock;
     ready_remove(it);
-    for (int i = 0; i < ep->nitems; i++) {
-        if (ep->items[i] == it) {
-            ep->items[i] = ep->items[--ep->nitems];
-            break;
-        }
-    }
+    ep->items[it->slot] = ep->items[--ep->nitems];
+    ep->items[it->slot]->slot = it->slot;
     free(it);
 }
 
@@ -137,6 +135,7 @@ int ucs_epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
         it->fd = fd;
         it->next_of_sock = s->epitems;
         s->epitems = it;
+        it->slot = e->u.ep->nitems;
         e->u.ep->items[e->u.ep->nitems++] = it;
         break;
     case EPOLL_CTL_MOD:
@@ -175,8 +174,7 @@ static int collect(struct ucs_epoll *ep, struct epoll_event *events, int max)
                 it->events &= EPOLLONESHOT | EPOLLET;
         }
         if (!ev || (it->events & (EPOLLET | EPOLLONESHOT))) {
-            *pp = it->next_ready;
-            it->on_ready_list = false;
+            ready_remove(it); /* *pp is now the next item */
         } else {
             pp = &it->next_ready;
         }

@@ -43,6 +43,8 @@ struct ucs_rxq_entry {
 struct ucs_epitem {
     struct ucs_epitem *next_of_sock; /* the socket's registrations */
     struct ucs_epitem *next_ready;   /* the epoll instance's ready list */
+    struct ucs_epitem **pprev_ready; /* the link to this item on that list */
+    int slot;                        /* index in the epoll instance's items */
     struct ucs_epoll *ep;
     struct ucs_sock *sock;
     int fd;

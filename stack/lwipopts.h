@@ -23,7 +23,10 @@ extern unsigned char *ucs_ram_heap;
 #define MEMP_NUM_PBUF 16384
 #define MEMP_NUM_RAW_PCB 8
 #define MEMP_NUM_UDP_PCB 64
-#define MEMP_NUM_TCP_PCB 4096
+/* 100,000 connections and more in one instance: lwIP's pools are static
+ * arrays, so this costs sizeof(struct tcp_pcb) (about 300 bytes) per slot
+ * up front; stack/tcp_pcb_index.c keeps finding a connection O(1). */
+#define MEMP_NUM_TCP_PCB 120000
 #define MEMP_NUM_TCP_PCB_LISTEN 64
 #define MEMP_NUM_TCP_SEG 60000
 #define MEMP_NUM_REASSDATA 64
@@ -96,6 +99,11 @@ extern unsigned char *ucs_ram_heap;
  * the time of the last challenge ACK (stack/tcp_guard.c). */
 #define LWIP_TCP_PCB_NUM_EXT_ARGS 3
 #define LWIP_RANDOMIZE_INITIAL_LOCAL_PORTS 1
+/* Ephemeral ports 32768-65535, each reusable for connections to different
+ * peers (stack/tcp_pcb_index.c): 32,768 connections per peer address and port. */
+#define TCP_LOCAL_PORT_RANGE_START 0x8000
+#define TCP_LOCAL_PORT_RANGE_END 0xffff
+#define TCP_ENSURE_LOCAL_PORT_RANGE(port) ((u16_t)(((port) & (u16_t)~TCP_LOCAL_PORT_RANGE_START) + TCP_LOCAL_PORT_RANGE_START))
 #define LWIP_CHECKSUM_ON_COPY 1
 /* lwIP checks TCP_WND against PBUF_POOL_SIZE, but received frames arrive in
  * mbufs from the port's own pool, not in lwIP's pbuf pool. */

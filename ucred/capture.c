@@ -3,11 +3,18 @@
 #include "ucred_impl.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define FEW_GROUPS 32
+
+/* The last credential captured, held here: a capture that reads the same
+ * values shares it, so the thousands of sockets of one process take one entry
+ * of the credential table (it has 4096) and one allocation, not one each. */
+static struct ucs_cred *last;
+static pthread_mutex_t last_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int keep_groups(struct ucs_cred *cred, const gid_t *groups, int n)
 {
@@ -50,6 +57,35 @@ static int capture_groups(struct ucs_cred *cred)
     }
 }
 
+static bool same_cred(const struct ucs_cred *a, const struct ucs_cred *b)
+{
+    return a->pid == b->pid && a->ruid == b->ruid && a->euid == b->euid && a->suid == b->suid && a->rgid == b->rgid &&
+           a->egid == b->egid && a->sgid == b->sgid && a->ngroups == b->ngroups &&
+           (a->ngroups == 0 || memcmp(a->groups, b->groups, a->ngroups * sizeof(gid_t)) == 0) &&
+           strcmp(a->label, b->label) == 0;
+}
+
+/* cred, freshly read, or the last capture if it read the same. */
+static struct ucs_cred *share_last(struct ucs_cred *cred)
+{
+    struct ucs_cred *old;
+
+    pthread_mutex_lock(&last_lock);
+    if (last && same_cred(last, cred)) {
+        struct ucs_cred *shared = ucs_cred_hold(last);
+        pthread_mutex_unlock(&last_lock);
+        free(cred->groups);
+        free(cred);
+        return shared;
+    }
+    old = last;
+    last = ucs_cred_hold(cred);
+    pthread_mutex_unlock(&last_lock);
+    if (old)
+        ucs_cred_release(old);
+    return cred;
+}
+
 struct ucs_cred *ucs_cred_capture(void)
 {
     struct ucs_cred *cred = ucred_mem_alloc(sizeof(*cred));
@@ -66,7 +102,7 @@ struct ucs_cred *ucs_cred_capture(void)
     getresuid(&cred->ruid, &cred->euid, &cred->suid);
     getresgid(&cred->rgid, &cred->egid, &cred->sgid);
     ucred_read_label("/proc/self/attr/current", cred->label);
-    return cred;
+    return share_last(cred);
 }
 
 struct ucs_cred *ucs_cred_hold(struct ucs_cred *cred)

@@ -233,6 +233,19 @@ static bool owner_could_hold(uid_t owner, const struct ucs_cred *c)
     return owner == 0 || (c->ruid == owner && c->euid == owner && c->suid == owner);
 }
 
+/* groups (room for UCS_CRED_TABLE_GROUPS) cut to n, so that a peer's
+ * credential held by every connection costs what it holds. */
+static gid_t *exact_groups(gid_t *groups, uint32_t n)
+{
+    gid_t *exact = n ? malloc(n * sizeof(gid_t)) : NULL;
+    if (n && !exact)
+        return groups;
+    if (n)
+        memcpy(exact, groups, n * sizeof(gid_t));
+    free(groups);
+    return exact;
+}
+
 /* The entry ref names, by the seqlock protocol over pread(): its sequence number
  * is the first word of the entry read, read again after. */
 static enum ucs_cred_verdict read_entry(int fd, const struct ucs_cred_ref *ref, struct ucs_cred **out)
@@ -268,7 +281,7 @@ static enum ucs_cred_verdict read_entry(int fd, const struct ucs_cred_ref *ref, 
             break;
         if (s1 == s2 && e->gen == ref->gen && ref->gen && c->pid == ref->pid) {
             c->refs = 1;
-            c->groups = groups;
+            c->groups = exact_groups(groups, c->ngroups);
             *out = c;
             free(e);
             return UCS_CRED_OK;

@@ -1,0 +1,154 @@
+/*
+ * The connection index: what lets one instance hold 100,000 connections.
+ * lwIP keeps its pcbs on singly linked lists and walks them to find the pcb
+ * of a segment, to remove a pcb and to find a free port. Our patch
+ * (stack/patches/0003-tcp-connection-index.patch) routes TCP_REG and TCP_RMV
+ * here: the lists gain a back link (removal is O(1)), active and TIME-WAIT
+ * pcbs are hashed by their 4-tuple (tcp_input finds one without a walk), and
+ * each local port's users are counted (binding and picking a port look at a
+ * count). Listening pcbs stay a short list lwIP walks (at most
+ * MEMP_NUM_TCP_PCB_LISTEN), and its timers still walk every active pcb.
+ */
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/tcp.h"
+#include "random.h"
+#include "tcp_pcb_index.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#define INDEX_BITS 18
+#define INDEX_BUCKETS (1u << INDEX_BITS)
+_Static_assert(INDEX_BUCKETS >= MEMP_NUM_TCP_PCB, "at most one pcb per bucket on average");
+
+#define PORT_RANGE ((uint32_t)TCP_LOCAL_PORT_RANGE_END - TCP_LOCAL_PORT_RANGE_START + 1)
+/* Where each destination's search for a free port starts moves on by the
+ * ports it tried, per slot, as Linux does (RFC 6056, algorithm 3). */
+#define CURSOR_SLOTS 256
+
+static struct tcp_pcb *buckets[INDEX_BUCKETS];
+static uint32_t port_conns[65536]; /* active and TIME-WAIT pcbs per local port */
+static uint32_t port_binds[65536]; /* bound and listening pcbs per local port */
+static uint16_t cursor[CURSOR_SLOTS];
+static uint8_t secret[16];
+static bool secret_ready;
+static struct ucs_tcp_index_stats stats;
+
+static bool is_conn_list(struct tcp_pcb **pcbs)
+{
+    return pcbs == &tcp_active_pcbs || pcbs == &tcp_tw_pcbs;
+}
+
+static size_t put_addr(uint8_t *out, const ip_addr_t *ip)
+{
+    if (IP_IS_V6(ip)) {
+        memcpy(out, ip_2_ip6(ip)->addr, 16);
+        return 16;
+    }
+    memcpy(out, &ip_2_ip4(ip)->addr, 4);
+    return 4;
+}
+
+/* A keyed hash, so that peers cannot choose 4-tuples that share a bucket. */
+static uint64_t tuple_hash(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *remote_ip, u16_t remote_port)
+{
+    uint8_t tuple[2 * 16 + 4];
+    size_t n = put_addr(tuple, local_ip);
+
+    if (!secret_ready) {
+        ucs_random_bytes(secret, sizeof(secret));
+        secret_ready = true;
+    }
+    n += put_addr(tuple + n, remote_ip);
+    memcpy(tuple + n, &local_port, 2);
+    memcpy(tuple + n + 2, &remote_port, 2);
+    return ucs_siphash(secret, tuple, n + 4);
+}
+
+static struct tcp_pcb **bucket_of(const struct tcp_pcb *pcb)
+{
+    return &buckets[tuple_hash(&pcb->local_ip, pcb->local_port, &pcb->remote_ip, pcb->remote_port) &
+                    (INDEX_BUCKETS - 1)];
+}
+
+void ucs_tcp_pcb_reg(struct tcp_pcb **pcbs, struct tcp_pcb *npcb)
+{
+    npcb->next = *pcbs;
+    if (npcb->next)
+        npcb->next->ucs_pprev = &npcb->next;
+    *pcbs = npcb;
+    npcb->ucs_pprev = pcbs;
+    if (is_conn_list(pcbs)) {
+        struct tcp_pcb **b = bucket_of(npcb);
+        npcb->ucs_hash_next = *b;
+        *b = npcb;
+        port_conns[npcb->local_port]++;
+        stats.indexed++;
+    } else {
+        port_binds[npcb->local_port]++;
+    }
+}
+
+void ucs_tcp_pcb_rmv(struct tcp_pcb **pcbs, struct tcp_pcb *npcb)
+{
+    /* lwIP removes some pcbs that were never registered (a connect that
+     * failed after taking a port): like its list walk, that does nothing. */
+    if (!npcb->ucs_pprev)
+        return;
+    *npcb->ucs_pprev = npcb->next;
+    if (npcb->next)
+        npcb->next->ucs_pprev = npcb->ucs_pprev;
+    npcb->next = NULL;
+    npcb->ucs_pprev = NULL;
+    if (is_conn_list(pcbs)) {
+        struct tcp_pcb **link = bucket_of(npcb);
+        while (*link != npcb)
+            link = &(*link)->ucs_hash_next;
+        *link = npcb->ucs_hash_next;
+        npcb->ucs_hash_next = NULL;
+        port_conns[npcb->local_port]--;
+        stats.indexed--;
+    } else {
+        port_binds[npcb->local_port]--;
+    }
+}
+
+struct tcp_pcb *ucs_tcp_pcb_find(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *remote_ip,
+                                 u16_t remote_port)
+{
+    struct tcp_pcb *pcb = buckets[tuple_hash(local_ip, local_port, remote_ip, remote_port) & (INDEX_BUCKETS - 1)];
+
+    stats.lookups++;
+    for (; pcb; pcb = pcb->ucs_hash_next) {
+        stats.compared++;
+        if (pcb->remote_port == remote_port && pcb->local_port == local_port &&
+            ip_addr_cmp(&pcb->remote_ip, remote_ip) && ip_addr_cmp(&pcb->local_ip, local_ip))
+            return pcb;
+    }
+    return NULL;
+}
+
+int ucs_tcp_port_used(u16_t port)
+{
+    return port_conns[port] + port_binds[port] != 0;
+}
+
+u16_t ucs_tcp_connect_port(const struct tcp_pcb *pcb)
+{
+    uint64_t h = tuple_hash(&pcb->local_ip, 0, &pcb->remote_ip, pcb->remote_port);
+    uint16_t *c = &cursor[(h >> 32) % CURSOR_SLOTS];
+
+    for (uint32_t tries = 1; tries <= PORT_RANGE; tries++) {
+        u16_t port = (u16_t)(TCP_LOCAL_PORT_RANGE_START + ((uint32_t)h + *c + tries) % PORT_RANGE);
+        if (port_binds[port] == 0 && !ucs_tcp_pcb_find(&pcb->local_ip, port, &pcb->remote_ip, pcb->remote_port)) {
+            *c = (uint16_t)(*c + tries);
+            return port;
+        }
+    }
+    return 0;
+}
+
+void ucs_tcp_index_get_stats(struct ucs_tcp_index_stats *out)
+{
+    *out = stats;
+}

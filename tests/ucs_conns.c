@@ -1,0 +1,484 @@
+/*
+ * ucs-conns: many concurrent TCP connections between two stack instances,
+ * each established, exercised with one request/response and closed, with
+ * counts, memory per idle connection and what is left at the end.
+ *
+ *   ucs-conns --config FILE --serve PORT --ports K --expect N
+ *   ucs-conns --config FILE --connect ADDR,PORT --ports K --count N [--window W]
+ *
+ * The server listens on ports PORT..PORT+K-1 (more than 32,768 connections
+ * from one client address need several server ports); client connection i
+ * goes to PORT + i % K. At most W connects, requests or closes are in flight
+ * at a time (default 200 per server port: lwIP keeps at most 255 half-open
+ * or unaccepted connections per listener and drops SYNs beyond). Lines, in order:
+ *   server: "ready", "idle conns=N ...", "drained ...", then at the end "stats ..."
+ *   client: "established n=N seconds=S conn_per_s=R peer_creds=N", "idle conns=N ...",
+ *           "exercised n=N ok=N seconds=S", "closed n=N eofs=N seconds=S",
+ *           then, once its standard input closes, "stats ..."
+ * The request is 32 bytes (magic, index, nonce, index ^ nonce); the answer is
+ * the request with every bit flipped. Both sides check every byte.
+ */
+#include <ucred.h>
+#include <ucstack/socket.h>
+#include <ucstack/stack.h>
+
+#include "tool_args.h"
+
+#include "drive.h"
+
+#include "lwip/memp.h"
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/stats.h"
+#include "tcp_pcb_index.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <malloc.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAGIC 0x314e4e4f43534355ull /* "UCSCONN1" */
+#define MSG 32
+#define MAX_EVENTS 512
+
+struct conn {
+    int fd;
+    uint8_t got;    /* bytes of the current message received */
+    uint8_t unsent; /* server: bytes of the answer TCP has not taken yet */
+    uint8_t buf[MSG];
+};
+
+struct mem_snap {
+    double libc, lwip_heap, pools, rss, mbufs_free;
+};
+
+static struct conn *conns;
+static uint32_t nconns;
+
+static void mem_snap(struct mem_snap *m)
+{
+    struct ucs_stack_stats s;
+    struct mallinfo2 mi = mallinfo2();
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    m->libc = (double)(mi.uordblks + mi.hblkhd);
+    m->lwip_heap = (double)lwip_stats.mem.used;
+    m->pools = 0;
+    for (int i = 0; i < MEMP_MAX; i++)
+        m->pools += (double)memp_pools[i]->stats->used * memp_pools[i]->size;
+    m->rss = (double)resident * (double)sysconf(_SC_PAGESIZE);
+    ucs_stack_get_stats(ucs_stack_current(), &s);
+    m->mbufs_free = s.mbufs_free;
+}
+
+/* What N idle connections cost over the baseline, per connection, and what
+ * one pass of each of lwIP's TCP timers (which walk every pcb) takes. */
+static void print_idle(const struct mem_snap *base, uint32_t n)
+{
+    struct mem_snap now;
+    double t0 = tool_now(), fast, slow;
+    tcp_fasttmr();
+    fast = tool_now() - t0;
+    t0 = tool_now();
+    tcp_slowtmr();
+    slow = tool_now() - t0;
+    mem_snap(&now);
+    double libc = (now.libc - base->libc) / n, heap = (now.lwip_heap - base->lwip_heap) / n;
+    double pools = (now.pools - base->pools) / n;
+    printf("idle conns=%u bytes_per_conn=%.0f lwip_pools=%.0f lwip_heap=%.0f libc_heap=%.0f rss_delta=%.0f "
+           "tcp_pcb_size=%zu fasttmr_us=%.0f slowtmr_us=%.0f\n",
+           n, libc + heap + pools, pools, heap, libc, (now.rss - base->rss) / n, sizeof(struct tcp_pcb), fast * 1e6,
+           slow * 1e6);
+}
+
+static uint32_t count_list(struct tcp_pcb *pcb)
+{
+    uint32_t n = 0;
+    for (; pcb; pcb = pcb->next)
+        n++;
+    return n;
+}
+
+static void print_stats(struct ucs_stack *stack, const struct mem_snap *base, uint32_t open_sockets)
+{
+    struct ucs_stack_stats s;
+    struct ucs_tcp_index_stats ix;
+    struct mem_snap now;
+
+    ucs_stack_get_stats(stack, &s);
+    ucs_tcp_index_get_stats(&ix);
+    mem_snap(&now);
+    printf("stats active=%u time_wait=%u pcbs_used=%u sockets_open=%u lwip_heap_delta=%.0f mbufs_free_delta=%.0f "
+           "tcp_drops=%llu ip_drops=%llu index_lookups=%llu index_compared=%llu tcp_seg_exhausted=%u\n",
+           count_list(tcp_active_pcbs), count_list(tcp_tw_pcbs), (unsigned)memp_pools[MEMP_TCP_PCB]->stats->used,
+           open_sockets, now.lwip_heap - base->lwip_heap, now.mbufs_free - base->mbufs_free,
+           (unsigned long long)s.tcp_drops, (unsigned long long)s.ip_drops, (unsigned long long)ix.lookups,
+           (unsigned long long)ix.compared, (unsigned)memp_pools[MEMP_TCP_SEG]->stats->err);
+}
+
+/* Whether the peer's credential came with the connection. */
+static bool has_peer_cred(int fd)
+{
+    ucred_t *uc = NULL;
+    bool ok = getpeerucred(fd, &uc) == 0 && ucred_getpid(uc) > 0;
+    ucred_free(uc);
+    return ok;
+}
+
+static bool stdin_closed(void)
+{
+    struct pollfd pfd = {.fd = 0, .events = POLLIN};
+    char buf[64];
+    return poll(&pfd, 1, 0) > 0 && read(0, buf, sizeof(buf)) <= 0;
+}
+
+static void wait_stdin_closed(struct ucs_stack *stack)
+{
+    for (unsigned n = 1;; n++) {
+        ucs_stack_poll(stack);
+        if ((n & 4095) == 0 && stdin_closed())
+            return;
+    }
+}
+
+/* Reads what has arrived into c's buffer: 1 when a whole message is there,
+ * 0 when not yet, -1 at end of stream, -2 on error. */
+static int read_msg(struct conn *c)
+{
+    while (c->got < MSG) {
+        ssize_t n = ucs_recv(c->fd, c->buf + c->got, MSG - c->got, 0);
+        if (n == 0)
+            return -1;
+        if (n < 0)
+            return errno == EAGAIN ? 0 : -2;
+        c->got = (uint8_t)(c->got + n);
+    }
+    c->got = 0;
+    return 1;
+}
+
+/* Sends what is left of c's answer: 1 when all of it went, 0 when TCP cannot
+ * take it yet (back-pressure: wait for EPOLLOUT), -1 on error. */
+static int send_answer(struct conn *c)
+{
+    while (c->unsent) {
+        ssize_t n = ucs_send(c->fd, c->buf + MSG - c->unsent, c->unsent, 0);
+        if (n < 0)
+            return errno == EAGAIN ? 0 : -1;
+        c->unsent = (uint8_t)(c->unsent - n);
+    }
+    return 1;
+}
+
+static void flip(uint8_t *msg)
+{
+    for (int i = 0; i < MSG; i++)
+        msg[i] = (uint8_t)~msg[i];
+}
+
+static int serve(struct ucs_stack *stack, int port, int nports, uint32_t expect)
+{
+    struct epoll_event evs[MAX_EVENTS];
+    struct mem_snap base;
+    uint32_t accepted = 0, served = 0, closed = 0, bad = 0, open = 0, creds = 0;
+    bool idle_said = false, drained_said = false;
+    int ep = ucs_epoll_create1(0);
+
+    nconns = expect + (uint32_t)nports + 64;
+    conns = calloc(nconns, sizeof(*conns));
+    for (int i = 0; i < nports; i++) {
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)(port + i))};
+        int l = ucs_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)l | 1ull << 63};
+        if (ucs_bind(l, (struct sockaddr *)&a, sizeof(a)) != 0 || ucs_listen(l, 4096) != 0 ||
+            ucs_epoll_ctl(ep, EPOLL_CTL_ADD, l, &ev) != 0) {
+            printf("serve FAILED to listen on port %d: %s\n", port + i, strerror(errno));
+            return 1;
+        }
+    }
+    mem_snap(&base);
+    printf("ready\n");
+    for (unsigned iter = 1;; iter++) {
+        int n = ucs_epoll_wait(ep, evs, MAX_EVENTS, 0);
+        for (int i = 0; i < n; i++) {
+            uint64_t d = evs[i].data.u64;
+            if (d >> 63) {
+                int fd;
+                while ((fd = ucs_accept4((int)(d & 0x7fffffff), NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+                    uint32_t slot = (uint32_t)(fd - UCS_FD_BASE);
+                    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = slot};
+                    if (slot >= nconns || ucs_epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+                        bad++;
+                        ucs_close(fd);
+                        continue;
+                    }
+                    conns[slot] = (struct conn){.fd = fd};
+                    creds += has_peer_cred(fd);
+                    accepted++;
+                    open++;
+                }
+                continue;
+            }
+            struct conn *c = &conns[d];
+            struct epoll_event in = {.events = EPOLLIN, .data.u64 = d}, out = {.events = EPOLLOUT, .data.u64 = d};
+            int r = 0, s = 1;
+            if (c->unsent) {
+                if ((s = send_answer(c)) == 0)
+                    continue;
+                served += s > 0;
+                bad += s < 0;
+                ucs_epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &in);
+            }
+            while ((r = read_msg(c)) == 1) {
+                uint64_t w[4];
+                memcpy(w, c->buf, MSG);
+                if (w[0] != MAGIC || w[3] != (w[1] ^ w[2])) {
+                    bad++;
+                    continue;
+                }
+                flip(c->buf);
+                c->unsent = MSG;
+                if ((s = send_answer(c)) == 0) {
+                    ucs_epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &out);
+                    break;
+                }
+                served += s > 0;
+                bad += s < 0;
+            }
+            if (r < 0) {
+                bad += r == -2;
+                ucs_close(c->fd);
+                c->fd = -1;
+                closed++;
+                open--;
+            }
+        }
+        if (!idle_said && accepted == expect) {
+            print_idle(&base, expect);
+            idle_said = true;
+        }
+        if (!drained_said && closed == expect) {
+            struct ucs_tcp_index_stats ix;
+            ucs_tcp_index_get_stats(&ix);
+            if (ix.indexed == 0) {
+                printf("drained accepted=%u served=%u closed=%u bad=%u peer_creds=%u\n", accepted, served, closed, bad,
+                       creds);
+                drained_said = true;
+            }
+        }
+        if ((iter & 4095) == 0 && stdin_closed())
+            break;
+    }
+    print_stats(stack, &base, open);
+    return bad ? 1 : 0;
+}
+
+struct target {
+    struct sockaddr_storage ss;
+    socklen_t len;
+};
+
+static int client(struct ucs_stack *stack, struct target *t, int nports, uint32_t count, uint32_t window)
+{
+    struct epoll_event evs[MAX_EVENTS];
+    struct mem_snap base;
+    uint32_t started = 0, established = 0, failed = 0, inflight = 0, ok = 0, bad = 0, eofs = 0, creds = 0;
+    uint64_t nonce = ((uint64_t)getpid() << 32) ^ (uint64_t)(tool_now() * 1e6);
+    int ep = ucs_epoll_create1(0);
+    double t0;
+
+    conns = calloc(count, sizeof(*conns));
+    nconns = count;
+    /* Neighbours resolved both ways before anything is timed. */
+    if (ucs_drive_ping(stack, &t[0].ss, 5000) < 0) {
+        printf("ping FAILED\n");
+        return 1;
+    }
+    mem_snap(&base);
+
+    /* Establish: non-blocking connects, at most window at a time. */
+    t0 = tool_now();
+    while (established + failed < count) {
+        while (inflight < window && started < count) {
+            struct target *dst = &t[started % (uint32_t)nports];
+            int fd = ucs_socket(dst->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+            struct epoll_event ev = {.events = EPOLLOUT, .data.u64 = started};
+            conns[started] = (struct conn){.fd = fd};
+            if (fd < 0 || (ucs_connect(fd, (struct sockaddr *)&dst->ss, dst->len) != 0 && errno != EINPROGRESS) ||
+                ucs_epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+                printf("connect %u FAILED: %s\n", started, strerror(errno));
+                return 1;
+            }
+            started++;
+            inflight++;
+        }
+        int n = ucs_epoll_wait(ep, evs, MAX_EVENTS, 0);
+        for (int i = 0; i < n; i++) {
+            struct conn *c = &conns[evs[i].data.u64];
+            struct epoll_event ev = {.events = EPOLLIN, .data.u64 = evs[i].data.u64};
+            int err = 0;
+            socklen_t len = sizeof(err);
+            ucs_getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+            if (err) {
+                if (!failed++)
+                    printf("connect %llu FAILED: %s\n", (unsigned long long)evs[i].data.u64, strerror(err));
+                ev.events = 0;
+            } else {
+                established++;
+                creds += has_peer_cred(c->fd);
+            }
+            inflight--;
+            ucs_epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+        }
+    }
+    double secs = tool_now() - t0;
+    printf("established n=%u failed=%u seconds=%.3f conn_per_s=%.0f peer_creds=%u\n", established, failed, secs,
+           secs > 0 ? established / secs : 0.0, creds);
+    if (failed)
+        return 1;
+    print_idle(&base, count);
+
+    /* Exercise: one request/response on each, at most window at a time. */
+    t0 = tool_now();
+    for (uint32_t next = 0, done = 0; done < count;) {
+        while (next < count && next - done < window) {
+            uint64_t w[4] = {MAGIC, next, nonce, next ^ nonce};
+            if (ucs_send(conns[next].fd, w, MSG, 0) != MSG)
+                bad++;
+            next++;
+        }
+        int n = ucs_epoll_wait(ep, evs, MAX_EVENTS, 0);
+        for (int i = 0; i < n; i++) {
+            uint64_t idx = evs[i].data.u64;
+            int r = read_msg(&conns[idx]);
+            if (r == 0)
+                continue;
+            uint64_t w[4] = {MAGIC, idx, nonce, idx ^ nonce};
+            flip((uint8_t *)w);
+            if (r == 1 && memcmp(w, conns[idx].buf, MSG) == 0)
+                ok++;
+            else
+                bad++;
+            done++;
+        }
+        if (bad) {
+            printf("exercised FAILED: %u bad answers\n", bad);
+            return 1;
+        }
+    }
+    printf("exercised n=%u ok=%u seconds=%.3f\n", count, ok, tool_now() - t0);
+
+    /* Close: shut down writing, wait for the server's close, then close. */
+    t0 = tool_now();
+    for (uint32_t next = 0; eofs < count;) {
+        while (next < count && next - eofs < window)
+            if (ucs_shutdown(conns[next++].fd, SHUT_WR) != 0)
+                bad++;
+        int n = ucs_epoll_wait(ep, evs, MAX_EVENTS, 0);
+        for (int i = 0; i < n; i++) {
+            struct conn *c = &conns[evs[i].data.u64];
+            int r = read_msg(c);
+            if (r == 0)
+                continue;
+            bad += r != -1;
+            ucs_close(c->fd);
+            c->fd = -1;
+            eofs++;
+        }
+        if (bad) {
+            printf("closed FAILED: %u errors\n", bad);
+            return 1;
+        }
+    }
+    printf("closed n=%u eofs=%u seconds=%.3f\n", count, eofs, tool_now() - t0);
+    ucs_close(ep);
+    wait_stdin_closed(stack);
+    print_stats(stack, &base, 0);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},  {"serve", required_argument, NULL, 's'},
+        {"connect", required_argument, NULL, 'C'}, {"ports", required_argument, NULL, 'k'},
+        {"expect", required_argument, NULL, 'e'},  {"count", required_argument, NULL, 'n'},
+        {"window", required_argument, NULL, 'w'},  {NULL, 0, NULL, 0}};
+    const char *config = NULL;
+    char *peer = NULL, err[256];
+    int port = 0, nports = 1, opt, rc;
+    uint32_t count = 0, window = 0;
+    struct ucs_config cfg;
+    struct ucs_stack *stack;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGPIPE, SIG_IGN);
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config = optarg;
+            break;
+        case 's':
+            port = atoi(optarg);
+            break;
+        case 'C':
+            peer = optarg;
+            break;
+        case 'k':
+            nports = atoi(optarg);
+            break;
+        case 'e':
+        case 'n':
+            count = (uint32_t)strtoul(optarg, NULL, 10);
+            break;
+        case 'w':
+            window = (uint32_t)strtoul(optarg, NULL, 10);
+            break;
+        default:
+            return 2;
+        }
+    }
+    if (!window)
+        window = 200 * (uint32_t)nports; /* lwIP holds at most 255 connections per listener until accepted */
+    if (!config || !count || nports < 1 || nports > 64 || (!port == !peer)) {
+        fprintf(stderr, "usage: ucs-conns --config FILE (--serve PORT --expect N | --connect ADDR,PORT --count N "
+                        "[--window W]) [--ports K]\n");
+        return 2;
+    }
+    if (ucs_config_load(config, &cfg, err, sizeof(err)) != 0 || !(stack = ucs_stack_create(&cfg, err, sizeof(err)))) {
+        fprintf(stderr, "ucs-conns: %s\n", err);
+        return 2;
+    }
+    if (port) {
+        rc = serve(stack, port, nports, count);
+    } else {
+        struct target t[64];
+        double deadline = tool_now() + 30;
+        if (tool_parse_peer(peer, &t[0].ss, &t[0].len) != 0) {
+            fprintf(stderr, "ucs-conns: --connect wants ADDR,PORT\n");
+            return 2;
+        }
+        for (int i = 1; i < nports; i++) {
+            t[i] = t[0];
+            /* sin_port and sin6_port sit at the same offset */
+            ((struct sockaddr_in *)&t[i].ss)->sin_port =
+                htons((uint16_t)(ntohs(((struct sockaddr_in *)&t[0].ss)->sin_port) + i));
+        }
+        while (!ucs_stack_links_up(stack) && tool_now() < deadline)
+            ucs_stack_poll(stack);
+        rc = client(stack, t, nports, count, window);
+    }
+    ucs_stack_destroy(stack);
+    free(conns);
+    return rc;
+}
