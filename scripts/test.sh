@@ -26,7 +26,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:ha
 
 fuzz=${build}-fuzz
 mkdir -p "$fuzz"
-{ bash tests/fuzz/build.sh "$fuzz" >/dev/null && bash tests/fuzz/run.sh "$fuzz" "${FUZZ_SECONDS:-20}"; } 2>&1 |
+{ bash tests/fuzz/build.sh "$fuzz" >/dev/null && bash tests/fuzz/run.sh "$fuzz" "${FUZZ_SECONDS:-10}"; } 2>&1 |
     tee "$fuzz/fuzz.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
 
