@@ -96,10 +96,11 @@ static uint32_t get32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static void opt_write(const struct tcp_pcb *pcb, uint8_t *payload, uint8_t len)
+static bool opt_write(const struct tcp_pcb *pcb, uint8_t *payload, uint8_t len)
 {
-    struct ucs_cred_ref ref = {0};
-    reference(pcb, &ref);
+    struct ucs_cred_ref ref;
+    if (len != CRED_OPT_LEN || !reference(pcb, &ref))
+        return false;
     memset(payload, 0, len);
     payload[0] = CRED_OPT_VERSION;
     payload[2] = (uint8_t)(ref.slot >> 8);
@@ -107,6 +108,7 @@ static void opt_write(const struct tcp_pcb *pcb, uint8_t *payload, uint8_t len)
     put32(payload + 4, (uint32_t)ref.pid);
     put32(payload + 8, ref.gen);
     stats.sent++;
+    return true;
 }
 
 static void set_peer(struct ucs_sock *s, struct ucs_cred *cred)

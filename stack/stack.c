@@ -224,6 +224,8 @@ void ucs_stack_get_stats(const struct ucs_stack *s, struct ucs_stack_stats *out)
     out->tcpopt_unknown = opt.unknown_exid;
     out->tcpopt_delivered = opt.delivered;
     out->tcpopt_sent = opt.sent;
+    out->tcpopt_withheld = opt.withheld;
+    out->tcpopt_overrun_refused = opt.overrun_refused;
     ucs_tcp_guard_get_stats(&guard);
     out->tcp_far_seq = guard.far_seq;
     out->tcp_tiny_mss = guard.tiny_mss;

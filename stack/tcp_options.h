@@ -3,6 +3,7 @@
 #ifndef UCS_TCP_OPTIONS_H
 #define UCS_TCP_OPTIONS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,10 +18,12 @@ struct tcp_hdr;
 struct ucs_tcpopt_handler {
     uint16_t exid;
     /* Payload bytes to send on pcb's SYN or SYN-ACK, at most room; 0 sends none.
-     * lwIP asks when it queues the SYN and again when it sends it: the answer
-     * must not change in between, or lwIP's own consistency check aborts. */
+     * Asked once per SYN, as lwIP queues it: the segment is sized then, and
+     * every retransmission of it carries the same room. */
     uint8_t (*syn_len)(const struct tcp_pcb *pcb, uint8_t room);
-    void (*syn_write)(const struct tcp_pcb *pcb, uint8_t *payload, uint8_t len);
+    /* Writes the len bytes syn_len asked for, at each (re)transmission of the
+     * SYN; returns false to send nothing after all (the room goes to NOPs). */
+    bool (*syn_write)(const struct tcp_pcb *pcb, uint8_t *payload, uint8_t len);
     /* An option with this ExID arrived for pcb (a listener when it is a SYN). */
     void (*received)(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const uint8_t *payload, uint8_t len);
 };
@@ -46,10 +49,12 @@ void ucs_tcpopt_input(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, uint16_t o
                       const uint8_t *opt2);
 
 struct ucs_tcpopt_stats {
-    uint64_t malformed;    /* segments whose option block was refused */
-    uint64_t unknown_exid; /* experimental options nobody registered for */
-    uint64_t delivered;    /* options handed to a handler */
-    uint64_t sent;         /* options written on outgoing SYNs and SYN-ACKs */
+    uint64_t malformed;       /* segments whose option block was refused */
+    uint64_t unknown_exid;    /* experimental options nobody registered for */
+    uint64_t delivered;       /* options handed to a handler */
+    uint64_t sent;            /* options written on outgoing SYNs and SYN-ACKs */
+    uint64_t withheld;        /* reserved room a handler declined at sending time, sent as NOPs */
+    uint64_t overrun_refused; /* writes refused for not fitting the segment (lwIP then asserts) */
 };
 void ucs_tcpopt_get_stats(struct ucs_tcpopt_stats *stats);
 

@@ -1,16 +1,23 @@
 // One stack instance inside the test process, on a net_ring port whose TX ring
 // is its RX ring: the loopback path, the TCP option hooks, and mbuf ownership.
+#include <ucred.h>
+#include <ucstack/socket.h>
 #include <ucstack/stack.h>
 
 extern "C" {
+#include "../ucred/cred.h"
+#include "../ucred/cred_table.h"
 #include "drive.h"
 #include "lwip/etharp.h"
 #include "lwip/netif.h"
+#include "lwip/prot/tcp.h"
+#include "lwip/raw.h"
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
 #include "tcp_options.h"
 }
 
+#include <arpa/inet.h>
 #include <cstring>
 #include <gtest/gtest.h>
 #include <string>
@@ -91,10 +98,11 @@ uint8_t fill_room(const struct tcp_pcb *, uint8_t room)
     return room;
 }
 
-void write_marker(const struct tcp_pcb *pcb, uint8_t *payload, uint8_t len)
+bool write_marker(const struct tcp_pcb *pcb, uint8_t *payload, uint8_t len)
 {
     for (uint8_t i = 0; i < len; i++)
         payload[i] = static_cast<uint8_t>(pcb->state == SYN_SENT ? 0xC0 + i : 0x50 + i);
+    return true;
 }
 
 void record(struct tcp_pcb *pcb, const struct tcp_hdr *, const uint8_t *payload, uint8_t len)
@@ -129,6 +137,195 @@ TEST(TcpOptions, ExperimentalOptionRidesOnSynAndSynAckBesideStandardOptions)
     EXPECT_EQ(after.sent - before.sent, 2u);
     EXPECT_EQ(after.delivered - before.delivered, 2u);
     EXPECT_EQ(after.malformed, before.malformed);
+}
+
+// A TCP peer at 127.0.0.2 played by hand: a raw lwIP pcb sends the segments
+// built here over the loopback path and takes whatever the stack sends to that
+// address, so the peer can stay silent, repeat its SYN (lwIP then resends its
+// SYN-ACK from SYN_RCVD) and acknowledge when it wants.
+class HandPeer {
+  public:
+    HandPeer()
+    {
+        ip_addr_t me = IPADDR4_INIT_BYTES(127, 0, 0, 2);
+        pcb_ = raw_new(IP_PROTO_TCP);
+        raw_bind(pcb_, &me);
+        raw_recv(pcb_, take, this);
+    }
+    ~HandPeer()
+    {
+        raw_remove(pcb_);
+    }
+
+    // A segment from 127.0.0.2:40000 to 127.0.0.1:port; loopback checks no checksums.
+    void send(uint16_t port, uint32_t seq, uint32_t ack, uint8_t flags, const std::vector<uint8_t> &opts)
+    {
+        ip_addr_t to = IPADDR4_INIT_BYTES(127, 0, 0, 1);
+        struct pbuf *p = pbuf_alloc(PBUF_IP, static_cast<u16_t>(TCP_HLEN + opts.size()), PBUF_RAM);
+        auto *h = static_cast<struct tcp_hdr *>(p->payload);
+        memset(h, 0, TCP_HLEN);
+        h->src = htons(40000);
+        h->dest = htons(port);
+        h->seqno = htonl(seq);
+        h->ackno = htonl(ack);
+        TCPH_HDRLEN_FLAGS_SET(h, (TCP_HLEN + opts.size()) / 4, flags);
+        h->wnd = htons(65535);
+        memcpy(h + 1, opts.data(), opts.size());
+        ASSERT_EQ(raw_sendto(pcb_, p, &to), ERR_OK);
+        pbuf_free(p);
+    }
+
+    // Runs the stack until the stack has sent the peer its n-th segment.
+    bool wait_segments(size_t n)
+    {
+        for (int i = 0; i < 100000 && got_.size() < n; i++)
+            ucs_stack_poll(g_stack);
+        return got_.size() >= n;
+    }
+    // A segment as sent, from its TCP header on.
+    const std::vector<uint8_t> &segment(size_t i) const
+    {
+        return got_[i];
+    }
+
+  private:
+    static u8_t take(void *arg, struct raw_pcb *, struct pbuf *p, const ip_addr_t *)
+    {
+        auto *self = static_cast<HandPeer *>(arg);
+        std::vector<uint8_t> b(p->tot_len);
+        pbuf_copy_partial(p, b.data(), p->tot_len, 0);
+        size_t ihl = (b[0] & 0x0f) * 4u;
+        self->got_.emplace_back(b.begin() + static_cast<long>(ihl), b.end());
+        pbuf_free(p);
+        return 1;
+    }
+    struct raw_pcb *pcb_;
+    std::vector<std::vector<uint8_t>> got_;
+};
+
+uint32_t be32(const uint8_t *p)
+{
+    return static_cast<uint32_t>(p[0]) << 24 | p[1] << 16 | p[2] << 8 | p[3];
+}
+
+// The credential reference in a segment's options, if it carries one.
+bool cred_ref_in(const std::vector<uint8_t> &seg, struct ucs_cred_ref *ref)
+{
+    struct ucs_tcpopt_exp found[UCS_TCPOPT_MAX_HANDLERS];
+    size_t hdrlen = (seg[12] >> 4) * 4u;
+    int n = ucs_tcpopt_parse(seg.data() + TCP_HLEN, hdrlen - TCP_HLEN, found, UCS_TCPOPT_MAX_HANDLERS);
+    for (int i = 0; i < n; i++) {
+        if (found[i].exid == 0x7563 && found[i].len == 12) {
+            ref->slot = static_cast<uint16_t>(found[i].payload[2] << 8 | found[i].payload[3]);
+            ref->pid = static_cast<pid_t>(be32(found[i].payload + 4));
+            ref->gen = be32(found[i].payload + 8);
+            return true;
+        }
+    }
+    return false;
+}
+
+// A SYN as a Linux or lwIP connector sends it, with the credential option
+// carrying ref: MSS, SACK-permitted, timestamps, window scale, ours (40 bytes).
+std::vector<uint8_t> syn_options(const struct ucs_cred_ref &ref)
+{
+    std::vector<uint8_t> o = {2, 4, 0x05, 0xb4, 1,   1,  4,    2,    1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0,
+                              1, 3, 3,    7,    253, 16, 0x75, 0x63, 1, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0, 0};
+    o[30] = static_cast<uint8_t>(ref.slot >> 8);
+    o[31] = static_cast<uint8_t>(ref.slot);
+    for (int i = 0; i < 4; i++) {
+        o[32 + i] = static_cast<uint8_t>(static_cast<uint32_t>(ref.pid) >> (24 - 8 * i));
+        o[36 + i] = static_cast<uint8_t>(ref.gen >> (24 - 8 * i));
+    }
+    return o;
+}
+
+// lwIP sizes a SYN-ACK once, as it queues it, and writes its options at
+// every transmission. When whether it carries the credential option changed
+// in between, its retransmission used to write the option 16 bytes past the
+// segment, into the next block of lwIP's heap, which lwIP found corrupt when it
+// freed the SYN-ACK ("mem_free: illegal memory: non-linked: double free").
+// Here the option is switched between the SYN and its repeat, both ways: the
+// retransmission keeps the first one's length, the handshake completes and the
+// connector's credential reaches the accepted socket.
+void retransmit_after_switch(uint16_t port, bool on_at_syn)
+{
+    struct ucs_cred *mine = ucs_cred_capture();
+    struct ucs_cred_ref ref, listener_ref;
+    ASSERT_NE(mine, nullptr);
+    ASSERT_EQ(ucs_cred_table_publish(mine, &ref), 0);
+
+    int l = ucs_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in sa = {};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_GE(l, 0);
+    ASSERT_EQ(ucs_bind(l, reinterpret_cast<struct sockaddr *>(&sa), sizeof(sa)), 0);
+    ASSERT_EQ(ucs_listen(l, 4), 0);
+
+    struct ucs_stack_stats before = stats();
+    HandPeer peer;
+    const uint32_t iss = 0x10000000;
+    ucs_set_cred_option(on_at_syn);
+    peer.send(port, iss, 0, TCP_SYN, syn_options(ref));
+    ASSERT_TRUE(peer.wait_segments(1));
+    ucs_set_cred_option(!on_at_syn);
+    peer.send(port, iss, 0, TCP_SYN, syn_options(ref)); // the same SYN again
+    ASSERT_TRUE(peer.wait_segments(2));
+    ucs_set_cred_option(true);
+
+    const std::vector<uint8_t> &first = peer.segment(0), &again = peer.segment(1);
+    ASSERT_EQ(first[13], TCP_SYN | TCP_ACK);
+    ASSERT_EQ(again[13], TCP_SYN | TCP_ACK);
+    EXPECT_EQ(be32(&again[4]), be32(&first[4])); // the same SYN-ACK, resent
+    EXPECT_EQ(again.size(), first.size());
+    EXPECT_EQ(again[12], first[12]); // and as long: the room it was queued with
+    EXPECT_EQ(cred_ref_in(first, &listener_ref), on_at_syn);
+    EXPECT_FALSE(cred_ref_in(again, &listener_ref)); // off, or never room for it
+    if (on_at_syn) {
+        struct ucs_cred *listener = nullptr;
+        ASSERT_TRUE(cred_ref_in(first, &listener_ref));
+        ASSERT_EQ(ucs_cred_table_resolve(&listener_ref, &listener), UCS_CRED_OK);
+        EXPECT_EQ(listener->pid, getpid());
+        ucs_cred_release(listener);
+    }
+
+    // The peer acknowledges: lwIP frees the SYN-ACK, and accept() completes.
+    peer.send(port, iss + 1, be32(&first[4]) + 1, TCP_ACK, {});
+    int c = -1;
+    for (int i = 0; i < 100000 && c < 0; i++) {
+        ucs_stack_poll(g_stack);
+        c = ucs_accept(l, nullptr, nullptr);
+    }
+    ASSERT_GE(c, 0) << strerror(errno);
+    ucred_t *uc = nullptr;
+    ASSERT_EQ(getpeerucred(c, &uc), 0) << strerror(errno);
+    EXPECT_EQ(ucred_getpid(uc), getpid());
+    EXPECT_EQ(ucred_geteuid(uc), geteuid());
+    ucred_free(uc);
+
+    struct ucs_stack_stats after = stats();
+    EXPECT_EQ(after.tcpopt_overrun_refused, before.tcpopt_overrun_refused);
+    EXPECT_EQ(after.tcpopt_withheld - before.tcpopt_withheld, on_at_syn ? 1u : 0u);
+    struct linger hard = {1, 0};
+    ucs_setsockopt(c, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+    ucs_close(c); // a RST into the peer's raw pcb
+    ucs_close(l);
+    for (int i = 0; i < 100; i++)
+        ucs_stack_poll(g_stack);
+    ucs_cred_table_withdraw(mine);
+    ucs_cred_release(mine);
+}
+
+TEST(SynAckRetransmission, KeepsItsLengthWhenTheCredentialOptionWasOffAtTheSyn)
+{
+    retransmit_after_switch(7102, false);
+}
+
+TEST(SynAckRetransmission, KeepsItsLengthWhenTheCredentialOptionWasOnAtTheSyn)
+{
+    retransmit_after_switch(7103, true);
 }
 
 TEST(MbufOwnership, EveryMbufIsBackAfterAMillionFrames)

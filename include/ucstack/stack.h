@@ -76,6 +76,9 @@ struct ucs_stack_stats {
     uint32_t mbufs_total, mbufs_free, tx_backlog_now;
     uint64_t ip_drops, tcp_drops, tcp_checksum_errors;
     uint64_t tcpopt_malformed, tcpopt_unknown, tcpopt_delivered, tcpopt_sent;
+    /* Room a SYN reserved for an option its handler declined to fill when the
+     * SYN was (re)sent (sent as NOPs); writes refused for not fitting. */
+    uint64_t tcpopt_withheld, tcpopt_overrun_refused;
     /* TCP segments refused before lwIP saw them: sequence numbers no window
      * holds, SYNs with an MSS or window below 64 or 128 bytes, and RFC 5961's
      * blind in-window attacks (RST not at the expected sequence number, SYN on

@@ -15,14 +15,18 @@
  *   - every payload lies inside the block, and no ExID is accepted twice;
  *   - the receive hook delivers exactly those options, with their bytes, and
  *     counts malformed blocks and unknown ExIDs;
- *   - the output hooks: optlen() and addopts() agree, the options fit in 40
- *     bytes, and what addopts() wrote parses back to what the handlers asked.
+ *   - the output hooks: optlen() and addopts() agree, also when the handlers
+ *     change their answers between the two asks (shape bit 5: lwIP sized the
+ *     segment from the first), syn_len() is asked once per SYN, the options
+ *     fit in 40 bytes and the segment, and what addopts() wrote parses back to
+ *     what the handlers asked for (NOPs where one declines at sending time).
  */
 #include "tcp_options.h"
 
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/prot/tcp.h"
 #include "lwip_hooks.h"
+#include "random.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -35,6 +39,21 @@
 #define CHECK(cond, ...) do { if (!(cond)) FAIL(__VA_ARGS__); } while (0)
 
 static const uint16_t exids[NHANDLERS] = {0x7563, 0x1234, 0xabcd, 0x0000};
+
+/* tcp_options.c keeps each SYN's plan in lwIP's pcb ext args, which links
+ * lwIP's TCP in; what that needs from the rest of the stack never runs here. */
+u32_t sys_now(void) { return 0; }
+uint32_t ucs_random32(void) { return 0; }
+u32_t ucs_hook_tcp_isn(const ip_addr_t *l, u16_t lp, const ip_addr_t *r, u16_t rp) { return 0; }
+err_t ucs_hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len, u8_t *opt2,
+                            struct pbuf *p)
+{
+    return ERR_OK;
+}
+struct netif *ucs_hook_ip4_route(const ip4_addr_t *src, const ip4_addr_t *dest) { return NULL; }
+struct netif *ucs_hook_ip6_route(const ip6_addr_t *src, const ip6_addr_t *dest) { return NULL; }
+int ucs_hook_ip4_input(struct pbuf *p, struct netif *inp) { return 0; }
+int ucs_hook_ip6_input(struct pbuf *p, struct netif *inp) { return 0; }
 
 /* --- reference parser: the rules of tcp_options.h, written independently --- */
 
@@ -84,6 +103,9 @@ static struct {
 } rx;
 
 static uint8_t answers[NHANDLERS]; /* each handler's syn_len() */
+static uint8_t planned[NHANDLERS];  /* what each said when first asked for this SYN */
+static unsigned asked[NHANDLERS];
+static bool declining;              /* handler 3 declines at sending time */
 static const struct tcp_pcb *expected_pcb;
 
 static int handler_index(uint16_t exid)
@@ -114,16 +136,21 @@ static uint8_t syn_len(int h, const struct tcp_pcb *pcb, uint8_t room)
 {
     CHECK(pcb == expected_pcb, "syn_len for another pcb");
     CHECK(room > 0 && room <= UCS_TCPOPT_EXP_MAX_PAYLOAD, "syn_len offered %u bytes", room);
+    CHECK(++asked[h] == 1, "syn_len asked %u times for one SYN", asked[h]);
     /* Handlers may answer more than room: the hook must refuse that. */
+    planned[h] = answers[h] <= room ? answers[h] : 0;
     return answers[h];
 }
 
-static void syn_write(int h, const struct tcp_pcb *pcb, uint8_t *payload, uint8_t len)
+static bool syn_write(int h, const struct tcp_pcb *pcb, uint8_t *payload, uint8_t len)
 {
     CHECK(pcb == expected_pcb, "syn_write for another pcb");
-    CHECK(len == answers[h], "syn_write asked for %u bytes, syn_len said %u", len, answers[h]);
+    CHECK(len == planned[h], "syn_write asked for %u bytes, syn_len said %u", len, planned[h]);
+    if (declining && h == 3)
+        return false;
     for (unsigned i = 0; i < len; i++)
         payload[i] = (uint8_t)(h << 6 | (i & 0x3f));
+    return true;
 }
 
 #define HANDLER(n)                                                                                              \
@@ -132,7 +159,7 @@ static void syn_write(int h, const struct tcp_pcb *pcb, uint8_t *payload, uint8_
         received(n, p, hd, pl, l);                                                                              \
     }                                                                                                           \
     static uint8_t len##n(const struct tcp_pcb *p, uint8_t room) { return syn_len(n, p, room); }              \
-    static void wr##n(const struct tcp_pcb *p, uint8_t *pl, uint8_t l) { syn_write(n, p, pl, l); }
+    static bool wr##n(const struct tcp_pcb *p, uint8_t *pl, uint8_t l) { return syn_write(n, p, pl, l); }
 HANDLER(0)
 HANDLER(1)
 HANDLER(2)
@@ -244,14 +271,16 @@ static void check_output(uint8_t shape)
 {
     static const uint8_t syn_lens[] = {4, 8, 8, 12, 16, 12, 16, 20, 24};
     static const uint8_t sack_lens[] = {0, 12, 20, 28, 36};
-    bool syn = shape & 1, null_pcb = (shape >> 7) & 1;
+    bool syn = shape & 1, null_pcb = (shape >> 7) & 1, change = (shape >> 5) & 1;
+    static struct tcp_pcb fresh;
     uint8_t internal, sack = 0, total;
-    const struct tcp_pcb *pcb = null_pcb ? NULL : (const struct tcp_pcb *)(uintptr_t)0x2000;
+    const struct tcp_pcb *pcb = null_pcb ? NULL : &fresh;
+    struct pbuf p;
     uint8_t *seg;
     struct tcp_hdr *hdr;
     u32_t *end;
     struct ucs_tcpopt_exp found[NHANDLERS];
-    int n;
+    int n, written = 0;
 
     if (syn) {
         internal = syn_lens[(shape >> 1) % sizeof(syn_lens)];
@@ -261,9 +290,18 @@ static void check_output(uint8_t shape)
         if (internal + sack > 40)
             sack = 0;
     }
+    memset(&fresh, 0, sizeof(fresh)); /* a new connection each time */
+    memset(planned, 0, sizeof(planned));
+    memset(asked, 0, sizeof(asked));
+    declining = false;
     expected_pcb = pcb;
     total = ucs_hook_tcp_optlen(pcb, internal);
-    /* lwIP asks twice (queueing, then sending): the answers must agree. */
+    if (change) { /* the handlers change their minds before the SYN is sent */
+        for (int h = 0; h < NHANDLERS; h++)
+            answers[h] = (uint8_t)(answers[h] * 5u + 12u);
+        declining = true;
+    }
+    /* lwIP asks again (making the segment, sending it): the answers must agree. */
     CHECK(ucs_hook_tcp_optlen(pcb, internal) == total, "optlen changed between calls");
     CHECK(total >= internal && total <= 40 && total % 4 == 0, "optlen %u for internal %u", total, internal);
     CHECK(pcb || total == internal, "options for no pcb");
@@ -271,10 +309,13 @@ static void check_output(uint8_t shape)
     /* The segment as lwIP lays it out, exactly as long as lwIP made it. */
     seg = malloc(TCP_HLEN + sack + total);
     memset(seg, 0xee, TCP_HLEN + sack + total);
+    memset(&p, 0, sizeof(p));
+    p.payload = seg;
+    p.len = p.tot_len = (u16_t)(TCP_HLEN + sack + total);
     hdr = (struct tcp_hdr *)(void *)seg;
     TCPH_HDRLEN_FLAGS_SET(hdr, (5 + (sack + total) / 4), syn ? (TCP_SYN | ((shape & 0x40) ? TCP_ACK : 0)) : TCP_ACK);
     memset(seg + TCP_HLEN, LWIP_TCP_OPT_NOP, internal + sack); /* lwIP's own options, stand-ins */
-    end = ucs_hook_tcp_addopts(NULL, hdr, pcb, (u32_t *)(void *)(seg + TCP_HLEN + internal + sack));
+    end = ucs_hook_tcp_addopts(&p, hdr, pcb, (u32_t *)(void *)(seg + TCP_HLEN + internal + sack));
     /* tcp_out.c asserts exactly this ("options not filled"). */
     CHECK((uint8_t *)end == seg + TCP_HLEN + sack + total,
           "addopts wrote %td bytes, optlen promised %u (internal %u, SACK %u, %s)",
@@ -282,11 +323,13 @@ static void check_output(uint8_t shape)
           syn ? "SYN" : "not SYN");
     if (total > internal) {
         CHECK(syn && pcb, "our options on a segment that is not a SYN");
+        for (int h = 0; h < NHANDLERS; h++)
+            written += planned[h] && !(declining && h == 3);
         n = ucs_tcpopt_parse(seg + TCP_HLEN, sack + total, found, NHANDLERS);
-        CHECK(n > 0, "what addopts wrote does not parse (%d)", n);
+        CHECK(n == written, "what addopts wrote parses to %d options, %d were written", n, written);
         for (int k = 0; k < n; k++) {
             int h = handler_index(found[k].exid);
-            CHECK(h >= 0 && found[k].len == answers[h], "option %04x of %u bytes", found[k].exid, found[k].len);
+            CHECK(h >= 0 && found[k].len == planned[h], "option %04x of %u bytes", found[k].exid, found[k].len);
             for (unsigned i = 0; i < found[k].len; i++)
                 CHECK(found[k].payload[i] == (uint8_t)(h << 6 | (i & 0x3f)), "payload byte");
         }
