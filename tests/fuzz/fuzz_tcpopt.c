@@ -44,6 +44,7 @@ static const uint16_t exids[NHANDLERS] = {0x7563, 0x1234, 0xabcd, 0x0000};
  * lwIP's TCP in; what that needs from the rest of the stack never runs here. */
 u32_t sys_now(void) { return 0; }
 uint32_t ucs_random32(void) { return 0; }
+void ucs_random_bytes(void *buf, size_t len) { memset(buf, 0, len); }
 u32_t ucs_hook_tcp_isn(const ip_addr_t *l, u16_t lp, const ip_addr_t *r, u16_t rp) { return 0; }
 err_t ucs_hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len, u8_t *opt2,
                             struct pbuf *p)
