@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 /* What a child process is told on its command line (--role ...). */
@@ -65,6 +66,21 @@ int bench_role_main(const struct role_args *a);
 int local_bench_run(const char *run_dir, bool quick, int server_core, int client_core);
 void local_bench_print(void);
 void local_bench_json(FILE *f); /* its records, the last ones of the list */
+
+/* The socket calls a role makes: the kernel's or ucstack's, one code for both. */
+struct netops {
+    bool tcp; /* TCP_NODELAY applies */
+    int (*socket)(int, int, int);
+    int (*bind)(int, const struct sockaddr *, socklen_t);
+    int (*listen)(int, int);
+    int (*accept)(int, struct sockaddr *, socklen_t *);
+    int (*connect)(int, const struct sockaddr *, socklen_t);
+    ssize_t (*send)(int, const void *, size_t, int);
+    ssize_t (*recv)(int, void *, size_t, int);
+    int (*shutdown)(int, int);
+    int (*close)(int);
+    int (*setsockopt)(int, int, int, const void *, socklen_t);
+};
 
 /* roles.c: a ucstack role's stack instance on the server's or the client's end
  * of the cable (the client's once its link is up), and its orderly end. */

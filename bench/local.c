@@ -30,24 +30,13 @@
 #define BULK_CHUNK (64 * 1024)
 #define RUN_TIMEOUT_MS 120000
 
-struct api {
-    const char *name;
-    int (*socket)(int, int, int);
-    int (*bind)(int, const struct sockaddr *, socklen_t);
-    int (*listen)(int, int);
-    int (*accept)(int, struct sockaddr *, socklen_t *);
-    int (*connect)(int, const struct sockaddr *, socklen_t);
-    ssize_t (*send)(int, const void *, size_t, int);
-    ssize_t (*recv)(int, void *, size_t, int);
-    int (*shutdown)(int, int);
-    int (*close)(int);
+static const struct netops apis[2] = {
+    {.socket = ucs_socket, .bind = ucs_bind, .listen = ucs_listen, .accept = ucs_accept, .connect = ucs_connect,
+     .send = ucs_send, .recv = ucs_recv, .shutdown = ucs_shutdown, .close = ucs_close},
+    {.socket = socket, .bind = bind, .listen = listen, .accept = accept, .connect = connect, .send = send,
+     .recv = recv, .shutdown = shutdown, .close = close},
 };
-
-static const struct api apis[2] = {
-    {"ucstack-local", ucs_socket, ucs_bind, ucs_listen, ucs_accept, ucs_connect, ucs_send, ucs_recv, ucs_shutdown,
-     ucs_close},
-    {"kernel-unix", socket, bind, listen, accept, connect, send, recv, shutdown, close},
-};
+static const char *const api_names[2] = {"ucstack-local", "kernel-unix"};
 
 enum { RR, BULK, NMODES };
 static const char *const mode_names[NMODES] = {"rr", "bulk"};
@@ -69,7 +58,7 @@ static void die(int out, const char *what)
     _exit(1);
 }
 
-static void full_recv(const struct api *api, int fd, char *buf, size_t len, int out)
+static void full_recv(const struct netops *api, int fd, char *buf, size_t len, int out)
 {
     for (size_t got = 0; got < len;) {
         ssize_t n = api->recv(fd, buf + got, len - got, 0);
@@ -79,7 +68,7 @@ static void full_recv(const struct api *api, int fd, char *buf, size_t len, int 
     }
 }
 
-static void server(const struct api *api, const char *path, int mode, int core, int out)
+static void server(const struct netops *api, const char *path, int mode, int core, int out)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     static char buf[BULK_CHUNK];
@@ -123,7 +112,7 @@ static long sleeps(void)
     return ru.ru_nvcsw;
 }
 
-static void client(const struct api *api, const char *path, int mode, int core, int out)
+static void client(const struct netops *api, const char *path, int mode, int core, int out)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     static char buf[BULK_CHUNK];
@@ -192,7 +181,7 @@ static void client(const struct api *api, const char *path, int mode, int core, 
 }
 
 /* A child running fn, its stdout the write end of a pipe the parent reads lines from. */
-static pid_t start(void (*fn)(const struct api *, const char *, int, int, int), const struct api *api, const char *path,
+static pid_t start(void (*fn)(const struct netops *, const char *, int, int, int), const struct netops *api, const char *path,
                    int mode, int core, FILE **from)
 {
     int p[2];
@@ -236,9 +225,9 @@ static void run(int mode, int side, const char *run_dir, int server_core, int cl
     FILE *sf = NULL, *cf = NULL;
     pid_t spid, cpid = -1;
 
-    snprintf(path, sizeof(path), "%s/local-%s-%s.sock", run_dir, mode_names[mode], apis[side].name);
+    snprintf(path, sizeof(path), "%s/local-%s-%s.sock", run_dir, mode_names[mode], api_names[side]);
     r->ran = true;
-    fprintf(stderr, "[local] %-4s %-14s ", mode_names[mode], apis[side].name);
+    fprintf(stderr, "[local] %-4s %-14s ", mode_names[mode], api_names[side]);
     spid = start(server, &apis[side], path, mode, server_core, &sf);
     if (spid > 0 && next_line(sf, line, sizeof(line)) && !strcmp(line, "ready")) {
         cpid = start(client, &apis[side], path, mode, client_core, &cf);
@@ -318,7 +307,7 @@ void local_bench_json(FILE *f)
             struct local_rec *r = &recs[mode][side];
             fprintf(f,
                     "    {\"scenario\": \"local-sockets\", \"mode\": \"%s\", \"transport\": \"%s\", \"side\": \"%s\", ",
-                    mode_names[mode], apis[side].name, side ? "kernel" : "ucstack");
+                    mode_names[mode], api_names[side], side ? "kernel" : "ucstack");
             fprintf(f, "\"status\": \"%s\", \"result\": \"%s\"",
                     !r->ran ? "not run"
                     : r->ok ? "ok"

@@ -27,20 +27,6 @@
 #define SERVER_IP BENCH_SERVER_IP
 #define CLIENT_IP "198.18.0.2"
 
-struct netops {
-    bool tcp; /* TCP_NODELAY applies */
-    int (*socket)(int, int, int);
-    int (*bind)(int, const struct sockaddr *, socklen_t);
-    int (*listen)(int, int);
-    int (*accept)(int, struct sockaddr *, socklen_t *);
-    int (*connect)(int, const struct sockaddr *, socklen_t);
-    ssize_t (*send)(int, const void *, size_t, int);
-    ssize_t (*recv)(int, void *, size_t, int);
-    int (*shutdown)(int, int);
-    int (*close)(int);
-    int (*setsockopt)(int, int, int, const void *, socklen_t);
-};
-
 static struct ucs_stack *g_stack;
 
 /* The busy-poll flavour of ucs_recv: non-blocking calls, the stack run between them. */
