@@ -31,10 +31,24 @@
 #define RUN_TIMEOUT_MS 120000
 
 static const struct netops apis[2] = {
-    {.socket = ucs_socket, .bind = ucs_bind, .listen = ucs_listen, .accept = ucs_accept, .connect = ucs_connect,
-     .send = ucs_send, .recv = ucs_recv, .shutdown = ucs_shutdown, .close = ucs_close},
-    {.socket = socket, .bind = bind, .listen = listen, .accept = accept, .connect = connect, .send = send,
-     .recv = recv, .shutdown = shutdown, .close = close},
+    {.socket = ucs_socket,
+     .bind = ucs_bind,
+     .listen = ucs_listen,
+     .accept = ucs_accept,
+     .connect = ucs_connect,
+     .send = ucs_send,
+     .recv = ucs_recv,
+     .shutdown = ucs_shutdown,
+     .close = ucs_close},
+    {.socket = socket,
+     .bind = bind,
+     .listen = listen,
+     .accept = accept,
+     .connect = connect,
+     .send = send,
+     .recv = recv,
+     .shutdown = shutdown,
+     .close = close},
 };
 static const char *const api_names[2] = {"ucstack-local", "kernel-unix"};
 
@@ -181,8 +195,8 @@ static void client(const struct netops *api, const char *path, int mode, int cor
 }
 
 /* A child running fn, its stdout the write end of a pipe the parent reads lines from. */
-static pid_t start(void (*fn)(const struct netops *, const char *, int, int, int), const struct netops *api, const char *path,
-                   int mode, int core, FILE **from)
+static pid_t start(void (*fn)(const struct netops *, const char *, int, int, int), const struct netops *api,
+                   const char *path, int mode, int core, FILE **from)
 {
     int p[2];
     pid_t pid;
