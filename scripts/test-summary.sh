@@ -9,6 +9,12 @@ for dir in "${@:-build}"; do
         passed=$((passed + $(grep -cE '^\[       OK \] .* \([0-9]+ ms\)$' "$log")))
         failed=$((failed + $(grep -cE '^\[  FAILED  \] .* \([0-9]+ ms\)$' "$log")))
         skipped=$((skipped + $(grep -cE '^\[  SKIPPED \] .* \([0-9]+ ms\)$' "$log")))
+        # A suite that failed with no failed case of its own (a crash, a
+        # sanitizer report, a timeout) counts as one failure.
+        failed=$((failed + $(awk '/^=+ [0-9]+\/[0-9]+ =+$/ { if (bad && !cases) n++; bad = 0; cases = 0 }
+            /^result: / && !/exit status 0$/ { bad = 1 }
+            /^\[  FAILED  \] .* \([0-9]+ ms\)$/ { cases = 1 }
+            END { if (bad && !cases) n++; print n + 0 }' "$log")))
     done
     if [ -f "$dir/fuzz.log" ]; then
         fp= ff=

@@ -170,7 +170,8 @@ class HandPeer {
         h->ackno = htonl(ack);
         TCPH_HDRLEN_FLAGS_SET(h, (TCP_HLEN + opts.size()) / 4, flags);
         h->wnd = htons(65535);
-        memcpy(h + 1, opts.data(), opts.size());
+        if (!opts.empty())
+            memcpy(h + 1, opts.data(), opts.size());
         ASSERT_EQ(raw_sendto(pcb_, p, &to), ERR_OK);
         pbuf_free(p);
     }
