@@ -1173,7 +1173,7 @@ static void write_plots(const char *dir)
     plot_bars(gp, dir, "rtt", "64-byte request/response round trip (lower is better)", "microseconds", "rtt.dat", true);
     plot_bars(gp, dir, "bulk", "one connection, one way (higher is better)", "Gbit/s", "bulk.dat", false);
     plot_bars(gp, dir, "conn", "connect + 64 B RR + close (higher is better)", "connections/s", "conn.dat", false);
-    plot_bars(gp, dir, "cred", "reading the peer's credentials (lower is better)", "ns per call", "cred.dat", true);
+    plot_bars(gp, dir, "cred", "reading the peer credentials (lower is better)", "ns per call", "cred.dat", true);
     fclose(gp);
     {
         char cmd[PATH_MAX + 64];
