@@ -596,13 +596,6 @@ TEST_F(KernelPeer, UdpToAClosedKernelPortIsRefused)
     }
 }
 
-uint16_t fold(uint32_t sum)
-{
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return static_cast<uint16_t>(~sum);
-}
-
 // A segment from the wire (the kernel's side of the tap, not a host-local
 // link), built by hand from 198.18.2.3, an address the kernel does not own: it
 // drops the stack's answers there without a reset, so the test can finish the
@@ -647,15 +640,7 @@ std::vector<uint8_t> forged_segment(uint16_t dport, uint8_t flags, uint32_t seq,
         put32(seg + 32, static_cast<uint32_t>(ref->pid));
         put32(seg + 36, ref->gen);
     }
-    uint32_t sum = 0;
-    auto add16 = [&](const uint8_t *p, size_t n) {
-        for (size_t i = 0; i + 1 < n; i += 2)
-            sum += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
-    };
-    add16(ip + 12, 8);
-    sum += IPPROTO_TCP + static_cast<uint32_t>(hdr);
-    add16(seg, hdr);
-    uint16_t c = fold(sum);
+    uint16_t c = tcp_checksum(ip + 12, ip + 16, seg, hdr);
     seg[16] = static_cast<uint8_t>(c >> 8);
     seg[17] = static_cast<uint8_t>(c);
     return pkt;

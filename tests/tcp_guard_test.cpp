@@ -54,17 +54,8 @@ std::vector<uint8_t> encode(const Seg &s)
     in_addr src{}, dst{};
     inet_pton(AF_INET, kKernelV4, &src);
     inet_pton(AF_INET, kStackV4, &dst);
-    uint32_t sum = IPPROTO_TCP + static_cast<uint32_t>(b.size());
-    auto add = [&](const uint8_t *p, size_t n) {
-        for (size_t i = 0; i < n; i += 2)
-            sum += static_cast<uint32_t>(p[i] << 8 | (i + 1 < n ? p[i + 1] : 0));
-    };
-    add(reinterpret_cast<const uint8_t *>(&src), 4);
-    add(reinterpret_cast<const uint8_t *>(&dst), 4);
-    add(b.data(), b.size());
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    put16(&b[16], ~sum & 0xffff);
+    put16(&b[16], tcp_checksum(reinterpret_cast<const uint8_t *>(&src), reinterpret_cast<const uint8_t *>(&dst),
+                               b.data(), b.size()));
     return b;
 }
 
