@@ -92,6 +92,11 @@ extern unsigned char *ucs_ram_heap;
  * at 1 % loss a stream ran 6x slower than at 25 ms (docs/design.md, Faults).
  * The timers walk every pcb, so this costs 10x the timer work of the default. */
 #define TCP_TMR_INTERVAL 25
+/* RFC 6298's RTO has a floor of 1 s, Linux's 200 ms; ours is two slow-timer
+ * ticks (50-100 ms after the last ACK), above a delayed ACK (one 25 ms tick)
+ * on the microsecond links this stack is for. Losses are mostly repaired by
+ * SACK recovery and tail loss probes before it (stack/patches/0004). */
+#define TCP_RTO_MIN_MS 100
 #define TCP_QUEUE_OOSEQ 1
 #define TCP_OOSEQ_MAX_BYTES (4 * 1024 * 1024)
 #define TCP_OOSEQ_MAX_PBUFS 4096

@@ -5,6 +5,7 @@
 #include "lwip/mem.h"
 #include "lwip/memp.h"
 #include "lwip/netif.h"
+#include "lwip/priv/tcp_priv.h"
 #include "lwip/stats.h"
 #include "lwip/timeouts.h"
 #include "netif_port.h"
@@ -219,6 +220,12 @@ void ucs_stack_get_stats(const struct ucs_stack *s, struct ucs_stack_stats *out)
     out->tcp_checksum_errors = lwip_stats.tcp.chkerr;
     out->ip_checksum_errors = lwip_stats.ip.chkerr;
     out->tcp_pcbs = lwip_stats.memp[MEMP_TCP_PCB]->used;
+    out->tcp_rto = tcp_recovery_stats.rto;
+    out->tcp_fast_recoveries = tcp_recovery_stats.fast_recoveries;
+    out->tcp_sack_rexmits = tcp_recovery_stats.sack_rexmits;
+    out->tcp_tail_loss_probes = tcp_recovery_stats.tail_loss_probes;
+    out->tcp_sack_blocks = tcp_recovery_stats.sack_blocks;
+    out->tcp_sack_ignored = tcp_recovery_stats.sack_ignored;
     ucs_tcpopt_get_stats(&opt);
     out->tcpopt_malformed = opt.malformed;
     out->tcpopt_unknown = opt.unknown_exid;

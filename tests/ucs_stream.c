@@ -117,6 +117,11 @@ static void print_counts(struct ucs_stack *stack, int64_t mbufs_before)
            (unsigned long long)s.fault_duplicated, (unsigned long long)s.fault_corrupted,
            (unsigned long long)s.ip_checksum_errors, (unsigned long long)s.tcp_checksum_errors,
            (unsigned long long)s.ip_drops, (unsigned long long)s.tcp_drops);
+    printf("recovery rto=%llu fast_recoveries=%llu sack_rexmits=%llu tail_loss_probes=%llu sack_blocks=%llu "
+           "sack_ignored=%llu\n",
+           (unsigned long long)s.tcp_rto, (unsigned long long)s.tcp_fast_recoveries,
+           (unsigned long long)s.tcp_sack_rexmits, (unsigned long long)s.tcp_tail_loss_probes,
+           (unsigned long long)s.tcp_sack_blocks, (unsigned long long)s.tcp_sack_ignored);
     printf("leaks tcp_pcbs=%u tcp_segs=%u mbufs_in_use=%lld tx_backlog=%u\n", s.tcp_pcbs,
            (unsigned)lwip_stats.memp[MEMP_TCP_SEG]->used, (long long)(mbufs_held(stack) - mbufs_before),
            s.tx_backlog_now);

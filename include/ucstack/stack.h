@@ -94,6 +94,13 @@ struct ucs_stack_stats {
      * that, with tcp_checksum_errors, show corrupted frames were caught. */
     uint64_t fault_dropped, fault_reordered, fault_duplicated, fault_corrupted;
     uint64_t ip_checksum_errors;
+    /* Loss recovery: retransmission timeouts, fast recoveries (on three
+     * duplicate ACKs or on SACKs), segments resent because the peer's SACK
+     * blocks showed them lost, tail loss probes, SACK blocks used, and SACK
+     * blocks ignored (outside the unacknowledged data: D-SACKs, or bogus;
+     * malformed SACK options). */
+    uint64_t tcp_rto, tcp_fast_recoveries, tcp_sack_rexmits, tcp_tail_loss_probes, tcp_sack_blocks,
+        tcp_sack_ignored;
     uint32_t tcp_pcbs; /* connections lwIP holds in any state */
     int numa_node, cpu;
 };
