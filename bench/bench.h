@@ -63,7 +63,8 @@ extern const char *bench_huge_dir; /* a hugetlbfs mount to use (NULL: DPDK finds
 int bench_role_main(const struct role_args *a);
 
 /* local.c: local sockets against kernel AF_UNIX (returns the number of failed runs). */
-int local_bench_run(const char *run_dir, bool quick, int server_core, int client_core);
+/* Returns how many of its runs failed; *runs is how many there were. */
+int local_bench_run(const char *run_dir, bool quick, int server_core, int client_core, int *runs);
 void local_bench_print(void);
 void local_bench_json(FILE *f); /* its records, the last ones of the list */
 

@@ -1295,7 +1295,7 @@ int main(int argc, char **argv)
     bool quick = false;
     uint64_t t0 = bench_now_ns();
     ssize_t n;
-    int opt, failed = 0;
+    int opt, failed = 0, local_runs = 0;
 
     if (argc > 1 && !strcmp(argv[1], "--role"))
         return role_main(argc, argv);
@@ -1367,7 +1367,7 @@ int main(int argc, char **argv)
         do_conc(R_CONC_KTCP, "k-server", "k-client", false);
     }
     if (wanted(only, "local"))
-        failed += local_bench_run(run_dir, quick, server_core, client_core);
+        failed += local_bench_run(run_dir, quick, server_core, client_core, &local_runs);
     print_table(quick);
     local_bench_print();
     fflush(stdout);
@@ -1381,7 +1381,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "ucstack-bench: the failed runs' stderr is kept in %s\n", run_dir);
     else
         nftw(run_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-    fprintf(stderr, "ucstack-bench: %d of %d runs failed; %.1f s in all\n", failed, step,
+    fprintf(stderr, "ucstack-bench: %d of %d runs failed; %.1f s in all\n", failed, step + local_runs,
             (double)(bench_now_ns() - t0) / 1e9);
     if (stop_requested) {
         fprintf(stderr, "ucstack-bench: stopped by signal %d\n", (int)stop_requested);
