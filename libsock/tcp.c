@@ -569,10 +569,13 @@ static int stream_setopt(struct ucs_sock *s, int level, int name, const void *va
     if (level == SOL_SOCKET && name == SO_KEEPALIVE) {
         s->keepalive = v != 0;
         if (pcb && s->u.tcp.state != TCP_S_LISTEN) {
-            if (v)
+            if (v) {
                 ip_set_option(pcb, SOF_KEEPALIVE);
-            else
+                /* the slow timer now sends its probes (stack/tcp_timer_list.c) */
+                ucs_tcp_timer_touch(pcb);
+            } else {
                 ip_reset_option(pcb, SOF_KEEPALIVE);
+            }
         }
         return 0;
     }

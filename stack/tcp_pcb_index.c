@@ -7,7 +7,8 @@
  * pcbs are hashed by their 4-tuple (tcp_input finds one without a walk), and
  * each local port's users are counted (binding and picking a port look at a
  * count). Listening pcbs stay a short list lwIP walks (at most
- * MEMP_NUM_TCP_PCB_LISTEN), and its timers still walk every active pcb.
+ * MEMP_NUM_TCP_PCB_LISTEN). Registering and removing also tell the timers'
+ * lists (tcp_timer_list.c).
  */
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/tcp.h"
@@ -84,6 +85,7 @@ void ucs_tcp_pcb_reg(struct tcp_pcb **pcbs, struct tcp_pcb *npcb)
         *b = npcb;
         port_conns[npcb->local_port]++;
         stats.indexed++;
+        ucs_tcp_timer_registered(pcbs, npcb);
     } else {
         port_binds[npcb->local_port]++;
     }
@@ -100,6 +102,7 @@ void ucs_tcp_pcb_rmv(struct tcp_pcb **pcbs, struct tcp_pcb *npcb)
         npcb->next->ucs_pprev = npcb->ucs_pprev;
     npcb->next = NULL;
     npcb->ucs_pprev = NULL;
+    ucs_tcp_timer_removed(npcb);
     if (is_conn_list(pcbs)) {
         struct tcp_pcb **link = bucket_of(npcb);
         while (*link != npcb)

@@ -102,6 +102,11 @@ struct ucs_stack_stats {
     uint64_t tcp_rto, tcp_fast_recoveries, tcp_sack_rexmits, tcp_tail_loss_probes, tcp_sack_blocks,
         tcp_sack_ignored;
     uint32_t tcp_pcbs; /* connections lwIP holds in any state */
+    /* lwIP's TCP timers visit only connections with timer work (the due
+     * list): how many are on it now, and how many visits the timers made
+     * (active connections and TIME-WAIT ones, all passes so far). */
+    uint32_t tcp_timer_due;
+    uint64_t tcp_timer_visits;
     int numa_node, cpu;
 };
 void ucs_stack_get_stats(const struct ucs_stack *stack, struct ucs_stack_stats *stats);

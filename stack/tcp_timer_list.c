@@ -1,0 +1,199 @@
+/*
+ * The lists lwIP's TCP timers walk, so that an idle connection costs nothing
+ * per tick. lwIP's tcp_fasttmr (every 25 ms) and tcp_slowtmr (every 50 ms)
+ * visit every active and every TIME-WAIT pcb; at 100,000 idle connections
+ * that was most of the timer's cost for no work. Our patch
+ * (stack/patches/0005-tcp-timer-due-list.patch) makes them walk two lists
+ * instead:
+ *
+ * - The due list: the active pcbs that may have something for a timer to do
+ *   (needs_timer() lists every condition tcp_slowtmr and tcp_fasttmr act
+ *   on). A pcb joins it when it is registered as active and whenever it is
+ *   "touched": a segment arrives for it, the application writes, outputs,
+ *   closes, sets a poll callback or SO_KEEPALIVE. Every change that can
+ *   start a timer passes through one of these or happens while the timers
+ *   or tcp_input are already working on that pcb. The timers, which evaluate
+ *   the pcb after working on it anyway, drop it when none of the conditions
+ *   holds: it is then "idle", still on tcp_active_pcbs but on no list here.
+ *
+ * - The TIME-WAIT list, ordered by pcb->tmr (oldest first). Every TIME-WAIT
+ *   pcb expires 2*MSL after its tmr, so the slow timer stops at the first
+ *   that has not expired. A FIN in TIME-WAIT restarts tmr and moves the pcb
+ *   to the end. A pcb usually enters with tmr = now; one closed for receiving
+ *   (TF_RXCLOSED) keeps an older tmr, so insertion walks back from the end
+ *   past the few that entered earlier with a newer tmr.
+ *
+ * Walking the due list is safe against pcbs freed in callbacks: TCP_RMV
+ * (stack/tcp_pcb_index.c) takes a pcb off these lists, and a walk's cursor
+ * (the next pcb to visit) moves on when its pcb leaves.
+ */
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/tcp.h"
+#include "tcp_timer_list.h"
+
+#include <stdbool.h>
+
+/* Where a pcb is, in pcb->ucs_timer_list (0 from tcp_alloc's memset). */
+enum timer_list {
+    NOT_ACTIVE, /* not on tcp_active_pcbs or tcp_tw_pcbs */
+    IDLE,       /* on tcp_active_pcbs, nothing for a timer to do */
+    DUE,        /* on tcp_active_pcbs and the due list */
+    TIMEWAIT,   /* on tcp_tw_pcbs and the TIME-WAIT list */
+};
+
+struct list {
+    struct tcp_pcb *head, *tail;
+    uint64_t len;
+};
+
+static struct list due_list, timewait_list;
+static struct tcp_pcb *walk_cursor;
+static struct ucs_tcp_timer_stats stats;
+
+static void list_insert_after(struct list *l, struct tcp_pcb *after, struct tcp_pcb *pcb)
+{
+    pcb->ucs_timer_prev = after;
+    pcb->ucs_timer_next = after ? after->ucs_timer_next : l->head;
+    if (pcb->ucs_timer_next)
+        pcb->ucs_timer_next->ucs_timer_prev = pcb;
+    else
+        l->tail = pcb;
+    if (after)
+        after->ucs_timer_next = pcb;
+    else
+        l->head = pcb;
+    l->len++;
+}
+
+static void list_unlink(struct list *l, struct tcp_pcb *pcb)
+{
+    if (walk_cursor == pcb)
+        walk_cursor = pcb->ucs_timer_next;
+    if (pcb->ucs_timer_prev)
+        pcb->ucs_timer_prev->ucs_timer_next = pcb->ucs_timer_next;
+    else
+        l->head = pcb->ucs_timer_next;
+    if (pcb->ucs_timer_next)
+        pcb->ucs_timer_next->ucs_timer_prev = pcb->ucs_timer_prev;
+    else
+        l->tail = pcb->ucs_timer_prev;
+    pcb->ucs_timer_prev = pcb->ucs_timer_next = NULL;
+    l->len--;
+}
+
+/* Whether tcp_slowtmr or tcp_fasttmr would do anything for this active pcb
+ * (lwIP 2.1.3, tcp.c), besides counting tcp_ticks, which they do anyway. */
+static bool needs_timer(const struct tcp_pcb *pcb)
+{
+    /* Timed states: SYN_SENT (SYN retries), SYN_RCVD, FIN_WAIT_2 and
+     * LAST_ACK (time-outs from pcb->tmr), FIN_WAIT_1 and CLOSING (a FIN in
+     * flight). CLOSE_WAIT is timed only by the conditions below, as
+     * ESTABLISHED is. */
+    if (pcb->state != ESTABLISHED && pcb->state != CLOSE_WAIT)
+        return true;
+    /* The retransmission timer is running, or retries ran out. */
+    if (pcb->rtime >= 0 || pcb->nrtx >= TCP_MAXRTX)
+        return true;
+    /* The persist timer probes a zero window. */
+    if (pcb->persist_backoff > 0)
+        return true;
+    /* Keepalive counts idle time from pcb->tmr: the pcb stays due while it
+     * is on, since the probe falls due without any event. */
+    if (ip_get_option(pcb, SOF_KEEPALIVE))
+        return true;
+    /* Out-of-order data is dropped after TCP_OOSEQ_TIMEOUT RTOs; data the
+     * application refused is offered again by the fast timer. */
+    if (pcb->ooseq != NULL || pcb->refused_data != NULL)
+        return true;
+    /* tcp_slowtmr's poll step calls the poll callback, then tcp_output, on
+     * every pcb each pollinterval ticks (0 unless tcp_poll set it: every
+     * tick). tcp_output does nothing unless data is unsent or an ACK is
+     * owed, so only those pcbs and those with a callback need the step. */
+    if (pcb->poll != NULL || pcb->unsent != NULL)
+        return true;
+    /* A delayed ACK, an ACK or FIN whose sending failed, a write that ran out
+     * of memory under Nagle. */
+    return (pcb->flags & (TF_ACK_DELAY | TF_ACK_NOW | TF_CLOSEPEND | TF_NAGLEMEMERR)) != 0;
+}
+
+void ucs_tcp_timer_registered(struct tcp_pcb **pcbs, struct tcp_pcb *pcb)
+{
+    if (pcbs == &tcp_active_pcbs) {
+        /* a new connection's SYN or SYN-ACK is timed */
+        list_insert_after(&due_list, NULL, pcb);
+        pcb->ucs_timer_list = DUE;
+    } else if (pcbs == &tcp_tw_pcbs) {
+        struct tcp_pcb *after = timewait_list.tail;
+        while (after && (s32_t)(after->tmr - pcb->tmr) > 0)
+            after = after->ucs_timer_prev;
+        list_insert_after(&timewait_list, after, pcb);
+        pcb->ucs_timer_list = TIMEWAIT;
+    }
+}
+
+void ucs_tcp_timer_removed(struct tcp_pcb *pcb)
+{
+    if (pcb->ucs_timer_list == DUE)
+        list_unlink(&due_list, pcb);
+    else if (pcb->ucs_timer_list == TIMEWAIT)
+        list_unlink(&timewait_list, pcb);
+    pcb->ucs_timer_list = NOT_ACTIVE;
+}
+
+void ucs_tcp_timer_touch(struct tcp_pcb *pcb)
+{
+    if (pcb->ucs_timer_list != IDLE)
+        return;
+    /* As tcp_alloc does for a new pcb: a pass under way (this may be a
+     * callback from one) skips it; the next pass visits it. */
+    pcb->last_timer = tcp_timer_ctr;
+    list_insert_after(&due_list, NULL, pcb);
+    pcb->ucs_timer_list = DUE;
+}
+
+void ucs_tcp_timer_settle(struct tcp_pcb *pcb)
+{
+    if (pcb->ucs_timer_list == DUE && !needs_timer(pcb)) {
+        list_unlink(&due_list, pcb);
+        pcb->ucs_timer_list = IDLE;
+    }
+}
+
+struct tcp_pcb *ucs_tcp_timer_walk_next(void)
+{
+    struct tcp_pcb *pcb = walk_cursor;
+
+    if (pcb) {
+        walk_cursor = pcb->ucs_timer_next;
+        stats.visits++;
+    }
+    return pcb;
+}
+
+struct tcp_pcb *ucs_tcp_timer_walk_start(void)
+{
+    walk_cursor = due_list.head;
+    return ucs_tcp_timer_walk_next();
+}
+
+struct tcp_pcb *ucs_tcp_timewait_oldest(void)
+{
+    if (timewait_list.head)
+        stats.timewait_visits++;
+    return timewait_list.head;
+}
+
+void ucs_tcp_timewait_restarted(struct tcp_pcb *pcb)
+{
+    if (pcb->ucs_timer_list != TIMEWAIT)
+        return;
+    list_unlink(&timewait_list, pcb);
+    list_insert_after(&timewait_list, timewait_list.tail, pcb);
+}
+
+void ucs_tcp_timer_get_stats(struct ucs_tcp_timer_stats *out)
+{
+    *out = stats;
+    out->due = due_list.len;
+    out->timewait = timewait_list.len;
+}

@@ -1,0 +1,17 @@
+/* The lists lwIP's TCP timers walk instead of every pcb (tcp_timer_list.c):
+ * what they count, for tests and tools. */
+#ifndef UCS_TCP_TIMER_LIST_H
+#define UCS_TCP_TIMER_LIST_H
+
+#include <stdint.h>
+
+struct ucs_tcp_timer_stats {
+    uint64_t due;             /* active pcbs on the due list now */
+    uint64_t timewait;        /* TIME-WAIT pcbs waiting to expire now */
+    uint64_t visits;          /* active pcbs the timers looked at, all passes */
+    uint64_t timewait_visits; /* TIME-WAIT pcbs the slow timer looked at */
+};
+
+void ucs_tcp_timer_get_stats(struct ucs_tcp_timer_stats *out);
+
+#endif
