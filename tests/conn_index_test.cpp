@@ -1,6 +1,7 @@
 // The connection index (stack/tcp_pcb_index.c) in one process over loopback:
 // thousands of connections, each found by its 4-tuple from both ends, data on
 // each checked, and nothing left in the index but TIME-WAIT once they close.
+#include "pcb_of.hpp"
 #include "stack_env.hpp"
 
 #include <ucstack/socket.h>
@@ -35,31 +36,6 @@ unsigned count_list(struct tcp_pcb *pcb)
     for (; pcb; pcb = pcb->next)
         n++;
     return n;
-}
-
-ip_addr_t to_ip(const sockaddr_in &a)
-{
-    ip_addr_t ip;
-    IP_SET_TYPE_VAL(ip, IPADDR_TYPE_V4);
-    ip_2_ip4(&ip)->addr = a.sin_addr.s_addr;
-    return ip;
-}
-
-// The pcb the index holds for fd's 4-tuple, seen from fd's end.
-struct tcp_pcb *find(int fd)
-{
-    sockaddr_in local{}, peer{};
-    socklen_t len = sizeof(local);
-    if (ucs_getsockname(fd, (sockaddr *)&local, &len) != 0)
-        return nullptr;
-    len = sizeof(peer);
-    if (ucs_getpeername(fd, (sockaddr *)&peer, &len) != 0)
-        return nullptr;
-    ip_addr_t l = to_ip(local), r = to_ip(peer);
-    struct tcp_pcb *pcb = ucs_tcp_pcb_find(&l, ntohs(local.sin_port), &r, ntohs(peer.sin_port));
-    if (pcb && (pcb->local_port != ntohs(local.sin_port) || pcb->remote_port != ntohs(peer.sin_port)))
-        return nullptr;
-    return pcb;
 }
 
 TEST(ConnectionIndex, ThousandsOfLoopbackConnectionsAreFoundByTheirFourTuple)
@@ -106,12 +82,12 @@ TEST(ConnectionIndex, ThousandsOfLoopbackConnectionsAreFoundByTheirFourTuple)
     // Each end's pcb is found by its own 4-tuple, and the two ends differ.
     std::set<struct tcp_pcb *> seen;
     for (int fd : clients) {
-        struct tcp_pcb *pcb = find(fd);
+        struct tcp_pcb *pcb = pcb_of(fd);
         ASSERT_NE(pcb, nullptr);
         EXPECT_TRUE(seen.insert(pcb).second);
     }
     for (int fd : servers) {
-        struct tcp_pcb *pcb = find(fd);
+        struct tcp_pcb *pcb = pcb_of(fd);
         ASSERT_NE(pcb, nullptr);
         EXPECT_TRUE(seen.insert(pcb).second);
     }
