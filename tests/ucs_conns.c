@@ -81,24 +81,47 @@ static void mem_snap(struct mem_snap *m)
     m->mbufs_free = s.mbufs_free;
 }
 
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+#define TIMER_PASSES 21
+
 /* What N idle connections cost over the baseline, per connection, and what
- * one pass of each of lwIP's TCP timers (which walk every pcb) takes. */
+ * a pass of each of lwIP's TCP timers takes with them: the first pass (it
+ * still finds the connections that just went quiet) and the median of the
+ * next TIMER_PASSES - 1, with the pcbs they visited per pass. */
 static void print_idle(const struct mem_snap *base, uint32_t n)
 {
     struct mem_snap now;
-    double t0 = tool_now(), fast, slow;
-    tcp_fasttmr();
-    fast = tool_now() - t0;
-    t0 = tool_now();
-    tcp_slowtmr();
-    slow = tool_now() - t0;
+    struct ucs_stack_stats st;
+    double fast[TIMER_PASSES], slow[TIMER_PASSES];
+    uint64_t visits_first = 0, visits_rest = 0;
+    for (int i = 0; i < TIMER_PASSES; i++) {
+        ucs_stack_get_stats(ucs_stack_current(), &st);
+        uint64_t v0 = st.tcp_timer_visits;
+        double t0 = tool_now();
+        tcp_fasttmr();
+        fast[i] = tool_now() - t0;
+        t0 = tool_now();
+        tcp_slowtmr();
+        slow[i] = tool_now() - t0;
+        ucs_stack_get_stats(ucs_stack_current(), &st);
+        *(i == 0 ? &visits_first : &visits_rest) += st.tcp_timer_visits - v0;
+    }
+    qsort(fast + 1, TIMER_PASSES - 1, sizeof(double), compare_doubles);
+    qsort(slow + 1, TIMER_PASSES - 1, sizeof(double), compare_doubles);
     mem_snap(&now);
     double libc = (now.libc - base->libc) / n, heap = (now.lwip_heap - base->lwip_heap) / n;
     double pools = (now.pools - base->pools) / n;
     printf("idle conns=%u bytes_per_conn=%.0f lwip_pools=%.0f lwip_heap=%.0f libc_heap=%.0f rss_delta=%.0f "
-           "tcp_pcb_size=%zu fasttmr_us=%.0f slowtmr_us=%.0f\n",
-           n, libc + heap + pools, pools, heap, libc, (now.rss - base->rss) / n, sizeof(struct tcp_pcb), fast * 1e6,
-           slow * 1e6);
+           "tcp_pcb_size=%zu fasttmr_us=%.0f slowtmr_us=%.0f fasttmr_median_us=%.1f slowtmr_median_us=%.1f "
+           "timer_visits_first=%llu timer_visits_per_pass=%.1f\n",
+           n, libc + heap + pools, pools, heap, libc, (now.rss - base->rss) / n, sizeof(struct tcp_pcb), fast[0] * 1e6,
+           slow[0] * 1e6, fast[TIMER_PASSES / 2] * 1e6, slow[TIMER_PASSES / 2] * 1e6, (unsigned long long)visits_first,
+           (double)visits_rest / (TIMER_PASSES - 1));
 }
 
 static uint32_t count_list(struct tcp_pcb *pcb)
