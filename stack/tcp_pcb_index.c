@@ -102,7 +102,6 @@ void ucs_tcp_pcb_rmv(struct tcp_pcb **pcbs, struct tcp_pcb *npcb)
         npcb->next->ucs_pprev = npcb->ucs_pprev;
     npcb->next = NULL;
     npcb->ucs_pprev = NULL;
-    ucs_tcp_timer_removed(npcb);
     if (is_conn_list(pcbs)) {
         struct tcp_pcb **link = bucket_of(npcb);
         while (*link != npcb)
@@ -111,6 +110,8 @@ void ucs_tcp_pcb_rmv(struct tcp_pcb **pcbs, struct tcp_pcb *npcb)
         npcb->ucs_hash_next = NULL;
         port_conns[npcb->local_port]--;
         stats.indexed--;
+        /* only here: a listening pcb (struct tcp_pcb_listen) has no timer fields */
+        ucs_tcp_timer_removed(npcb);
     } else {
         port_binds[npcb->local_port]--;
     }
