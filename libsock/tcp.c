@@ -569,13 +569,12 @@ static int stream_setopt(struct ucs_sock *s, int level, int name, const void *va
     if (level == SOL_SOCKET && name == SO_KEEPALIVE) {
         s->keepalive = v != 0;
         if (pcb && s->u.tcp.state != TCP_S_LISTEN) {
-            if (v) {
+            if (v)
                 ip_set_option(pcb, SOF_KEEPALIVE);
-                /* the slow timer now sends its probes (stack/tcp_timer_list.c) */
-                ucs_tcp_timer_touch(pcb);
-            } else {
+            else
                 ip_reset_option(pcb, SOF_KEEPALIVE);
-            }
+            /* when the slow timer next probes changed (stack/tcp_timer_list.c) */
+            ucs_tcp_timer_touch(pcb);
         }
         return 0;
     }
@@ -609,13 +608,16 @@ static int stream_setopt(struct ucs_sock *s, int level, int name, const void *va
                 pcb->keep_idle = (u32_t)v * 1000u;
             else
                 pcb->keep_intvl = (u32_t)v * 1000u;
+            ucs_tcp_timer_touch(pcb);
         }
         return 0;
     case TCP_KEEPCNT:
         if (v < 1 || v > 127)
             return sock_fail(EINVAL);
-        if (pcb && s->u.tcp.state != TCP_S_LISTEN)
+        if (pcb && s->u.tcp.state != TCP_S_LISTEN) {
             pcb->keep_cnt = (u32_t)v;
+            ucs_tcp_timer_touch(pcb);
+        }
         return 0;
     default: return sock_fail(ENOPROTOOPT);
     }

@@ -3,18 +3,26 @@
  * per tick. lwIP's tcp_fasttmr (every 25 ms) and tcp_slowtmr (every 50 ms)
  * visit every active and every TIME-WAIT pcb; at 100,000 idle connections
  * that was most of the timer's cost for no work. Our patch
- * (stack/patches/0005-tcp-timer-due-list.patch) makes them walk two lists
+ * (stack/patches/0005-tcp-timer-due-list.patch) makes them walk these
  * instead:
  *
  * - The due list: the active pcbs that may have something for a timer to do
  *   (needs_timer() lists every condition tcp_slowtmr and tcp_fasttmr act
  *   on). A pcb joins it when it is registered as active and whenever it is
  *   "touched": a segment arrives for it, the application writes, outputs,
- *   closes, sets a poll callback or SO_KEEPALIVE. Every change that can
+ *   closes, sets a poll callback or a keepalive option. Every change that can
  *   start a timer passes through one of these or happens while the timers
  *   or tcp_input are already working on that pcb. The timers, which evaluate
  *   the pcb after working on it anyway, drop it when none of the conditions
  *   holds: it is then "idle", still on tcp_active_pcbs but on no list here.
+ *
+ * - The keepalive wheel: a pcb whose only timer work is keepalive sleeps
+ *   until the slow tick on which lwIP would probe it or give up (both count
+ *   from pcb->tmr, which only a segment changes, and a segment touches the
+ *   pcb). The wheel has a slot per slow tick for WHEEL_SLOTS ticks; each
+ *   slow pass moves its slot's pcbs to the due list before walking it. A pcb
+ *   due further ahead than the wheel turns is moved when its slot comes
+ *   round, visited (which does nothing for it yet) and put back to sleep.
  *
  * - The TIME-WAIT list, ordered by pcb->tmr (oldest first). Every TIME-WAIT
  *   pcb expires 2*MSL after its tmr, so the slow timer stops at the first
@@ -38,15 +46,20 @@ enum timer_list {
     NOT_ACTIVE, /* not on tcp_active_pcbs or tcp_tw_pcbs */
     IDLE,       /* on tcp_active_pcbs, nothing for a timer to do */
     DUE,        /* on tcp_active_pcbs and the due list */
+    SLEEPING,   /* on tcp_active_pcbs and the keepalive wheel */
     TIMEWAIT,   /* on tcp_tw_pcbs and the TIME-WAIT list */
 };
+
+/* 4096 slow ticks of 50 ms: 205 s, past Linux's shortest keepalive timers;
+ * lwIP's default (2 h idle) comes round 35 times before its probe. */
+#define WHEEL_SLOTS 4096u
 
 struct list {
     struct tcp_pcb *head, *tail;
     uint64_t len;
 };
 
-static struct list due_list, timewait_list;
+static struct list due_list, timewait_list, wheel[WHEEL_SLOTS];
 static struct tcp_pcb *walk_cursor;
 static struct ucs_tcp_timer_stats stats;
 
@@ -81,8 +94,33 @@ static void list_unlink(struct list *l, struct tcp_pcb *pcb)
     l->len--;
 }
 
+static struct list *list_of(struct tcp_pcb *pcb)
+{
+    switch (pcb->ucs_timer_list) {
+    case DUE:
+        return &due_list;
+    case SLEEPING:
+        return &wheel[pcb->ucs_timer_slot];
+    case TIMEWAIT:
+        return &timewait_list;
+    default:
+        return NULL;
+    }
+}
+
+static void move_to_due(struct tcp_pcb *pcb)
+{
+    struct list *l = list_of(pcb);
+
+    if (l)
+        list_unlink(l, pcb);
+    list_insert_after(&due_list, NULL, pcb);
+    pcb->ucs_timer_list = DUE;
+}
+
 /* Whether tcp_slowtmr or tcp_fasttmr would do anything for this active pcb
- * (lwIP 2.1.3, tcp.c), besides counting tcp_ticks, which they do anyway. */
+ * (lwIP 2.1.3, tcp.c), besides counting tcp_ticks, which they do anyway, and
+ * keepalive, which the wheel times. */
 static bool needs_timer(const struct tcp_pcb *pcb)
 {
     /* Timed states: SYN_SENT (SYN retries), SYN_RCVD, FIN_WAIT_2 and
@@ -97,10 +135,6 @@ static bool needs_timer(const struct tcp_pcb *pcb)
     /* The persist timer probes a zero window. */
     if (pcb->persist_backoff > 0)
         return true;
-    /* Keepalive counts idle time from pcb->tmr: the pcb stays due while it
-     * is on, since the probe falls due without any event. */
-    if (ip_get_option(pcb, SOF_KEEPALIVE))
-        return true;
     /* Out-of-order data is dropped after TCP_OOSEQ_TIMEOUT RTOs; data the
      * application refused is offered again by the fast timer. */
     if (pcb->ooseq != NULL || pcb->refused_data != NULL)
@@ -114,6 +148,22 @@ static bool needs_timer(const struct tcp_pcb *pcb)
     /* A delayed ACK, an ACK or FIN whose sending failed, a write that ran out
      * of memory under Nagle. */
     return (pcb->flags & (TF_ACK_DELAY | TF_ACK_NOW | TF_CLOSEPEND | TF_NAGLEMEMERR)) != 0;
+}
+
+/* As tcp.c's TCP_KEEP_INTVL and TCP_KEEP_DUR, which read per-pcb fields. */
+#if !LWIP_TCP_KEEPALIVE
+#error "keepalive_tick() reads keep_intvl and keep_cnt, which LWIP_TCP_KEEPALIVE provides"
+#endif
+
+/* The slow tick on which tcp_slowtmr would next act on this pcb's keepalive:
+ * the first with tcp_ticks - tmr past the probe's or the give-up's time,
+ * computed as lwIP does. */
+static u32_t keepalive_tick(const struct tcp_pcb *pcb)
+{
+    u32_t probe = (pcb->keep_idle + pcb->keep_cnt_sent * pcb->keep_intvl) / TCP_SLOW_INTERVAL;
+    u32_t give_up = (pcb->keep_idle + pcb->keep_cnt * pcb->keep_intvl) / TCP_SLOW_INTERVAL;
+
+    return pcb->tmr + LWIP_MIN(probe, give_up) + 1;
 }
 
 void ucs_tcp_timer_registered(struct tcp_pcb **pcbs, struct tcp_pcb *pcb)
@@ -133,29 +183,54 @@ void ucs_tcp_timer_registered(struct tcp_pcb **pcbs, struct tcp_pcb *pcb)
 
 void ucs_tcp_timer_removed(struct tcp_pcb *pcb)
 {
-    if (pcb->ucs_timer_list == DUE)
-        list_unlink(&due_list, pcb);
-    else if (pcb->ucs_timer_list == TIMEWAIT)
-        list_unlink(&timewait_list, pcb);
+    struct list *l = list_of(pcb);
+
+    if (l)
+        list_unlink(l, pcb);
     pcb->ucs_timer_list = NOT_ACTIVE;
 }
 
 void ucs_tcp_timer_touch(struct tcp_pcb *pcb)
 {
-    if (pcb->ucs_timer_list != IDLE)
+    if (pcb->ucs_timer_list != IDLE && pcb->ucs_timer_list != SLEEPING)
         return;
     /* As tcp_alloc does for a new pcb: a pass under way (this may be a
      * callback from one) skips it; the next pass visits it. */
     pcb->last_timer = tcp_timer_ctr;
-    list_insert_after(&due_list, NULL, pcb);
-    pcb->ucs_timer_list = DUE;
+    move_to_due(pcb);
 }
 
 void ucs_tcp_timer_settle(struct tcp_pcb *pcb)
 {
-    if (pcb->ucs_timer_list == DUE && !needs_timer(pcb)) {
+    if (pcb->ucs_timer_list != DUE || needs_timer(pcb))
+        return;
+    if (!ip_get_option(pcb, SOF_KEEPALIVE)) {
         list_unlink(&due_list, pcb);
         pcb->ucs_timer_list = IDLE;
+        return;
+    }
+    u32_t tick = keepalive_tick(pcb);
+    /* Its tick has come already: it stays due (lwIP retries a probe that
+     * could not be sent on each tick). */
+    if ((s32_t)(tick - tcp_ticks) <= 0)
+        return;
+    if (tick - tcp_ticks > WHEEL_SLOTS)
+        tick = tcp_ticks + WHEEL_SLOTS;
+    list_unlink(&due_list, pcb);
+    pcb->ucs_timer_slot = (u16_t)(tick % WHEEL_SLOTS);
+    list_insert_after(&wheel[pcb->ucs_timer_slot], NULL, pcb);
+    pcb->ucs_timer_list = SLEEPING;
+}
+
+void ucs_tcp_timer_wake(void)
+{
+    struct list *slot = &wheel[tcp_ticks % WHEEL_SLOTS];
+
+    while (slot->head) {
+        struct tcp_pcb *pcb = slot->head;
+        /* not visited in this pass yet, whatever its last_timer says */
+        pcb->last_timer = (u8_t)(tcp_timer_ctr - 1);
+        move_to_due(pcb);
     }
 }
 
@@ -196,4 +271,7 @@ void ucs_tcp_timer_get_stats(struct ucs_tcp_timer_stats *out)
     *out = stats;
     out->due = due_list.len;
     out->timewait = timewait_list.len;
+    out->sleeping = 0;
+    for (unsigned i = 0; i < WHEEL_SLOTS; i++)
+        out->sleeping += wheel[i].len;
 }

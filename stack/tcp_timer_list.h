@@ -7,6 +7,7 @@
 
 struct ucs_tcp_timer_stats {
     uint64_t due;             /* active pcbs on the due list now */
+    uint64_t sleeping;        /* active pcbs asleep until their keepalive is due */
     uint64_t timewait;        /* TIME-WAIT pcbs waiting to expire now */
     uint64_t visits;          /* active pcbs the timers looked at, all passes */
     uint64_t timewait_visits; /* TIME-WAIT pcbs the slow timer looked at */

@@ -156,14 +156,18 @@ TEST(TimerList, IdleConnectionsAreNotVisited)
         tcp_tmr();
     EXPECT_EQ(timer_stats().visits - before, 0u);
 
-    // One connection with keepalive on is due: each pass visits it alone.
+    // Keepalive on every client (probes after 2 hours idle): the next pass
+    // visits each once and puts it to sleep until its probe is due.
     int on = 1;
-    ASSERT_EQ(ucs_setsockopt(pairs[0].first, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)), 0);
-    EXPECT_EQ(timer_stats().due, 1u);
+    for (const Pair &p : pairs)
+        ASSERT_EQ(ucs_setsockopt(p.first, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)), 0);
+    EXPECT_EQ(timer_stats().due, (unsigned)kIdle);
     before = timer_stats().visits;
     for (int i = 0; i < 100; i++)
         tcp_tmr();
-    EXPECT_EQ(timer_stats().visits - before, 150u) << "100 fast and 50 slow passes, one pcb each";
+    EXPECT_EQ(timer_stats().visits - before, (unsigned)kIdle);
+    EXPECT_EQ(timer_stats().due, 0u);
+    EXPECT_EQ(timer_stats().sleeping, (unsigned)kIdle);
     close_all(pairs);
 }
 
@@ -189,15 +193,47 @@ TEST(TimerList, KeepaliveProbesAnIdleConnectionAndItsPeerAnswers)
 
     // No frames move: the probe goes out from the slow timer alone, on the
     // first tick more than 1 s (20 ticks of 50 ms) after the last segment.
+    // Meanwhile the pcb sleeps: one visit puts it to sleep, one wakes it.
+    uint64_t before = timer_stats().visits;
     for (int i = 0; i < 100 && probed->keep_cnt_sent == 0; i++)
         slow_ticks(1);
     EXPECT_EQ(probed->keep_cnt_sent, 1u);
     EXPECT_EQ(tcp_ticks - probed->tmr, 1000u / TCP_SLOW_INTERVAL + 1);
     EXPECT_EQ(quiet->keep_cnt_sent, 0u);
+    EXPECT_EQ(timer_stats().visits - before, 2u);
+    // The next probe is due 1 s (TCP_KEEPINTVL) later.
+    while (probed->keep_cnt_sent == 1 && tcp_ticks - probed->tmr <= 2000u / TCP_SLOW_INTERVAL)
+        slow_ticks(1);
+    EXPECT_EQ(probed->keep_cnt_sent, 2u);
+    EXPECT_EQ(tcp_ticks - probed->tmr, 2000u / TCP_SLOW_INTERVAL + 1);
     // The peer's answer is activity: the probe count starts again.
     for (int i = 0; i < 10 && probed->keep_cnt_sent != 0; i++)
         deliver_frames();
     EXPECT_EQ(probed->keep_cnt_sent, 0u);
+    close_all(pairs);
+}
+
+TEST(TimerList, KeepaliveFurtherThanTheWheelTurnsProbesOnTime)
+{
+    std::vector<Pair> pairs = open_pairs(1, 7406);
+    ASSERT_EQ(pairs.size(), 1u);
+    char c = 'k';
+    ASSERT_EQ(ucs_send(pairs[0].second, &c, 1, 0), 1);
+    ASSERT_TRUE(read_exactly(pairs[0].first, &c, 1));
+    ASSERT_TRUE(settle());
+    struct tcp_pcb *probed = pcb_of(pairs[0].first);
+    ASSERT_NE(probed, nullptr);
+    // 300 s idle: 6,000 slow ticks, past the wheel's 4,096.
+    int on = 1, idle = 300;
+    ASSERT_EQ(ucs_setsockopt(pairs[0].first, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)), 0);
+    ASSERT_EQ(ucs_setsockopt(pairs[0].first, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)), 0);
+
+    uint64_t before = timer_stats().visits;
+    for (int i = 0; i < 7000 && probed->keep_cnt_sent == 0; i++)
+        slow_ticks(1);
+    EXPECT_EQ(probed->keep_cnt_sent, 1u);
+    EXPECT_EQ(tcp_ticks - probed->tmr, 300000u / TCP_SLOW_INTERVAL + 1);
+    EXPECT_EQ(timer_stats().visits - before, 3u) << "to sleep, round the wheel once, the probe";
     close_all(pairs);
 }
 
