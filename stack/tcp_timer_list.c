@@ -129,7 +129,8 @@ static bool needs_timer(const struct tcp_pcb *pcb)
      * ESTABLISHED is. */
     if (pcb->state != ESTABLISHED && pcb->state != CLOSE_WAIT)
         return true;
-    /* The retransmission timer is running, or retries ran out. */
+    /* The retransmission timer is running (patch 0004's tail loss probe
+     * fires while it runs, before the RTO), or retries ran out. */
     if (pcb->rtime >= 0 || pcb->nrtx >= TCP_MAXRTX)
         return true;
     /* The persist timer probes a zero window. */
