@@ -18,10 +18,12 @@
  *   missing bytes zero.
  *
  * Checked: a credential resolves only from an entry whose generation and pid
- * match the reference, holds exactly what the entry says (at most 1024 groups,
- * a NUL-terminated label), and a table not owned by root vouches only for its
- * owner's uid; the credential is released without leaks.
+ * match the reference, holds exactly what the entry's claim says (at most
+ * 1024 groups, a NUL-terminated label: an entry without one is malformed), and
+ * a table not owned by root vouches only for its owner's uid; the credential
+ * is released without leaks.
  */
+#include "../../ucred/claim.h"
 #include "../../ucred/cred_table.h"
 
 #include <dirent.h>
@@ -41,17 +43,13 @@
 /* The table's layout, as ucred/cred_table.c writes it; init() checks that a
  * well-formed entry written this way resolves. */
 #define TABLE_MAGIC 0x75637274u
-#define TABLE_VERSION 1u
+#define TABLE_VERSION 2u
 #define TABLE_SLOTS 4096u
 #define OTHER_UID 1000
 
 struct entry {
     uint32_t seq, gen;
-    int32_t pid;
-    uint32_t ruid, euid, suid, rgid, egid, sgid;
-    uint32_t ngroups;
-    char label[UCS_CRED_LABEL_MAX];
-    uint32_t groups[UCS_CRED_TABLE_GROUPS];
+    struct ucs_cred_claim claim;
 };
 
 struct header {
@@ -169,11 +167,11 @@ static void init(void)
     e = &tables[0].entries[5];
     memset(e, 0, sizeof(*e));
     e->gen = 77;
-    e->pid = tables[0].pid;
-    e->euid = 3;
-    e->ngroups = 2;
-    e->groups[1] = 9;
-    strcpy(e->label, "fuzz");
+    e->claim.pid = (uint32_t)tables[0].pid;
+    e->claim.euid = 3;
+    e->claim.ngroups = 2;
+    e->claim.groups[1] = 9;
+    strcpy(e->claim.label, "fuzz");
     ref = (struct ucs_cred_ref){tables[0].pid, 5, 77};
     CHECK(ucs_cred_table_resolve(&ref, &c) == UCS_CRED_OK && c, "self-test: a good entry does not resolve");
     live++;
@@ -214,7 +212,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memset(e, 0, sizeof(*e));
         memcpy(e, data, size < sizeof(*e) ? size : sizeof(*e));
         if (mode & 8)
-            e->pid = t->pid;
+            e->claim.pid = (uint32_t)t->pid;
     }
 
     v = ucs_cred_table_resolve(&ref, &c);
@@ -226,17 +224,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     live++;
     CHECK(c && e, "resolved without an entry");
-    CHECK(ref.gen != 0 && e->gen == ref.gen && e->pid == ref.pid && c->pid == ref.pid,
+    CHECK(ref.gen != 0 && e->gen == ref.gen && (pid_t)e->claim.pid == ref.pid && c->pid == ref.pid,
           "resolved an entry of another generation or pid");
     CHECK(!(e->seq & 1), "resolved an entry being written");
     CHECK(c->refs == 1, "refs %u", c->refs);
-    CHECK(c->ruid == e->ruid && c->euid == e->euid && c->suid == e->suid && c->rgid == e->rgid &&
-              c->egid == e->egid && c->sgid == e->sgid,
+    CHECK(c->ruid == e->claim.ruid && c->euid == e->claim.euid && c->suid == e->claim.suid &&
+              c->rgid == e->claim.rgid && c->egid == e->claim.egid && c->sgid == e->claim.sgid,
           "ids differ from the entry");
-    CHECK(c->ngroups == e->ngroups && c->ngroups <= UCS_CRED_TABLE_GROUPS, "%u groups", c->ngroups);
-    CHECK(c->ngroups == 0 || memcmp(c->groups, e->groups, c->ngroups * sizeof(uint32_t)) == 0, "groups differ");
-    CHECK(memchr(c->label, 0, UCS_CRED_LABEL_MAX) != NULL, "label not terminated");
-    CHECK(strncmp(c->label, e->label, UCS_CRED_LABEL_MAX - 1) == 0, "label differs");
+    CHECK(c->ngroups == e->claim.ngroups && c->ngroups <= UCS_CRED_TABLE_GROUPS, "%u groups", c->ngroups);
+    CHECK(c->ngroups == 0 || memcmp(c->groups, e->claim.groups, c->ngroups * sizeof(uint32_t)) == 0,
+          "groups differ");
+    CHECK(memchr(e->claim.label, 0, UCS_CRED_LABEL_MAX) != NULL, "resolved an entry whose label is not terminated");
+    CHECK(strcmp(c->label, e->claim.label) == 0, "label differs");
     if (t->owner != 0)
         CHECK(c->ruid == t->owner && c->euid == t->owner && c->suid == t->owner,
               "a table owned by uid %u vouched for uid %u", (unsigned)t->owner, c->euid);
