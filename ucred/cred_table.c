@@ -330,6 +330,8 @@ static enum ucs_cred_verdict resolve_in_peer_table(const struct ucs_cred_ref *re
     bool reopened = false;
     enum ucs_cred_verdict v;
 
+    if (ref->slot >= TABLE_SLOTS || !ref->gen)
+        return UCS_CRED_STALE; /* no table holds it: not worth a look at the path */
     for (;;) {
         if (peer->table_fd < 0) {
             peer->table_fd = table_open(ref->pid, &peer->table_owner);
@@ -366,7 +368,9 @@ enum ucs_cred_verdict ucs_cred_table_resolve_from(const struct ucs_cred_ref *ref
             v = UCS_CRED_UNATTESTED;
     }
     /* Checked after the read, at every reference: a peer that is gone no
-     * longer holds the cable, whatever its table still says. */
+     * longer holds the cable, whatever the table held open still says; and a
+     * table just opened by its pid's name was the peer's only if the peer
+     * outlived the opening (else the pid may have passed to someone else). */
     if (v == UCS_CRED_OK && !ucs_attest_peer_alive(peer))
         v = UCS_CRED_UNATTESTED;
     if (v != UCS_CRED_OK && *out) {
