@@ -269,6 +269,11 @@ def credtable_seeds():
                           body=entry(42)),
         "no_table": inp(3, 42, 2 | 4 | 8, body=entry(42)),
         "slot_out_of_range": inp(5000, 42, good),
+        # Through an attested peer that keeps the table open (bit 5); bit 6: the peer is uid 1001.
+        "peer_root_table": inp(3, 42, good | 32, body=entry(42)),
+        "peer_user_table": inp(3, 42, good | 16 | 32, body=entry(42, uid=1000)),
+        "peer_not_owner": inp(3, 42, good | 16 | 32 | 64, body=entry(42, uid=1000)),
+        "peer_other_pid": inp(3, 42, (good & ~1) | 16 | 32, body=entry(42, uid=1000)),
     }
 
 
