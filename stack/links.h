@@ -13,6 +13,6 @@ struct ucs_attest_peer;
 bool ucs_netif_is_host_local(const struct netif *netif);
 /* The process attested at the other end of a port (NULL: none, or the
  * loopback netif, which only this process feeds). */
-const struct ucs_attest_peer *ucs_netif_attested_peer(const struct netif *netif);
+struct ucs_attest_peer *ucs_netif_attested_peer(const struct netif *netif);
 
 #endif

@@ -217,7 +217,7 @@ bool ucs_netif_is_host_local(const struct netif *netif)
     return ucs_netif_attested_peer(netif) != NULL;
 }
 
-const struct ucs_attest_peer *ucs_netif_attested_peer(const struct netif *netif)
+struct ucs_attest_peer *ucs_netif_attested_peer(const struct netif *netif)
 {
     const struct port_netif *pn;
     if (!netif || netif->linkoutput != port_linkoutput)

@@ -891,7 +891,7 @@ TEST(LinkAttestation, AnAttestedPeerIsBelievedOnlyForItself)
     EXPECT_EQ(ucs_attest_peer(a), nullptr);
     ucs_attest_msg_init(&echo, UCS_ATTEST_ECHO, claim.nonce);
     EXPECT_TRUE(ucs_attest_cable_frame(a, &echo, sizeof(echo)));
-    const struct ucs_attest_peer *who = ucs_attest_peer(a);
+    struct ucs_attest_peer *who = ucs_attest_peer(a);
     ASSERT_NE(who, nullptr);
     EXPECT_EQ(who->pid, peer.pid());
     EXPECT_EQ(who->uid, kNobody);
@@ -918,6 +918,295 @@ TEST(LinkAttestation, AnAttestedPeerIsBelievedOnlyForItself)
     unlink(("/dev/shm/ucstack-cred-" + std::to_string(claim.own.pid)).c_str());
     victim_hold.write_end.reset();
     EXPECT_EQ(victim.reap(), 0);
+}
+
+// A credential made by hand, labelled so that the table it is read from shows.
+ucs_cred *labelled_cred(const char *label)
+{
+    auto *c = static_cast<ucs_cred *>(calloc(1, sizeof(ucs_cred)));
+    if (!c)
+        return nullptr;
+    c->refs = 1;
+    c->pid = getpid();
+    getresuid(&c->ruid, &c->euid, &c->suid);
+    getresgid(&c->rgid, &c->egid, &c->sgid);
+    snprintf(c->label, sizeof(c->label), "%s", label);
+    return c;
+}
+
+// A process running as 65534, attested at the other end of a link (its nonce
+// handed back as if it had come across the cable), with a credential labelled
+// "first" in its table. It obeys one-byte commands and answers each with the
+// reference it published:
+//   'n'  close its table and make a new one, publishing "second" there (the
+//        same slot and generation as "first": a new table starts over)
+//   'p'  publish "third" in the table it has
+//   'q'  exit, leaving its table behind as a killed process would
+class AttestedPeer {
+  public:
+    explicit AttestedPeer(const std::string &path)
+        : path_(path), process_([this] { return run(); })
+    {
+        commands_.read_end.reset();
+        answers_.write_end.reset();
+    }
+    ~AttestedPeer() { ucs_attest_close(a_); }
+
+    // Attests the process on a listener at path; false when it does not come.
+    bool attest()
+    {
+        char err[256];
+        Claim claim{};
+        a_ = ucs_attest_open(path_.c_str(), true, err, sizeof(err));
+        if (!a_ || chmod(path_.c_str(), 0666) != 0 || command('s') != 0)
+            return false;
+        for (int i = 0; i < 1000 && !readable(answers_.read_end.get(), 10); i++)
+            ucs_attest_step(a_);
+        if (read(answers_.read_end.get(), &claim, sizeof(claim)) != static_cast<ssize_t>(sizeof(claim)))
+            return false;
+        first_ = claim.own;
+        ucs_attest_msg echo;
+        ucs_attest_msg_init(&echo, UCS_ATTEST_ECHO, claim.nonce);
+        return ucs_attest_cable_frame(a_, &echo, sizeof(echo)) && peer() && peer()->pid == process_.pid();
+    }
+    // Sends a command; 0, or -1 when the process is gone.
+    int command(char c) { return write(commands_.write_end.get(), &c, 1) == 1 ? 0 : -1; }
+    // The reference the last command published.
+    bool answer(ucs_cred_ref *ref)
+    {
+        return readable(answers_.read_end.get(), 10000) &&
+               read(answers_.read_end.get(), ref, sizeof(*ref)) == static_cast<ssize_t>(sizeof(*ref));
+    }
+    ucs_attest *attestation() { return a_; }
+    struct ucs_attest_peer *peer() { return ucs_attest_peer(a_); }
+    const ucs_cred_ref &first() const { return first_; }
+    Process &process() { return process_; }
+
+  private:
+    int run()
+    {
+        commands_.write_end.reset();
+        answers_.read_end.reset();
+        char c;
+        if (read(commands_.read_end.get(), &c, 1) != 1 || c != 's')
+            return 1;
+        Claim claim{};
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path_.c_str());
+        int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+        ucs_attest_msg m{};
+        if (become({kNobody, kNobody, {}}) != 0 || ucs_cred_table_open() != 0 ||
+            ucs_cred_table_publish(labelled_cred("first"), &claim.own) != 0 ||
+            connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) != 0 ||
+            recv(fd, &m, sizeof(m), 0) != sizeof(m) || m.type != UCS_ATTEST_NONCE_FOR_YOU)
+            return 1;
+        memcpy(claim.nonce, m.nonce, sizeof(claim.nonce));
+        if (write(answers_.write_end.get(), &claim, sizeof(claim)) != sizeof(claim))
+            return 1;
+        while (read(commands_.read_end.get(), &c, 1) == 1 && c != 'q') {
+            ucs_cred_ref ref{};
+            if (c == 'n') {
+                ucs_cred_table_close();
+                if (ucs_cred_table_open() != 0)
+                    return 1;
+            }
+            if (ucs_cred_table_publish(labelled_cred(c == 'n' ? "second" : "third"), &ref) != 0 ||
+                write(answers_.write_end.get(), &ref, sizeof(ref)) != sizeof(ref))
+                return 1;
+        }
+        return 0;
+    }
+
+    std::string path_;
+    Pipe commands_, answers_;
+    Process process_;
+    ucs_attest *a_ = nullptr;
+    ucs_cred_ref first_{};
+};
+
+std::string table_of(pid_t pid)
+{
+    return "/dev/shm/ucstack-cred-" + std::to_string(pid);
+}
+
+std::string attest_path(const char *what)
+{
+    return "/tmp/ucs-attest-" + std::string(what) + "-" + std::to_string(getpid()) + ".sock";
+}
+
+// The label of what ref resolves to through peer, or the verdict's name.
+std::string resolved(const ucs_cred_ref &ref, struct ucs_attest_peer *peer)
+{
+    ucs_cred *c = nullptr;
+    switch (ucs_cred_table_resolve_from(&ref, peer, &c)) {
+    case UCS_CRED_OK: {
+        std::string label = c->label;
+        ucs_cred_release(c);
+        return label;
+    }
+    case UCS_CRED_STALE: return "stale";
+    case UCS_CRED_UNTRUSTED: return "untrusted";
+    case UCS_CRED_UNATTESTED: return "unattested";
+    }
+    return "?";
+}
+
+// The peer's table stays open after the first reference (no path lookup per
+// SYN); a peer that made a new table is read from the new one, since its old
+// one withdrew everything as it closed.
+TEST(LinkAttestation, APeerThatMakesANewTableIsReadFromTheNewOne)
+{
+    if (geteuid() != 0)
+        GTEST_SKIP() << "needs root: the peer runs as 65534";
+    AttestedPeer peer(attest_path("newtable"));
+    ASSERT_TRUE(peer.attest());
+    EXPECT_EQ(resolved(peer.first(), peer.peer()), "first");
+    EXPECT_GE(peer.peer()->table_fd, 0) << "the peer's table was not kept open";
+    ucs_cred_ref second{};
+    ASSERT_EQ(peer.command('n'), 0);
+    ASSERT_TRUE(peer.answer(&second));
+    ASSERT_EQ(memcmp(&second, &peer.first(), sizeof(second)), 0) << "a new table should start over at the same slot";
+    EXPECT_EQ(resolved(second, peer.peer()), "second") << "believed the table the peer had closed";
+    ASSERT_EQ(peer.command('q'), 0);
+    EXPECT_EQ(peer.process().reap(), 0);
+    unlink(table_of(second.pid).c_str());
+}
+
+// A table unlinked under a live peer is still the one the peer writes: what
+// the open descriptor reads. A file planted at its path in its place is judged
+// by its owner, as any table is: owned by the peer's uid, it cannot make the
+// peer root.
+TEST(LinkAttestation, ATableUnlinkedOrReplacedWhileTheLinkIsUp)
+{
+    if (geteuid() != 0)
+        GTEST_SKIP() << "needs root: the peer runs as 65534";
+    AttestedPeer peer(attest_path("replaced"));
+    ASSERT_TRUE(peer.attest());
+    EXPECT_EQ(resolved(peer.first(), peer.peer()), "first");
+    std::string path = table_of(peer.first().pid);
+    ASSERT_EQ(unlink(path.c_str()), 0);
+    ucs_cred_ref third{};
+    ASSERT_EQ(peer.command('p'), 0);
+    ASSERT_TRUE(peer.answer(&third));
+    EXPECT_EQ(resolved(third, peer.peer()), "third") << "lost the peer's live table when its name went";
+    EXPECT_EQ(resolved(peer.first(), peer.peer()), "first");
+
+    // A table planted at the path by someone else: owned by 65534, claiming
+    // root for the peer's pid. Made as our own table is, then copied there
+    // with the peer's pid in its header (the fifth word).
+    pid_t pid = peer.first().pid;
+    ucs_cred *root = labelled_cred("planted");
+    ASSERT_NE(root, nullptr);
+    root->pid = pid;
+    ucs_cred_ref planted{};
+    ASSERT_EQ(ucs_cred_table_open(), 0);
+    // Two fillers first: the peer's live table answers for the slots it used
+    // (two), and only a reference it does not hold sends us to the path.
+    ucs_cred *fillers[2] = {labelled_cred("filler"), labelled_cred("filler")};
+    for (ucs_cred *f : fillers)
+        ASSERT_EQ(ucs_cred_table_publish(f, &planted), 0);
+    ASSERT_EQ(ucs_cred_table_publish(root, &planted), 0);
+    std::vector<char> bytes;
+    {
+        Fd own(open(table_of(getpid()).c_str(), O_RDONLY));
+        struct stat st {};
+        ASSERT_EQ(fstat(own.get(), &st), 0);
+        bytes.resize(st.st_size);
+        ASSERT_EQ(pread(own.get(), bytes.data(), bytes.size(), 0), static_cast<ssize_t>(bytes.size()));
+    }
+    ucs_cred_release(root);
+    for (ucs_cred *f : fillers)
+        ucs_cred_release(f);
+    ucs_cred_table_close();
+    memcpy(bytes.data() + 4 * sizeof(uint32_t), &pid, sizeof(pid));
+    {
+        Fd forged(open(path.c_str(), O_RDWR | O_CREAT | O_EXCL, 0644));
+        ASSERT_GE(forged.get(), 0);
+        ASSERT_EQ(fchown(forged.get(), kNobody, kNobody), 0);
+        ASSERT_EQ(pwrite(forged.get(), bytes.data(), bytes.size(), 0), static_cast<ssize_t>(bytes.size()));
+    }
+    planted.pid = pid;
+    EXPECT_EQ(resolved(planted, peer.peer()), "untrusted") << "a table owned by 65534 made its peer root";
+    ASSERT_EQ(peer.command('q'), 0);
+    EXPECT_EQ(peer.process().reap(), 0);
+    unlink(path.c_str());
+}
+
+// A peer that dies after its table was opened, and whose pid another process
+// then takes (with a table of its own at the same path, the same slot and
+// generation): neither the dead peer's table nor the newcomer's is believed.
+TEST(LinkAttestation, APeerThatDiedIsNotBelievedEvenWhenItsPidIsReused)
+{
+    if (geteuid() != 0)
+        GTEST_SKIP() << "needs root: the peer runs as 65534, and its pid is handed on through ns_last_pid";
+    AttestedPeer peer(attest_path("reused"));
+    ASSERT_TRUE(peer.attest());
+    pid_t pid = peer.first().pid;
+    EXPECT_EQ(resolved(peer.first(), peer.peer()), "first");
+    ASSERT_EQ(peer.command('q'), 0);
+    EXPECT_EQ(peer.process().reap(), 0);
+
+    // A new process as 65534 under the dead peer's pid: fork with ns_last_pid
+    // one below it (others may fork meanwhile: try a few times).
+    Pipe ready, hold;
+    std::unique_ptr<Process> heir;
+    for (int tries = 0; tries < 20 && !heir; tries++) {
+        FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "w");
+        if (!f)
+            GTEST_SKIP() << "no /proc/sys/kernel/ns_last_pid";
+        fprintf(f, "%d", pid - 1);
+        fclose(f);
+        auto p = std::make_unique<Process>([&] {
+            if (getpid() != pid)
+                return 2;
+            hold.write_end.reset();
+            ucs_cred_ref ref{};
+            if (become({kNobody, kNobody, {}}) != 0 || ucs_cred_table_open() != 0 ||
+                ucs_cred_table_publish(labelled_cred("heir"), &ref) != 0 ||
+                write(ready.write_end.get(), &ref, sizeof(ref)) != sizeof(ref))
+                return 1;
+            char b;
+            (void)!read(hold.read_end.get(), &b, 1);
+            ucs_cred_table_close();
+            return 0;
+        });
+        if (p->pid() == pid)
+            heir = std::move(p);
+        else
+            EXPECT_EQ(p->reap(), 2);
+    }
+    ASSERT_TRUE(heir) << "could not fork a process with pid " << pid;
+    ready.write_end.reset();
+    ucs_cred_ref ref{};
+    ASSERT_TRUE(readable(ready.read_end.get(), 10000));
+    ASSERT_EQ(read(ready.read_end.get(), &ref, sizeof(ref)), static_cast<ssize_t>(sizeof(ref)));
+    ASSERT_EQ(memcmp(&ref, &peer.first(), sizeof(ref)), 0) << "the heir's reference should be the peer's";
+    EXPECT_EQ(resolved(ref, peer.peer()), "unattested") << "believed a dead peer's pid in another process";
+    // The attestation notices too, and takes the table with it.
+    EXPECT_TRUE(ucs_attest_step(peer.attestation()));
+    EXPECT_EQ(ucs_attest_peer(peer.attestation()), nullptr);
+    hold.write_end.reset();
+    EXPECT_EQ(heir->reap(), 0);
+}
+
+// The pid a capture records is the capturer's, also in a child forked after
+// the parent captured (ucred/capture.c keeps the pid in memory a fork wipes).
+TEST(Capture, AForkedChildRecordsItsOwnPid)
+{
+    ucs_cred *mine = ucs_cred_capture();
+    ASSERT_NE(mine, nullptr);
+    EXPECT_EQ(mine->pid, getpid());
+    ucs_cred_release(mine);
+    Process child([] {
+        ucs_cred *c = ucs_cred_capture();
+        Process grandchild([] {
+            ucs_cred *g = ucs_cred_capture();
+            return g && g->pid == getpid() ? 0 : 1;
+        });
+        return c && c->pid == getpid() && grandchild.reap() == 0 ? 0 : 1;
+    });
+    EXPECT_EQ(child.reap(), 0);
 }
 
 } // namespace

@@ -50,6 +50,7 @@ static void candidate_close(struct candidate *c)
     close(c->fd);
     if (c->peer.pidfd >= 0)
         close(c->peer.pidfd);
+    ucs_attest_peer_forget_table(&c->peer);
 }
 
 static void drop_candidate(struct ucs_attest *a, unsigned i)
@@ -112,6 +113,7 @@ static int peer_of(int fd, struct ucs_attest_peer *peer)
     peer->uid = uc.uid;
     peer->gid = uc.gid;
     peer->pidfd = pidfd;
+    peer->table_fd = -1;
     return 0;
 }
 
@@ -287,7 +289,7 @@ bool ucs_attest_cable_frame(struct ucs_attest *a, const void *payload, size_t le
     return false;
 }
 
-const struct ucs_attest_peer *ucs_attest_peer(const struct ucs_attest *a)
+struct ucs_attest_peer *ucs_attest_peer(struct ucs_attest *a)
 {
     return a->winner >= 0 ? &a->cand[a->winner].peer : NULL;
 }
@@ -301,6 +303,13 @@ bool ucs_attest_peer_alive(const struct ucs_attest_peer *peer)
 {
     struct pollfd p = {.fd = peer->pidfd, .events = POLLIN};
     return poll(&p, 1, 0) == 0;
+}
+
+void ucs_attest_peer_forget_table(struct ucs_attest_peer *peer)
+{
+    if (peer->table_fd >= 0)
+        close(peer->table_fd);
+    peer->table_fd = -1;
 }
 
 void ucs_attest_get_stats(const struct ucs_attest *a, struct ucs_attest_stats *stats)

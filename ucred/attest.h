@@ -48,6 +48,10 @@ struct ucs_attest_peer {
     uid_t uid; /* effective uid at connect() or listen() */
     gid_t gid;
     int pidfd;
+    /* The peer's credential table, opened by cred_table.c at the first
+     * reference the peer sends and closed with the attestation (-1: not open). */
+    int table_fd;
+    uid_t table_owner;
 };
 
 struct ucs_attest_stats {
@@ -75,11 +79,13 @@ bool ucs_attest_cable_frame(struct ucs_attest *a, const void *payload, size_t le
 
 /* The attested peer (NULL until its nonce came back on the cable, and after it
  * is gone). */
-const struct ucs_attest_peer *ucs_attest_peer(const struct ucs_attest *a);
+struct ucs_attest_peer *ucs_attest_peer(struct ucs_attest *a);
 /* Attested both ways: we saw our nonce come back and the peer says it saw its. */
 bool ucs_attest_complete(const struct ucs_attest *a);
 /* Whether the attested process is still alive (its pidfd has not signalled). */
 bool ucs_attest_peer_alive(const struct ucs_attest_peer *peer);
+/* Closes the peer's credential table, if open: the next reference opens it again. */
+void ucs_attest_peer_forget_table(struct ucs_attest_peer *peer);
 void ucs_attest_get_stats(const struct ucs_attest *a, struct ucs_attest_stats *stats);
 
 #endif

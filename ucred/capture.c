@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define FEW_GROUPS 32
@@ -15,6 +16,42 @@
  * of the credential table (it has 4096) and one allocation, not one each. */
 static struct ucs_cred *last;
 static pthread_mutex_t last_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* getpid() is a system call (glibc no longer caches it) and a connection
+ * captures twice (socket, connect). The pid changes only in a child made by
+ * fork(), whose copy of this page the kernel zeroes (MADV_WIPEONFORK): zero
+ * means ask again. A child sharing our memory (vfork, posix_spawn) only execs. */
+static pid_t *pid_cache;
+static pthread_once_t pid_cache_once = PTHREAD_ONCE_INIT;
+
+static void pid_cache_init(void)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    void *p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    if (p == MAP_FAILED)
+        return;
+    if (madvise(p, page, MADV_WIPEONFORK) != 0) {
+        munmap(p, page); /* a kernel without it (before 4.14): ask every time */
+        return;
+    }
+    pid_cache = p;
+}
+
+static pid_t own_pid(void)
+{
+    pid_t pid;
+
+    pthread_once(&pid_cache_once, pid_cache_init);
+    if (!pid_cache)
+        return getpid();
+    pid = __atomic_load_n(pid_cache, __ATOMIC_RELAXED);
+    if (pid == 0) {
+        pid = getpid();
+        __atomic_store_n(pid_cache, pid, __ATOMIC_RELAXED);
+    }
+    return pid;
+}
 
 static int keep_groups(struct ucs_cred *cred, const gid_t *groups, int n)
 {
@@ -98,7 +135,7 @@ struct ucs_cred *ucs_cred_capture(void)
     }
     cred->refs = 1;
     cred->table_gen = 0;
-    cred->pid = getpid();
+    cred->pid = own_pid();
     getresuid(&cred->ruid, &cred->euid, &cred->suid);
     getresgid(&cred->rgid, &cred->egid, &cred->sgid);
     ucred_read_label("/proc/self/attr/current", cred->label);

@@ -23,26 +23,28 @@ int ucs_cred_claim_write(struct ucs_cred_claim *claim, const struct ucs_cred *cr
     return 0;
 }
 
+static bool well_formed(const struct ucs_cred_claim *c)
+{
+    return c->ngroups <= UCS_CRED_TABLE_GROUPS && (pid_t)c->pid > 0 && memchr(c->label, '\0', sizeof(c->label));
+}
+
 static bool could_hold(const struct ucs_cred_claim *c, pid_t kernel_pid, uid_t kernel_uid)
 {
     return kernel_uid == 0 ||
            ((pid_t)c->pid == kernel_pid && c->ruid == kernel_uid && c->euid == kernel_uid && c->suid == kernel_uid);
 }
 
-enum ucs_cred_verdict ucs_cred_claim_resolve(const struct ucs_cred_claim *copy, pid_t kernel_pid, uid_t kernel_uid,
-                                             struct ucs_cred **out)
+enum ucs_cred_verdict ucs_cred_claim_decode(const struct ucs_cred_claim *copy, struct ucs_cred **out)
 {
     struct ucs_cred *cred;
 
     *out = NULL;
-    if (copy->ngroups > UCS_CRED_TABLE_GROUPS || (pid_t)copy->pid <= 0 ||
-        !memchr(copy->label, '\0', sizeof(copy->label)))
+    if (!well_formed(copy))
         return UCS_CRED_STALE;
-    if (!could_hold(copy, kernel_pid, kernel_uid))
-        return UCS_CRED_UNTRUSTED;
     if (!(cred = ucred_mem_alloc(sizeof(*cred))))
         return UCS_CRED_STALE;
     memset(cred, 0, sizeof(*cred));
+    /* Exactly its groups: a peer's credential held by every connection costs what it holds. */
     if (copy->ngroups && !(cred->groups = ucred_mem_alloc(copy->ngroups * sizeof(gid_t)))) {
         free(cred);
         return UCS_CRED_STALE;
@@ -61,4 +63,13 @@ enum ucs_cred_verdict ucs_cred_claim_resolve(const struct ucs_cred_claim *copy, 
     memcpy(cred->label, copy->label, sizeof(cred->label));
     *out = cred;
     return UCS_CRED_OK;
+}
+
+enum ucs_cred_verdict ucs_cred_claim_resolve(const struct ucs_cred_claim *copy, pid_t kernel_pid, uid_t kernel_uid,
+                                             struct ucs_cred **out)
+{
+    *out = NULL;
+    if (well_formed(copy) && !could_hold(copy, kernel_pid, kernel_uid))
+        return UCS_CRED_UNTRUSTED;
+    return ucs_cred_claim_decode(copy, out);
 }

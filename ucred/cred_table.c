@@ -1,6 +1,7 @@
 #include "cred_table.h"
 
 #include "attest.h"
+#include "claim.h"
 #include "ucred_testing.h"
 
 #include <dirent.h>
@@ -17,18 +18,14 @@
 #include <unistd.h>
 
 #define TABLE_MAGIC 0x75637274u /* "ucrt" */
-#define TABLE_VERSION 1u
+#define TABLE_VERSION 2u        /* 2: an entry holds a struct ucs_cred_claim */
 #define TABLE_SLOTS 4096u
 #define READ_RETRIES 64
 
 struct table_entry {
     _Atomic uint32_t seq; /* odd while being written */
     uint32_t gen;         /* 0: empty */
-    int32_t pid;
-    uint32_t ruid, euid, suid, rgid, egid, sgid;
-    uint32_t ngroups;
-    char label[UCS_CRED_LABEL_MAX];
-    uint32_t groups[UCS_CRED_TABLE_GROUPS];
+    struct ucs_cred_claim claim;
 };
 
 struct table_header {
@@ -135,13 +132,16 @@ int ucs_cred_table_open(void)
     return 0;
 }
 
+/* A peer may hold this file open past our close (resolve_in_peer_table): it
+ * must find nothing in it, so every entry is withdrawn and the header spoiled. */
 void ucs_cred_table_close(void)
 {
     if (!own.hdr)
         return;
     for (unsigned i = 0; i < TABLE_SLOTS; i++)
         if (own.owners[i])
-            own.owners[i]->table_gen = 0;
+            ucs_cred_table_withdraw(own.owners[i]);
+    own.hdr->magic = 0;
     munmap(own.hdr, TABLE_SIZE);
     unlink(own.path);
     memset(&own, 0, sizeof(own));
@@ -163,17 +163,7 @@ int ucs_cred_table_publish(struct ucs_cred *cred, struct ucs_cred_ref *ref)
         e->gen = own.next_gen++;
         if (!own.next_gen)
             own.next_gen = 1;
-        e->pid = cred->pid;
-        e->ruid = cred->ruid;
-        e->euid = cred->euid;
-        e->suid = cred->suid;
-        e->rgid = cred->rgid;
-        e->egid = cred->egid;
-        e->sgid = cred->sgid;
-        e->ngroups = cred->ngroups;
-        if (cred->ngroups)
-            memcpy(e->groups, cred->groups, cred->ngroups * sizeof(gid_t));
-        memcpy(e->label, cred->label, sizeof(e->label));
+        ucs_cred_claim_write(&e->claim, cred); /* cannot fail: the groups fit, checked above */
         atomic_fetch_add_explicit(&e->seq, 1, memory_order_release);
         cred->table_slot = slot;
         cred->table_gen = e->gen;
@@ -201,12 +191,14 @@ void ucs_cred_table_withdraw(struct ucs_cred *cred)
     cred->table_gen = 0;
 }
 
-/* Opens a peer's table. It is read with pread(), never mapped: its owner may
- * truncate the file at any moment, and touching a mapping past the end of its
- * file kills the reader with SIGBUS; a short read is only a stale table. */
-static int peer_open(pid_t pid, uid_t *owner)
+/* Opens pid's table and checks its header. It is read with pread(), never
+ * mapped: its owner may truncate the file at any moment, and touching a
+ * mapping past the end of its file kills the reader with SIGBUS; a short read
+ * is only a stale table. */
+static int table_open(pid_t pid, uid_t *owner)
 {
     char path[64];
+    struct table_header hdr;
     struct stat st;
     int fd;
 
@@ -214,12 +206,20 @@ static int peer_open(pid_t pid, uid_t *owner)
     fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return -1;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size != TABLE_SIZE) {
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size != TABLE_SIZE ||
+        pread(fd, &hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr) || hdr.magic != TABLE_MAGIC ||
+        hdr.version != TABLE_VERSION || hdr.pid != pid || hdr.slots != TABLE_SLOTS ||
+        hdr.entry_size != sizeof(struct table_entry)) {
         close(fd);
         return -1;
     }
     *owner = st.st_uid;
     return fd;
+}
+
+static off_t entry_offset(unsigned slot)
+{
+    return (off_t)(sizeof(struct table_header) + slot * sizeof(struct table_entry));
 }
 
 static bool read_at(int fd, void *buf, size_t len, off_t off)
@@ -233,30 +233,20 @@ static bool owner_could_hold(uid_t owner, const struct ucs_cred *c)
     return owner == 0 || (c->ruid == owner && c->euid == owner && c->suid == owner);
 }
 
-/* groups (room for UCS_CRED_TABLE_GROUPS) cut to n, so that a peer's
- * credential held by every connection costs what it holds. */
-static gid_t *exact_groups(gid_t *groups, uint32_t n)
+/* The entry ref names, by the seqlock protocol over pread(): its sequence
+ * number is the first word of the entry read, read again after. Judged by the
+ * rule of the table's owner. */
+static enum ucs_cred_verdict read_entry(int fd, uid_t owner, const struct ucs_cred_ref *ref, struct ucs_cred **out)
 {
-    gid_t *exact = n ? malloc(n * sizeof(gid_t)) : NULL;
-    if (n && !exact)
-        return groups;
-    if (n)
-        memcpy(exact, groups, n * sizeof(gid_t));
-    free(groups);
-    return exact;
-}
-
-/* The entry ref names, by the seqlock protocol over pread(): its sequence number
- * is the first word of the entry read, read again after. */
-static enum ucs_cred_verdict read_entry(int fd, const struct ucs_cred_ref *ref, struct ucs_cred **out)
-{
-    off_t off = (off_t)(sizeof(struct table_header) + ref->slot * sizeof(struct table_entry));
     struct table_entry *e = malloc(sizeof(*e));
-    struct ucs_cred *c = calloc(1, sizeof(*c));
-    gid_t *groups = malloc(UCS_CRED_TABLE_GROUPS * sizeof(gid_t));
+    off_t off = entry_offset(ref->slot);
+    enum ucs_cred_verdict v = UCS_CRED_STALE;
 
-    if (!e || !c || !groups)
-        goto stale;
+    *out = NULL;
+    if (!e || ref->slot >= TABLE_SLOTS || !ref->gen) {
+        free(e);
+        return UCS_CRED_STALE;
+    }
     for (int tries = 0; tries < READ_RETRIES; tries++) {
         uint32_t s1, s2;
         if (!read_at(fd, e, sizeof(*e), off))
@@ -264,69 +254,53 @@ static enum ucs_cred_verdict read_entry(int fd, const struct ucs_cred_ref *ref, 
         s1 = atomic_load_explicit(&e->seq, memory_order_relaxed);
         if (s1 & 1)
             continue;
-        c->pid = e->pid;
-        c->ruid = e->ruid;
-        c->euid = e->euid;
-        c->suid = e->suid;
-        c->rgid = e->rgid;
-        c->egid = e->egid;
-        c->sgid = e->sgid;
-        c->ngroups = e->ngroups;
-        if (c->ngroups > UCS_CRED_TABLE_GROUPS)
-            break;
-        memcpy(groups, e->groups, c->ngroups * sizeof(gid_t));
-        memcpy(c->label, e->label, sizeof(c->label));
-        c->label[UCS_CRED_LABEL_MAX - 1] = '\0';
         if (!read_at(fd, &s2, sizeof(s2), off))
             break;
-        if (s1 == s2 && e->gen == ref->gen && ref->gen && c->pid == ref->pid) {
-            c->refs = 1;
-            c->groups = exact_groups(groups, c->ngroups);
-            *out = c;
-            free(e);
-            return UCS_CRED_OK;
-        }
-        if (s1 == s2)
-            break;
+        if (s1 != s2)
+            continue;
+        if (e->gen == ref->gen && (pid_t)e->claim.pid == ref->pid)
+            v = ucs_cred_claim_decode(&e->claim, out);
+        break;
     }
-stale:
     free(e);
-    free(c);
-    free(groups);
-    return UCS_CRED_STALE;
-}
-
-static enum ucs_cred_verdict resolve_owned(const struct ucs_cred_ref *ref, uid_t *owner, struct ucs_cred **out)
-{
-    struct table_header hdr;
-    enum ucs_cred_verdict v;
-    int fd;
-
-    if (ref->slot >= TABLE_SLOTS)
-        return UCS_CRED_STALE;
-    if (own.hdr && ref->pid == own.pid) {
-        struct ucs_cred *c = own.owners[ref->slot];
-        if (!c || c->table_gen != ref->gen)
-            return UCS_CRED_STALE;
-        *owner = own.file_owner;
-        *out = ucs_cred_hold(c);
-        return UCS_CRED_OK;
-    }
-    fd = peer_open(ref->pid, owner);
-    if (fd < 0)
-        return UCS_CRED_STALE;
-    if (!read_at(fd, &hdr, sizeof(hdr), 0) || hdr.magic != TABLE_MAGIC || hdr.version != TABLE_VERSION ||
-        hdr.pid != ref->pid || hdr.slots != TABLE_SLOTS || hdr.entry_size != sizeof(struct table_entry)) {
-        close(fd);
-        return UCS_CRED_STALE;
-    }
-    v = read_entry(fd, ref, out);
-    close(fd);
-    if (v == UCS_CRED_OK && !owner_could_hold(*owner, *out)) {
+    if (v == UCS_CRED_OK && !owner_could_hold(owner, *out)) {
         ucs_cred_release(*out);
         *out = NULL;
         return UCS_CRED_UNTRUSTED;
     }
+    return v;
+}
+
+/* Our own table answers from memory: the credential object itself. */
+static bool own_ref(const struct ucs_cred_ref *ref)
+{
+    return own.hdr && ref->pid == own.pid;
+}
+
+static enum ucs_cred_verdict resolve_own(const struct ucs_cred_ref *ref, struct ucs_cred **out)
+{
+    struct ucs_cred *c = ref->slot < TABLE_SLOTS ? own.owners[ref->slot] : NULL;
+
+    if (!c || c->table_gen != ref->gen)
+        return UCS_CRED_STALE;
+    *out = ucs_cred_hold(c);
+    return UCS_CRED_OK;
+}
+
+static enum ucs_cred_verdict resolve_owned(const struct ucs_cred_ref *ref, uid_t *owner, struct ucs_cred **out)
+{
+    enum ucs_cred_verdict v;
+    int fd;
+
+    if (own_ref(ref)) {
+        *owner = own.file_owner;
+        return resolve_own(ref, out);
+    }
+    fd = table_open(ref->pid, owner);
+    if (fd < 0)
+        return UCS_CRED_STALE;
+    v = read_entry(fd, *owner, ref, out);
+    close(fd);
     return v;
 }
 
@@ -336,44 +310,89 @@ enum ucs_cred_verdict ucs_cred_table_resolve(const struct ucs_cred_ref *ref, str
     return resolve_owned(ref, &owner, out);
 }
 
-/* A root peer may speak for anyone; any other only for itself, from a table
- * it made (owned by its uid, or by root when it started as root). */
-enum ucs_cred_verdict ucs_cred_table_resolve_from(const struct ucs_cred_ref *ref, const struct ucs_attest_peer *peer,
+/* A non-root peer speaks only from a table it made: owned by its uid, or by
+ * root when it started as root. */
+static bool peer_may_own(const struct ucs_attest_peer *peer, uid_t owner)
+{
+    return peer->uid == 0 || owner == 0 || owner == peer->uid;
+}
+
+/* The attested peer's own table, opened at the first reference it sends and
+ * kept open (peer->table_fd) until the attestation ends, so that a SYN costs
+ * two pread()s, not a path lookup. The descriptor pins the file the peer had
+ * when it was opened: a pid reused later cannot put another process's table
+ * behind it. A reference the open table does not hold sends us back to the
+ * path once, in case the peer made a new table (its old one withdrew every
+ * entry as it closed). */
+static enum ucs_cred_verdict resolve_in_peer_table(const struct ucs_cred_ref *ref, struct ucs_attest_peer *peer,
+                                                   struct ucs_cred **out)
+{
+    bool reopened = false;
+    enum ucs_cred_verdict v;
+
+    if (ref->slot >= TABLE_SLOTS || !ref->gen)
+        return UCS_CRED_STALE; /* no table holds it: not worth a look at the path */
+    for (;;) {
+        if (peer->table_fd < 0) {
+            peer->table_fd = table_open(ref->pid, &peer->table_owner);
+            if (peer->table_fd < 0)
+                return UCS_CRED_STALE;
+            reopened = true;
+        }
+        if (!peer_may_own(peer, peer->table_owner)) {
+            ucs_attest_peer_forget_table(peer);
+            return UCS_CRED_UNATTESTED;
+        }
+        v = read_entry(peer->table_fd, peer->table_owner, ref, out);
+        if (v != UCS_CRED_STALE || reopened)
+            return v;
+        ucs_attest_peer_forget_table(peer);
+    }
+}
+
+/* A root peer may speak for anyone; any other only for itself. */
+enum ucs_cred_verdict ucs_cred_table_resolve_from(const struct ucs_cred_ref *ref, struct ucs_attest_peer *peer,
                                                   struct ucs_cred **out)
 {
     enum ucs_cred_verdict v;
     uid_t owner;
 
-    if (!peer)
+    *out = NULL;
+    if (!peer || (peer->uid != 0 && ref->pid != peer->pid))
         return UCS_CRED_UNATTESTED;
-    if (peer->uid != 0 && ref->pid != peer->pid)
-        return UCS_CRED_UNATTESTED;
-    v = resolve_owned(ref, &owner, out);
-    if (v != UCS_CRED_OK)
-        return v;
-    /* Checked after the read: a pid reused while we read is not the peer. */
-    if ((peer->uid != 0 && owner != 0 && owner != peer->uid) || !ucs_attest_peer_alive(peer)) {
+    if (ref->pid == peer->pid && !own_ref(ref)) {
+        v = resolve_in_peer_table(ref, peer, out);
+    } else {
+        v = resolve_owned(ref, &owner, out);
+        if (v == UCS_CRED_OK && !peer_may_own(peer, owner))
+            v = UCS_CRED_UNATTESTED;
+    }
+    /* Checked after the read, at every reference: a peer that is gone no
+     * longer holds the cable, whatever the table held open still says; and a
+     * table just opened by its pid's name was the peer's only if the peer
+     * outlived the opening (else the pid may have passed to someone else). */
+    if (v == UCS_CRED_OK && !ucs_attest_peer_alive(peer))
+        v = UCS_CRED_UNATTESTED;
+    if (v != UCS_CRED_OK && *out) {
         ucs_cred_release(*out);
         *out = NULL;
-        return UCS_CRED_UNATTESTED;
     }
-    return UCS_CRED_OK;
+    return v;
 }
 
 int ucs_cred_table_testing_find(pid_t pid, uid_t euid, struct ucs_cred_ref *ref)
 {
     struct table_entry e;
-    size_t head = offsetof(struct table_entry, ruid) + 2 * sizeof(uint32_t); /* through euid */
+    size_t head = offsetof(struct table_entry, claim.euid) + sizeof(e.claim.euid); /* through euid */
     uid_t owner;
-    int fd = peer_open(pid, &owner);
+    int fd = table_open(pid, &owner);
 
     if (fd < 0)
         return -1;
     for (unsigned slot = 0; slot < TABLE_SLOTS; slot++) {
-        off_t off = (off_t)(sizeof(struct table_header) + slot * sizeof(struct table_entry));
-        if (!read_at(fd, &e, head, off))
+        if (!read_at(fd, &e, head, entry_offset(slot)))
             break;
-        if (e.gen && e.euid == euid) {
+        if (e.gen && e.claim.euid == euid) {
             ref->pid = pid;
             ref->slot = (uint16_t)slot;
             ref->gen = e.gen;

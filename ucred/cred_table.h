@@ -46,9 +46,11 @@ enum ucs_cred_verdict ucs_cred_table_resolve(const struct ucs_cred_ref *ref, str
 
 struct ucs_attest_peer;
 /* The same, for a reference that came across a link whose other end the kernel
- * attested (ucred/attest.h): believed only when peer could vouch for it. A
- * NULL peer (the link is not attested) vouches for nothing. */
-enum ucs_cred_verdict ucs_cred_table_resolve_from(const struct ucs_cred_ref *ref, const struct ucs_attest_peer *peer,
+ * attested (ucred/attest.h): believed only when peer could vouch for it, and
+ * only while it is alive. A NULL peer (the link is not attested) vouches for
+ * nothing. The peer's own table stays open in peer (table_fd) for the next
+ * reference, until the attestation ends. */
+enum ucs_cred_verdict ucs_cred_table_resolve_from(const struct ucs_cred_ref *ref, struct ucs_attest_peer *peer,
                                                   struct ucs_cred **out);
 
 #endif

@@ -1,12 +1,15 @@
 /*
- * libFuzzer target: ucs_cred_table_resolve() (ucred/cred_table.c) reading a
- * peer's credential table, which the peer writes: hostile input.
+ * libFuzzer target: ucs_cred_table_resolve() and ucs_cred_table_resolve_from()
+ * (ucred/cred_table.c) reading a peer's credential table, which the peer
+ * writes: hostile input.
  *
  * Two peer tables sit in /dev/shm under pids no process can have (above
  * pid_max), one owned by us (root, in CI) and one by uid 1000 (by us when we
  * are not root, who cannot give files away); each input rewrites one
  * table's header and one entry, then resolves a reference, as the credential
- * option handler does for a SYN.
+ * option handler does for a SYN: by the table's name, or from an attested
+ * peer (alive: its pidfd is ours) that keeps the table open from one input to
+ * the next, as a link does.
  *
  * Input: slot:u16be gen:u32be mode:u8 header[32] entry[...]
  *   mode bit 0  the reference names the table's pid (else a pid with no table)
@@ -14,14 +17,20 @@
  *        bit 2  the header's magic, version, slot count and entry size are right
  *        bit 3  the entry's pid is the table's
  *        bit 4  the table owned by uid 1000 (else ours)
+ *        bit 5  resolved from an attested peer with the table's pid
+ *        bit 6  that peer's uid is 1001 (else the table owner's)
  *   the entry is written at the reference's slot (when it has one), its
  *   missing bytes zero.
  *
  * Checked: a credential resolves only from an entry whose generation and pid
- * match the reference, holds exactly what the entry says (at most 1024 groups,
- * a NUL-terminated label), and a table not owned by root vouches only for its
- * owner's uid; the credential is released without leaks.
+ * match the reference, holds exactly what the entry's claim says (at most
+ * 1024 groups, a NUL-terminated label: an entry without one is malformed), and
+ * a table not owned by root vouches only for its owner's uid; a non-root peer
+ * only for its own pid, from a table owned by it or root; the credential is
+ * released without leaks.
  */
+#include "../../ucred/attest.h"
+#include "../../ucred/claim.h"
 #include "../../ucred/cred_table.h"
 
 #include <dirent.h>
@@ -33,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define FAIL(...) do { fprintf(stderr, "fuzz_credtable: " __VA_ARGS__); fputc('\n', stderr); abort(); } while (0)
@@ -41,17 +51,13 @@
 /* The table's layout, as ucred/cred_table.c writes it; init() checks that a
  * well-formed entry written this way resolves. */
 #define TABLE_MAGIC 0x75637274u
-#define TABLE_VERSION 1u
+#define TABLE_VERSION 2u
 #define TABLE_SLOTS 4096u
 #define OTHER_UID 1000
 
 struct entry {
     uint32_t seq, gen;
-    int32_t pid;
-    uint32_t ruid, euid, suid, rgid, egid, sgid;
-    uint32_t ngroups;
-    char label[UCS_CRED_LABEL_MAX];
-    uint32_t groups[UCS_CRED_TABLE_GROUPS];
+    struct ucs_cred_claim claim;
 };
 
 struct header {
@@ -70,6 +76,8 @@ struct table {
     struct entry *entries;
 };
 static struct table tables[2];
+/* For each table, an attested peer with its pid: [0] as the table's owner, [1] as uid 1001. */
+static struct ucs_attest_peer peers[2][2];
 
 /* The stand-ins for ucred/capture.c's reference counting. */
 static long live;
@@ -163,17 +171,27 @@ static void init(void)
     make_table(&tables[0], (pid_t)(0x40000000 | getpid()), getuid());
     make_table(&tables[1], (pid_t)(0x50000000 | getpid()), getuid() == 0 ? OTHER_UID : getuid());
     atexit(cleanup);
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            struct ucs_attest_peer *p = &peers[i][j];
+            p->pid = tables[i].pid;
+            p->uid = j ? OTHER_UID + 1 : tables[i].owner;
+            p->pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0); /* we stay alive */
+            p->table_fd = -1;
+            CHECK(p->pidfd >= 0, "pidfd_open");
+        }
+    }
 
     /* The layout above is the one cred_table.c reads. */
     good_header(&tables[0]);
     e = &tables[0].entries[5];
     memset(e, 0, sizeof(*e));
     e->gen = 77;
-    e->pid = tables[0].pid;
-    e->euid = 3;
-    e->ngroups = 2;
-    e->groups[1] = 9;
-    strcpy(e->label, "fuzz");
+    e->claim.pid = (uint32_t)tables[0].pid;
+    e->claim.euid = 3;
+    e->claim.ngroups = 2;
+    e->claim.groups[1] = 9;
+    strcpy(e->claim.label, "fuzz");
     ref = (struct ucs_cred_ref){tables[0].pid, 5, 77};
     CHECK(ucs_cred_table_resolve(&ref, &c) == UCS_CRED_OK && c, "self-test: a good entry does not resolve");
     live++;
@@ -188,6 +206,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct ucs_cred *c = NULL;
     struct table *t;
     struct entry *e = NULL;
+    struct ucs_attest_peer *peer;
     enum ucs_cred_verdict v;
     uint8_t mode;
 
@@ -198,6 +217,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ref.gen = (uint32_t)data[2] << 24 | (uint32_t)data[3] << 16 | (uint32_t)data[4] << 8 | data[5];
     mode = data[6];
     t = &tables[(mode >> 4) & 1];
+    peer = (mode & 32) ? &peers[(mode >> 4) & 1][(mode >> 6) & 1] : NULL;
     ref.pid = (mode & 1) ? t->pid : t->pid + 1;
     data += 7;
     size -= 7;
@@ -214,29 +234,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memset(e, 0, sizeof(*e));
         memcpy(e, data, size < sizeof(*e) ? size : sizeof(*e));
         if (mode & 8)
-            e->pid = t->pid;
+            e->claim.pid = (uint32_t)t->pid;
     }
 
-    v = ucs_cred_table_resolve(&ref, &c);
-    if (v == UCS_CRED_UNTRUSTED)
-        live++; /* resolve read one, then released it */
+    v = peer ? ucs_cred_table_resolve_from(&ref, peer, &c) : ucs_cred_table_resolve(&ref, &c);
     if (v != UCS_CRED_OK) {
-        CHECK(v == UCS_CRED_STALE || v == UCS_CRED_UNTRUSTED, "verdict %d", (int)v);
+        CHECK(v == UCS_CRED_STALE || v == UCS_CRED_UNTRUSTED || (peer && v == UCS_CRED_UNATTESTED), "verdict %d",
+              (int)v);
+        CHECK(c == NULL, "a credential beside verdict %d", (int)v);
+        live = 0; /* what resolve read and refused, it released (LeakSanitizer watches) */
         return 0;
     }
     live++;
+    if (peer)
+        CHECK(peer->uid == 0 || (ref.pid == peer->pid && (t->owner == 0 || t->owner == peer->uid)),
+              "peer uid %u vouched for pid %d from a table owned by %u", (unsigned)peer->uid, (int)ref.pid,
+              (unsigned)t->owner);
     CHECK(c && e, "resolved without an entry");
-    CHECK(ref.gen != 0 && e->gen == ref.gen && e->pid == ref.pid && c->pid == ref.pid,
+    CHECK(ref.gen != 0 && e->gen == ref.gen && (pid_t)e->claim.pid == ref.pid && c->pid == ref.pid,
           "resolved an entry of another generation or pid");
     CHECK(!(e->seq & 1), "resolved an entry being written");
     CHECK(c->refs == 1, "refs %u", c->refs);
-    CHECK(c->ruid == e->ruid && c->euid == e->euid && c->suid == e->suid && c->rgid == e->rgid &&
-              c->egid == e->egid && c->sgid == e->sgid,
+    CHECK(c->ruid == e->claim.ruid && c->euid == e->claim.euid && c->suid == e->claim.suid &&
+              c->rgid == e->claim.rgid && c->egid == e->claim.egid && c->sgid == e->claim.sgid,
           "ids differ from the entry");
-    CHECK(c->ngroups == e->ngroups && c->ngroups <= UCS_CRED_TABLE_GROUPS, "%u groups", c->ngroups);
-    CHECK(c->ngroups == 0 || memcmp(c->groups, e->groups, c->ngroups * sizeof(uint32_t)) == 0, "groups differ");
-    CHECK(memchr(c->label, 0, UCS_CRED_LABEL_MAX) != NULL, "label not terminated");
-    CHECK(strncmp(c->label, e->label, UCS_CRED_LABEL_MAX - 1) == 0, "label differs");
+    CHECK(c->ngroups == e->claim.ngroups && c->ngroups <= UCS_CRED_TABLE_GROUPS, "%u groups", c->ngroups);
+    CHECK(c->ngroups == 0 || memcmp(c->groups, e->claim.groups, c->ngroups * sizeof(uint32_t)) == 0,
+          "groups differ");
+    CHECK(memchr(e->claim.label, 0, UCS_CRED_LABEL_MAX) != NULL, "resolved an entry whose label is not terminated");
+    CHECK(strcmp(c->label, e->claim.label) == 0, "label differs");
     if (t->owner != 0)
         CHECK(c->ruid == t->owner && c->euid == t->owner && c->suid == t->owner,
               "a table owned by uid %u vouched for uid %u", (unsigned)t->owner, c->euid);

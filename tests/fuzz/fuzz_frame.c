@@ -135,9 +135,9 @@ bool ucs_netif_is_host_local(const struct netif *netif)
 }
 
 /* The fuzzed port's attested peer: any process; its claims are judged below. */
-const struct ucs_attest_peer *ucs_netif_attested_peer(const struct netif *netif)
+struct ucs_attest_peer *ucs_netif_attested_peer(const struct netif *netif)
 {
-    static const struct ucs_attest_peer anyone = {.pid = 4242, .pidfd = -1};
+    static struct ucs_attest_peer anyone = {.pid = 4242, .pidfd = -1, .table_fd = -1};
     return ucs_netif_is_host_local(netif) ? &anyone : NULL;
 }
 
@@ -159,7 +159,7 @@ enum ucs_cred_verdict ucs_cred_table_resolve(const struct ucs_cred_ref *ref, str
     return UCS_CRED_OK;
 }
 
-enum ucs_cred_verdict ucs_cred_table_resolve_from(const struct ucs_cred_ref *ref, const struct ucs_attest_peer *peer,
+enum ucs_cred_verdict ucs_cred_table_resolve_from(const struct ucs_cred_ref *ref, struct ucs_attest_peer *peer,
                                                   struct ucs_cred **out)
 {
     if (!peer)

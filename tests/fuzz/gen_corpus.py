@@ -247,11 +247,12 @@ def tcpopt_seeds():
 
 
 def credtable_seeds():
+    # seq, gen, then a struct ucs_cred_claim: pid, six ids, ngroups, 1024 groups, a 256-byte label.
     def entry(gen, ngroups=2, label=b"system_u:system_r:unconfined_t", uid=0, seq=0, claimed=None):
-        e = struct.pack("<IIiIIIIIII", seq, gen, 0, uid, uid, uid, 0, 0, 0,
+        e = struct.pack("<IIIIIIIIII", seq, gen, 0, uid, uid, uid, 0, 0, 0,
                         ngroups if claimed is None else claimed)
+        e += struct.pack("<%dI" % ngroups, *range(ngroups)).ljust(4096, b"\0")
         e += label.ljust(256, b"\0")
-        e += struct.pack("<%dI" % ngroups, *range(ngroups))
         return e
 
     def inp(slot, gen, mode, hdr=bytes(32), body=b""):
@@ -268,6 +269,11 @@ def credtable_seeds():
                           body=entry(42)),
         "no_table": inp(3, 42, 2 | 4 | 8, body=entry(42)),
         "slot_out_of_range": inp(5000, 42, good),
+        # Through an attested peer that keeps the table open (bit 5); bit 6: the peer is uid 1001.
+        "peer_root_table": inp(3, 42, good | 32, body=entry(42)),
+        "peer_user_table": inp(3, 42, good | 16 | 32, body=entry(42, uid=1000)),
+        "peer_not_owner": inp(3, 42, good | 16 | 32 | 64, body=entry(42, uid=1000)),
+        "peer_other_pid": inp(3, 42, (good & ~1) | 16 | 32, body=entry(42, uid=1000)),
     }
 
 
