@@ -171,8 +171,7 @@ void ucs_tcp_timer_registered(struct tcp_pcb **pcbs, struct tcp_pcb *pcb)
 {
     if (pcbs == &tcp_active_pcbs) {
         /* a new connection's SYN or SYN-ACK is timed */
-        list_insert_after(&due_list, NULL, pcb);
-        pcb->ucs_timer_list = DUE;
+        move_to_due(pcb);
     } else if (pcbs == &tcp_tw_pcbs) {
         struct tcp_pcb *after = timewait_list.tail;
         while (after && (s32_t)(after->tmr - pcb->tmr) > 0)
