@@ -32,6 +32,7 @@ struct ucs_port {
     uint32_t backlog_cap, head, count;
     uint64_t rx_frames, tx_frames, tx_backlogged, tx_alloc_failed;
     struct ucs_fault *fault;
+    struct ucs_capture *capture;
     char name[RTE_DEV_NAME_MAX_LEN];
 };
 
@@ -154,6 +155,9 @@ struct ucs_port *ucs_port_open(const struct ucs_port_params *params, char *err, 
         goto fail;
     if (params->fault)
         p->fault = ucs_fault_create(params->fault);
+    if (params->capture_path && params->capture_path[0] &&
+        !(p->capture = ucs_capture_create(p->id, params->capture_path, true, err, errlen)))
+        goto fail;
     return p;
 fail:
     ucs_port_close(p);
@@ -164,6 +168,7 @@ void ucs_port_close(struct ucs_port *p)
 {
     if (!p)
         return;
+    ucs_capture_destroy(p->capture);
     ucs_fault_destroy(p->fault);
     if (p->backlog) {
         for (uint32_t i = 0; i < p->count; i++)
@@ -194,6 +199,7 @@ void ucs_port_get_info(const struct ucs_port *p, struct ucs_port_info *info)
     info->tx_offloads = p->tx_offloads;
     if (rte_eth_dev_info_get(p->id, &dinfo) == 0 && dinfo.driver_name)
         snprintf(info->driver, sizeof(info->driver), "%s", dinfo.driver_name);
+    snprintf(info->name, sizeof(info->name), "%s", p->name);
 }
 
 void ucs_port_get_stats(const struct ucs_port *p, struct ucs_port_stats *s)
@@ -216,6 +222,11 @@ bool ucs_port_link_up(struct ucs_port *p)
     return rte_eth_link_get_nowait(p->id, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
 }
 
+struct ucs_capture *ucs_port_capture(struct ucs_port *p)
+{
+    return p->capture;
+}
+
 unsigned ucs_port_rx(struct ucs_port *p, struct ucs_rx_frame *frames, unsigned max)
 {
     struct rte_mbuf *m[64], *burst[64];
@@ -231,6 +242,8 @@ unsigned ucs_port_rx(struct ucs_port *p, struct ucs_rx_frame *frames, unsigned m
     } else {
         n = rte_eth_rx_burst(p->id, 0, m, (uint16_t)max);
     }
+    if (p->capture)
+        ucs_capture_rx(p->capture, m, n);
     for (unsigned i = 0; i < n; i++) {
         /* Frames fit one mbuf at our MTU; a chained one would need a copy the fast path avoids. */
         if (m[i]->nb_segs != 1) {
@@ -331,6 +344,8 @@ void ucs_port_tx_queue(struct ucs_port *p, void *handle, unsigned offloads)
 
     if (offloads)
         tx_offload_prepare(m, offloads);
+    if (p->capture)
+        ucs_capture_tx(p->capture, m);
     if (p->count == p->backlog_cap && !backlog_grow(p)) {
         /* Only when the process is out of memory: flushing is the last resort. */
         ucs_port_tx_flush(p);

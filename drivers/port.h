@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "capture.h"
 #include "fault.h"
 
 struct ucs_port;
@@ -24,6 +25,7 @@ struct ucs_port_params {
     uint16_t mtu;          /* 0: keep the port's own */
     uint16_t scratch_size; /* bytes the stack may use beside each received frame */
     const struct ucs_fault_params *fault; /* NULL: received frames arrive as sent */
+    const char *capture_path; /* NULL or "": no capture; else pcapng, started at once */
 };
 
 /* Transmit checksum work the port does in hardware (or its PMD does for us).
@@ -40,6 +42,7 @@ struct ucs_port_info {
     int numa_node; /* -1 when the port does not say */
     unsigned tx_offloads;
     char driver[32];
+    char name[64];
 };
 
 struct ucs_port_stats {
@@ -53,6 +56,8 @@ void ucs_port_close(struct ucs_port *port);
 void ucs_port_get_info(const struct ucs_port *port, struct ucs_port_info *info);
 void ucs_port_get_stats(const struct ucs_port *port, struct ucs_port_stats *stats);
 bool ucs_port_link_up(struct ucs_port *port);
+/* The port's capture (NULL when none was configured). */
+struct ucs_capture *ucs_port_capture(struct ucs_port *port);
 
 /* A received frame. The stack owns it until it calls ucs_frame_free(handle);
  * scratch is scratch_size bytes private to the stack for the frame's lifetime. */

@@ -109,6 +109,11 @@ struct ucs_sock *sock_lookup(int fd)
     return ucs_is_stack_fd(fd) && i < table_len ? table[i] : NULL;
 }
 
+int sock_table_len(void)
+{
+    return table_len;
+}
+
 struct ucs_sock *sock_get(int fd)
 {
     int i = fd - UCS_FD_BASE;

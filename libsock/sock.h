@@ -138,6 +138,8 @@ void sock_wake(struct ucs_sock *s);
 
 /* The socket for fd without the thread check (NULL when none): for the poll step. */
 struct ucs_sock *sock_lookup(int fd);
+/* Slots in the descriptor table: fds UCS_FD_BASE up to UCS_FD_BASE + this. */
+int sock_table_len(void);
 
 /* Per kind: implemented in tcp.c, udp.c and local.c. */
 int tcp_sock_open(struct ucs_sock *s);

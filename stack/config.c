@@ -84,6 +84,8 @@ static const char *apply(struct ucs_config *cfg, const char *key, char *value)
         strcpy(cfg->eal_args, value);
         return NULL;
     }
+    if (!strcmp(key, "telemetry"))
+        return parse_bool(value, &cfg->telemetry) ? "telemetry wants yes or no" : NULL;
     if (!strcmp(key, "port")) {
         if (cfg->nports == UCS_MAX_PORTS)
             return "too many ports";
@@ -124,6 +126,12 @@ static const char *apply(struct ucs_config *cfg, const char *key, char *value)
         return parse_attest(value, port);
     if (!strcmp(key, "fault"))
         return ucs_fault_config_parse(value, &port->fault);
+    if (!strcmp(key, "capture")) {
+        if (!*value || strlen(value) >= sizeof(port->capture_path))
+            return "capture wants a file path shorter than 256 bytes";
+        strcpy(port->capture_path, value);
+        return NULL;
+    }
     return "unknown key";
 }
 

@@ -100,7 +100,8 @@ struct ucs_port *port_netif_open_port(const struct ucs_port_config *cfg, char *e
     struct ucs_fault_params fault = {cfg->fault.loss, cfg->fault.reorder, cfg->fault.duplicate, cfg->fault.corrupt,
                                      cfg->fault.seed};
     struct ucs_port_params params = {
-        .devargs = cfg->devargs, .mtu = cfg->mtu, .scratch_size = sizeof(struct rx_pbuf), .fault = &fault};
+        .devargs = cfg->devargs, .mtu = cfg->mtu, .scratch_size = sizeof(struct rx_pbuf), .fault = &fault,
+        .capture_path = cfg->capture_path};
     return ucs_port_open(&params, err, errlen);
 }
 

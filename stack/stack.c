@@ -12,6 +12,7 @@
 #include "tcp_guard.h"
 #include "tcp_options.h"
 #include "tcp_timer_list.h"
+#include "telemetry.h"
 #include "../ucred/attest.h"
 #include "../ucred/cred_table.h"
 
@@ -138,6 +139,8 @@ struct ucs_stack *ucs_stack_create(const struct ucs_config *cfg, char *err, size
      * connections still work, with the peer's credentials unknown. */
     if (ucs_cred_table_open() != 0)
         fprintf(stderr, "ucstack: no credential table in /dev/shm: peers will not learn credentials\n");
+    if (ucs_stack_telemetry_start(cfg, err, errlen) != 0)
+        goto fail;
     check_links(s);
     current = s;
     owner_thread = true;
@@ -157,6 +160,7 @@ void ucs_stack_poll(struct ucs_stack *s)
     netif_poll_all();
     for (unsigned i = 0; i < s->nports; i++)
         port_netif_tx_flush(s->ports[i]);
+    ucs_stack_telemetry_step(s, s->ports, s->nports);
 }
 
 struct ucs_stack *ucs_stack_current(void)
@@ -179,6 +183,7 @@ void ucs_stack_destroy(struct ucs_stack *s)
     if (!s)
         return;
     sys_untimeout(check_links, s);
+    ucs_stack_telemetry_stop();
     close_ports(s);
     if (current == s)
         current = NULL;

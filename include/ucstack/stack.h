@@ -39,19 +39,26 @@ struct ucs_port_config {
     char attest_path[108];
     bool attest_listen;
     struct ucs_fault_config fault; /* all zero: none */
+    /* Where this port's frames are written as pcapng, both directions, from
+     * creation on ("" none); telemetry's /ucstack/capture stops and restarts
+     * it. */
+    char capture_path[256];
 };
 
 struct ucs_config {
     char eal_args[512];     /* DPDK EAL arguments, whitespace separated */
+    /* Answer /ucstack/ commands on DPDK's telemetry socket (the EAL must not
+     * be given --no-telemetry). */
+    bool telemetry;
     unsigned nports;
     struct ucs_port_config ports[UCS_MAX_PORTS];
 };
 
 /*
- * Parses "key = value" lines ('#' starts a comment). Keys: eal, port, ipv4,
- * ipv6, gateway, mtu, host_local, attest ("listen PATH" or "connect PATH"),
- * fault. Each "port" line starts a new port; the keys after it describe that
- * port. "fault = loss=0.01,reorder=1%,dup=0.001,corrupt=0.001,seed=42" injects
+ * Parses "key = value" lines ('#' starts a comment). Keys: eal, telemetry
+ * (yes or no), port, ipv4, ipv6, gateway, mtu, host_local, attest ("listen
+ * PATH" or "connect PATH"), fault, capture (a pcapng file). Each "port" line
+ * starts a new port; the keys after it describe that port. "fault = loss=0.01,reorder=1%,dup=0.001,corrupt=0.001,seed=42" injects
  * faults into what the port receives (any subset; a rate is a fraction or a
  * percentage). Returns 0, or -1 with a message naming the line in err.
  */

@@ -1,0 +1,102 @@
+/* The socket table as telemetry lists it (ss's view), a bounded slice per call. */
+#include "sock_snapshot.h"
+
+#include "sock.h"
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/tcp.h"
+
+#include <string.h>
+#include <sys/socket.h>
+
+/* lwIP's states in ss's words. */
+static const char *const tcp_states[] = {
+    [CLOSED] = "CLOSED",         [LISTEN] = "LISTEN",         [SYN_SENT] = "SYN-SENT",
+    [SYN_RCVD] = "SYN-RECV",     [ESTABLISHED] = "ESTAB",     [FIN_WAIT_1] = "FIN-WAIT-1",
+    [FIN_WAIT_2] = "FIN-WAIT-2", [CLOSE_WAIT] = "CLOSE-WAIT", [CLOSING] = "CLOSING",
+    [LAST_ACK] = "LAST-ACK",     [TIME_WAIT] = "TIME-WAIT",
+};
+
+static void put_addr(struct ucs_tel_socket *t, uint8_t *out, const ip_addr_t *a)
+{
+    if (IP_IS_V4(a)) {
+        t->family = AF_INET;
+        memcpy(out, &ip_2_ip4(a)->addr, 4);
+    } else {
+        t->family = AF_INET6;
+        memcpy(out, ip_2_ip6(a)->addr, 16);
+    }
+}
+
+static void fill_tcp(struct ucs_tel_socket *t, struct ucs_sock *s)
+{
+    struct tcp_pcb *pcb = s->u.tcp.pcb;
+
+    t->kind = UCS_TEL_TCP;
+    t->family = (uint8_t)s->family;
+    t->state = s->u.tcp.state == TCP_S_NEW ? "UNCONN" : "CLOSED";
+    if (!pcb)
+        return;
+    /* A listener's pcb is a tcp_pcb_listen: only the common fields exist. */
+    t->state = tcp_states[pcb->state];
+    put_addr(t, t->laddr, &pcb->local_ip);
+    t->lport = pcb->local_port;
+    if (pcb->state == LISTEN) {
+        t->send_q = (uint32_t)s->u.tcp.backlog;
+        t->recv_q = (uint32_t)s->u.tcp.acceptq_len;
+        return;
+    }
+    put_addr(t, t->raddr, &pcb->remote_ip);
+    t->rport = pcb->remote_port;
+    t->send_q = (uint32_t)tcp_sock_outq(s);
+    t->recv_q = s->u.tcp.rx_bytes;
+}
+
+static void fill_udp(struct ucs_tel_socket *t, struct ucs_sock *s)
+{
+    struct udp_pcb *pcb = s->u.udp.pcb;
+
+    t->kind = UCS_TEL_UDP;
+    t->family = (uint8_t)s->family;
+    t->state = s->u.udp.connected ? "ESTAB" : "UNCONN";
+    t->recv_q = s->u.udp.rxq_len;
+    if (!pcb)
+        return;
+    put_addr(t, t->laddr, &pcb->local_ip);
+    t->lport = pcb->local_port;
+    if (s->u.udp.connected) {
+        put_addr(t, t->raddr, &pcb->remote_ip);
+        t->rport = pcb->remote_port;
+    }
+}
+
+int ucs_sock_snapshot(int cursor, int budget, struct ucs_tel_snapshot *snap)
+{
+    int len = sock_table_len();
+
+    for (; cursor < len && budget > 0; cursor++, budget--) {
+        struct ucs_sock *s = sock_lookup(UCS_FD_BASE + cursor);
+        struct ucs_tel_socket *t;
+
+        if (!s || s->kind == SOCK_KIND_EPOLL)
+            continue;
+        if (!(t = ucs_tel_add_socket(snap)))
+            continue;
+        memset(t, 0, sizeof(*t));
+        t->fd = s->fd;
+        t->cred_known = s->peer_cred != NULL;
+        t->peer_pid = s->peer_cred ? s->peer_cred->pid : -1;
+        t->peer_uid = s->peer_cred ? (int32_t)s->peer_cred->euid : -1;
+        if (s->kind == SOCK_KIND_TCP) {
+            fill_tcp(t, s);
+        } else if (s->kind == SOCK_KIND_UDP) {
+            fill_udp(t, s);
+        } else {
+            t->kind = UCS_TEL_LOCAL;
+            t->family = AF_UNIX;
+            t->state = s->u.local.state == LOCAL_S_LISTEN      ? "LISTEN"
+                       : s->u.local.state == LOCAL_S_CONNECTED ? "ESTAB"
+                                                               : "UNCONN";
+        }
+    }
+    return cursor < len ? cursor : -1;
+}
