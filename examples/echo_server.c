@@ -1,12 +1,15 @@
 /*
  * A TCP echo server on ucstack's socket API, written the way a kernel-socket
- * server would be: non-blocking sockets and an epoll loop.
+ * server would be: non-blocking sockets and an epoll loop. For each
+ * connection it prints who is on the other end, as getpeerucred() says.
  *
  *   echo-server CONFIG PORT
  */
+#include <ucred.h>
 #include <ucstack/socket.h>
 #include <ucstack/stack.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -54,6 +57,27 @@ static void echo(int fd)
     }
 }
 
+static void say_who(int fd)
+{
+    struct sockaddr_storage a = {.ss_family = AF_UNSPEC};
+    socklen_t len = sizeof(a);
+    char ip[INET6_ADDRSTRLEN] = "?";
+    ucred_t *uc = NULL;
+
+    ucs_getpeername(fd, (struct sockaddr *)&a, &len);
+    if (a.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&a)->sin6_addr, ip, sizeof(ip));
+    else if (a.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&a)->sin_addr, ip, sizeof(ip));
+    if (getpeerucred(fd, &uc) == 0)
+        printf("connection from %s: pid=%d euid=%d egid=%d\n", ip, (int)ucred_getpid(uc), (int)ucred_geteuid(uc),
+               (int)ucred_getegid(uc));
+    else
+        printf("connection from %s: credential unknown (%s)\n", ip, strerror(errno));
+    ucred_free(uc);
+    fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
     struct ucs_config cfg;
@@ -95,6 +119,7 @@ int main(int argc, char **argv)
             }
             for (int c; (c = ucs_accept4(l, NULL, NULL, SOCK_NONBLOCK)) >= 0;) {
                 struct epoll_event cev = {.events = EPOLLIN | EPOLLRDHUP, .data.fd = c};
+                say_who(c);
                 ucs_epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev);
             }
         }

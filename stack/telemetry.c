@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <ucstack/socket.h>
 #include <ucstack/stack.h>
 
 /* Sockets visited per poll step: a few µs, so listing 100,000 connections
@@ -30,7 +31,17 @@ static const struct {
     U64(tcp_tail_loss_probes), U64(tcp_sack_blocks), U64(tcp_sack_ignored), U32(tcp_pcbs), U32(tcp_timer_due),
     U64(tcp_timer_visits),
 };
-_Static_assert(sizeof(stat_fields) / sizeof(stat_fields[0]) <= UCS_TEL_MAX_STATS, "too many counters");
+#define CRED(f) {"cred_" #f, offsetof(struct ucs_cred_option_stats, f)}
+static const struct {
+    const char *name;
+    size_t offset;
+} cred_fields[] = {
+    CRED(sent), CRED(received), CRED(ignored_foreign_link), CRED(malformed), CRED(untrusted), CRED(unresolved),
+    CRED(unattested),
+};
+_Static_assert(sizeof(stat_fields) / sizeof(stat_fields[0]) + sizeof(cred_fields) / sizeof(cred_fields[0]) <=
+                   UCS_TEL_MAX_STATS,
+               "too many counters");
 
 static bool running;
 static struct ucs_tel_snapshot *building;
@@ -76,6 +87,13 @@ static void fill_stats(const struct ucs_stack *s, struct ucs_tel_snapshot *snap)
         }
         snap->stats[snap->nstats].name = stat_fields[i].name;
         snap->stats[snap->nstats++].value = v;
+    }
+    /* The credential option's counters, named as in ucs_cred_option_stats. */
+    struct ucs_cred_option_stats cs;
+    ucs_get_cred_option_stats(&cs);
+    for (size_t i = 0; i < sizeof(cred_fields) / sizeof(cred_fields[0]); i++) {
+        snap->stats[snap->nstats].name = cred_fields[i].name;
+        memcpy(&snap->stats[snap->nstats++].value, (const char *)&cs + cred_fields[i].offset, sizeof(uint64_t));
     }
 }
 

@@ -164,8 +164,14 @@ TEST(Telemetry, StatsAreTheStacksCounters)
     EXPECT_LE(s["tx_frames"], after.tx_frames);
     EXPECT_EQ(s["mbufs_total"], before.mbufs_total);
     EXPECT_EQ(s["tcp_rto"], after.tcp_rto);
-    // Every counter of ucs_stack_stats, besides numa_node and cpu, and the age.
-    EXPECT_EQ(s.size(), 43u + 2u) << s.dump();
+    // Every counter of ucs_stack_stats besides numa_node and cpu, those of
+    // ucs_cred_option_stats, and the age.
+    EXPECT_EQ(s.size(), 43u + 7u + 2u) << s.dump();
+    struct ucs_cred_option_stats cs;
+    ucs_get_cred_option_stats(&cs);
+    EXPECT_EQ(s["cred_sent"], cs.sent);
+    EXPECT_EQ(s["cred_received"], cs.received);
+    EXPECT_GE(cs.received, 1u); // the connection above, over loopback
     ucs_close(c);
     ucs_close(l);
 }
