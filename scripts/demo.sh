@@ -19,11 +19,17 @@ chmod 755 "$dir"
 server_pid=""
 client_pid=""
 cleanup() {
-    [ -n "$client_pid" ] && kill "$client_pid" 2>/dev/null && wait "$client_pid" 2>/dev/null
+    # A client killed here cannot remove its credential table itself.
+    if [ -n "$client_pid" ] && kill "$client_pid" 2>/dev/null; then
+        wait "$client_pid" 2>/dev/null || true
+        rm -f "/dev/shm/ucstack-cred-$client_pid"
+    fi
     [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
     rm -rf "$dir"
     rm -f "/var/run/dpdk/$prefix-s/dpdk_telemetry.v2"
     rmdir "/var/run/dpdk/$prefix-s" 2>/dev/null || true
+    # The clients' runtime directory: they run as another user, without XDG_RUNTIME_DIR.
+    rmdir "/tmp/dpdk/$prefix-c" 2>/dev/null || true
 }
 trap cleanup EXIT
 fail() {
