@@ -67,14 +67,15 @@ static unsigned write_some(struct ucs_capture *c)
 
     if (!n)
         return 0;
-    if (!c->pcapng) {
-        rte_pktmbuf_free_bulk(pkts, n);
-    } else if (rte_pcapng_write_packets(c->pcapng, pkts, (uint16_t)n) < 0) {
+    /* DPDK 22.11's writer leaves the copies to us (its comment says otherwise;
+     * dpdk-dumpcap frees them too). */
+    if (c->pcapng && rte_pcapng_write_packets(c->pcapng, pkts, (uint16_t)n) < 0) {
         STORE(c->error, errno);
         COUNT(c->dropped, n);
-    } else {
+    } else if (c->pcapng) {
         COUNT(c->frames, n);
     }
+    rte_pktmbuf_free_bulk(pkts, n);
     return n;
 }
 

@@ -4,10 +4,10 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 
-packages=(meson ninja-build pkg-config gcc g++ make dpkg-dev libdpdk-dev dpdk
-          libnuma-dev libgtest-dev iproute2 iputils-ping netcat-openbsd
+packages=(meson ninja-build pkg-config gcc g++ make dpkg-dev libdpdk-dev dpdk dpdk-dev
+          libnuma-dev libgtest-dev nlohmann-json3-dev iproute2 iputils-ping netcat-openbsd
           curl wrk util-linux patch valgrind clang-14 libclang-rt-14-dev llvm-14
-          gnuplot-nox)
+          gnuplot-nox tshark)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -34,6 +34,8 @@ if [ ${#missing[@]} -gt 0 ] || [ $need_update = 1 ]; then
     apt-get update -qq
 fi
 if [ ${#missing[@]} -gt 0 ]; then
+    # tshark asks whether non-root users may capture; we only read files, as root.
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 

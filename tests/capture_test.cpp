@@ -1,7 +1,8 @@
 // A port's frames as pcapng, read back by tshark: two stack processes on the
 // two ends of a virtio cable, a host-local link with attestation; the server
 // (the echo-server example) has "capture = FILE" and "telemetry = yes". One
-// connection from ucs-whoami crosses, both ends learn the other's credential; telemetry (dpdk-telemetry.py) reports the capture and stops it;
+// connection from the echo-client example crosses, 16 MiB each way, and the
+// client learns the server's credential; telemetry (dpdk-telemetry.py) reports the capture and stops it;
 // tshark must see the whole handshake in both directions and the credential
 // option (RFC 6994 kind 253, ExID 0x7563) in the SYN. Needs root (the cable's
 // attestation runs as in the demo; tshark as root).
@@ -84,10 +85,15 @@ TEST(Capture, TsharkSeesTheHandshakeAndTheCredentialOptionInTheSyn)
     std::string echo = tests.substr(0, tests.rfind('/')) + "/examples/echo-server";
     Child server({echo, scfg, "7777"});
     ASSERT_TRUE(server.wait_line("listening", 30000)) << server.output();
-    Child client({tests + "/ucs-whoami", "--config", ccfg, "--connect", "198.18.0.1,7777"});
-    std::string peer;
-    ASSERT_TRUE(client.wait_line("peer ", 30000, &peer)) << client.output();
-    EXPECT_NE(peer.find("pid=" + std::to_string(server.pid())), std::string::npos) << peer;
+    // 16 MiB each way: more frames than the capture's pool holds copies, so
+    // copies that were never given back would show as a capture that stops.
+    Child client({echo.substr(0, echo.rfind('/')) + "/echo-client", ccfg, "16M", "198.18.0.1,7777"});
+    std::string line;
+    ASSERT_TRUE(client.wait_line("echo ", 60000, &line)) << client.output();
+    EXPECT_NE(line.find(" ok "), std::string::npos) << line;
+    EXPECT_NE(line.find("peer pid=" + std::to_string(server.pid())), std::string::npos) << line;
+    ASSERT_TRUE(client.wait_line("holding", 30000)) << client.output();
+    client.close_stdin();
     EXPECT_EQ(client.wait_exit(30000), 0) << client.output();
 
     // Telemetry says the capture runs, refuses to write anywhere but the
@@ -106,9 +112,10 @@ TEST(Capture, TsharkSeesTheHandshakeAndTheCredentialOptionInTheSyn)
     ASSERT_TRUE(off.is_object()) << a[2].dump();
     EXPECT_EQ(off["result"], "ok");
     EXPECT_EQ(off["capture"], "off");
-    EXPECT_EQ(off["capture_dropped"], 0u);
     EXPECT_EQ(ports["0"]["capture"], "off");
     uint64_t captured = off["captured"];
+    // (A writer starved by a loaded machine may drop a few; not thousands.)
+    EXPECT_GT(captured, 8191u) << "the capture stopped at its pool's size: " << off.dump();
 
     std::string out;
     // (tshark's warning about running as root goes to its stderr.)
