@@ -156,8 +156,8 @@ struct ucs_capture *ucs_capture_create(uint16_t port_id, const char *path, bool 
     c->port_id = port_id;
     snprintf(c->path, sizeof(c->path), "%s", path);
     snprintf(name, sizeof(name), "ucs_cap_%u", port_id);
-    c->pool = rte_pktmbuf_pool_create(name, POOL_SIZE, 0, 0, (uint16_t)rte_pcapng_mbuf_size(SNAPLEN),
-                                      (int)rte_socket_id());
+    c->pool =
+        rte_pktmbuf_pool_create(name, POOL_SIZE, 0, 0, (uint16_t)rte_pcapng_mbuf_size(SNAPLEN), (int)rte_socket_id());
     c->ring = rte_ring_create(name, RING_SIZE, (int)rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
     if (!c->pool || !c->ring) {
         snprintf(err, errlen, "capture %s: %s", path, rte_strerror(rte_errno));

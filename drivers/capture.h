@@ -18,10 +18,10 @@ struct rte_mbuf;
 struct ucs_capture;
 
 struct ucs_capture_stats {
-    bool on;             /* frames are being written */
-    uint64_t frames;     /* written since the last start */
-    uint64_t dropped;    /* not captured since the last start: the ring was full */
-    int error;           /* errno of the last failed start or write, 0 none */
+    bool on;          /* frames are being written */
+    uint64_t frames;  /* written since the last start */
+    uint64_t dropped; /* not captured since the last start: the ring was full */
+    int error;        /* errno of the last failed start or write, 0 none */
     char path[256];
 };
 

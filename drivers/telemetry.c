@@ -202,9 +202,12 @@ static void format_end(char *out, size_t len, int family, const uint8_t *addr, u
 static const char *proto_name(const struct ucs_tel_socket *s)
 {
     switch (s->kind) {
-    case UCS_TEL_TCP: return s->family == AF_INET6 ? "tcp6" : "tcp";
-    case UCS_TEL_UDP: return s->family == AF_INET6 ? "udp6" : "udp";
-    default: return "local";
+    case UCS_TEL_TCP:
+        return s->family == AF_INET6 ? "tcp6" : "tcp";
+    case UCS_TEL_UDP:
+        return s->family == AF_INET6 ? "udp6" : "udp";
+    default:
+        return "local";
     }
 }
 
@@ -213,9 +216,9 @@ static const struct {
     const char *name;
     enum rte_tel_value_type type;
 } columns[NCOLS] = {
-    {"fd", RTE_TEL_INT_VAL},         {"proto", RTE_TEL_STRING_VAL},  {"state", RTE_TEL_STRING_VAL},
-    {"local", RTE_TEL_STRING_VAL},   {"remote", RTE_TEL_STRING_VAL}, {"send_q", RTE_TEL_U64_VAL},
-    {"recv_q", RTE_TEL_U64_VAL},     {"cred", RTE_TEL_STRING_VAL},   {"uid", RTE_TEL_INT_VAL},
+    {"fd", RTE_TEL_INT_VAL},       {"proto", RTE_TEL_STRING_VAL},  {"state", RTE_TEL_STRING_VAL},
+    {"local", RTE_TEL_STRING_VAL}, {"remote", RTE_TEL_STRING_VAL}, {"send_q", RTE_TEL_U64_VAL},
+    {"recv_q", RTE_TEL_U64_VAL},   {"cred", RTE_TEL_STRING_VAL},   {"uid", RTE_TEL_INT_VAL},
     {"pid", RTE_TEL_INT_VAL},
 };
 
@@ -307,8 +310,8 @@ static int cmd_capture(const char *cmd, const char *params, struct rte_tel_data 
     bool stale;
 
     (void)cmd;
-    if (!params || sscanf(params, "%u%n,%7s%n", &port, &consumed, what, &consumed) < 1 ||
-        params[consumed] != '\0' || (*what && strcmp(what, "start") && strcmp(what, "stop")))
+    if (!params || sscanf(params, "%u%n,%7s%n", &port, &consumed, what, &consumed) < 1 || params[consumed] != '\0' ||
+        (*what && strcmp(what, "start") && strcmp(what, "stop")))
         return -EINVAL;
     if (!(snap = acquire(true, &stale)))
         return -1;

@@ -18,7 +18,7 @@
 #include "port.h"
 
 /* Sockets beyond this many are counted, not listed: the answer says
- * "truncated". 16 MB of snapshot at most (two buffers). */
+ * "truncated". 19 MB of snapshot at most (two buffers of 72-byte entries). */
 #define UCS_TEL_MAX_SOCKETS (1u << 17)
 #define UCS_TEL_MAX_STATS 64
 #define UCS_TEL_MAX_PORTS 4

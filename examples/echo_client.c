@@ -48,10 +48,14 @@ static uint64_t parse_bytes(const char *text)
     char *end;
     uint64_t n = strtoull(text, &end, 10);
     switch (*end) {
-    case 'K': return n << 10;
-    case 'M': return n << 20;
-    case 'G': return n << 30;
-    default: return *end ? 0 : n;
+    case 'K':
+        return n << 10;
+    case 'M':
+        return n << 20;
+    case 'G':
+        return n << 30;
+    default:
+        return *end ? 0 : n;
     }
 }
 
@@ -143,8 +147,7 @@ static int run_one(const char *arg, uint64_t bytes, int *fd_out)
     printf("echo %s ok bytes=%llu seconds=%.3f gbit_s=%.2f", arg, (unsigned long long)bytes, s,
            (double)bytes * 8 / s / 1e9);
     if (getpeerucred(fd, &uc) == 0)
-        printf(" peer pid=%d euid=%d egid=%d\n", (int)ucred_getpid(uc), (int)ucred_geteuid(uc),
-               (int)ucred_getegid(uc));
+        printf(" peer pid=%d euid=%d egid=%d\n", (int)ucred_getpid(uc), (int)ucred_geteuid(uc), (int)ucred_getegid(uc));
     else
         printf(" peer unknown: %s\n", strerror(errno));
     ucred_free(uc);

@@ -10,10 +10,9 @@
 
 /* lwIP's states in ss's words. */
 static const char *const tcp_states[] = {
-    [CLOSED] = "CLOSED",         [LISTEN] = "LISTEN",         [SYN_SENT] = "SYN-SENT",
-    [SYN_RCVD] = "SYN-RECV",     [ESTABLISHED] = "ESTAB",     [FIN_WAIT_1] = "FIN-WAIT-1",
-    [FIN_WAIT_2] = "FIN-WAIT-2", [CLOSE_WAIT] = "CLOSE-WAIT", [CLOSING] = "CLOSING",
-    [LAST_ACK] = "LAST-ACK",     [TIME_WAIT] = "TIME-WAIT",
+    [CLOSED] = "CLOSED",     [LISTEN] = "LISTEN",         [SYN_SENT] = "SYN-SENT",     [SYN_RCVD] = "SYN-RECV",
+    [ESTABLISHED] = "ESTAB", [FIN_WAIT_1] = "FIN-WAIT-1", [FIN_WAIT_2] = "FIN-WAIT-2", [CLOSE_WAIT] = "CLOSE-WAIT",
+    [CLOSING] = "CLOSING",   [LAST_ACK] = "LAST-ACK",     [TIME_WAIT] = "TIME-WAIT",
 };
 
 static void put_addr(struct ucs_tel_socket *t, uint8_t *out, const ip_addr_t *a)

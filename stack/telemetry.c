@@ -14,6 +14,8 @@
  * spreads over about 400 steps instead of stalling one. */
 #define SOCKETS_PER_STEP 256
 
+/* clang-format breaks these macros apart. */
+// clang-format off
 #define U64(f) {#f, offsetof(struct ucs_stack_stats, f), sizeof(uint64_t)}
 #define U32(f) {#f, offsetof(struct ucs_stack_stats, f), sizeof(uint32_t)}
 static const struct {
@@ -32,12 +34,13 @@ static const struct {
     U64(tcp_timer_visits),
 };
 #define CRED(f) {"cred_" #f, offsetof(struct ucs_cred_option_stats, f)}
+// clang-format on
 static const struct {
     const char *name;
     size_t offset;
 } cred_fields[] = {
-    CRED(sent), CRED(received), CRED(ignored_foreign_link), CRED(malformed), CRED(untrusted), CRED(unresolved),
-    CRED(unattested),
+    CRED(sent),      CRED(received),   CRED(ignored_foreign_link), CRED(malformed),
+    CRED(untrusted), CRED(unresolved), CRED(unattested),
 };
 _Static_assert(sizeof(stat_fields) / sizeof(stat_fields[0]) + sizeof(cred_fields) / sizeof(cred_fields[0]) <=
                    UCS_TEL_MAX_STATS,

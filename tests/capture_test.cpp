@@ -19,7 +19,8 @@
 
 using nlohmann::json;
 
-namespace {
+namespace
+{
 
 std::string config(const std::string &prefix, int core, const std::string &port, const char *v4,
                    const std::string &extra)
@@ -74,12 +75,12 @@ TEST(Capture, TsharkSeesTheHandshakeAndTheCredentialOptionInTheSyn)
     Leftovers leftovers{pre};
     std::string sock = dir.path() + "/cable.sock", attest = dir.path() + "/attest.sock";
     std::string pcap = dir.path() + "/server.pcapng";
-    std::string scfg = dir.file("s.conf", config(pre + "-s", 0, "net_vhost0,iface=" + sock + ",queues=1",
-                                                 "198.18.0.1", "telemetry = yes\n") +
-                                              "attest = listen " + attest + "\ncapture = " + pcap + "\n");
-    std::string ccfg = dir.file("c.conf", config(pre + "-c", 1, "virtio_user0,path=" + sock + ",queues=1",
-                                                 "198.18.0.2", "") +
-                                              "attest = connect " + attest + "\n");
+    std::string scfg = dir.file(
+        "s.conf", config(pre + "-s", 0, "net_vhost0,iface=" + sock + ",queues=1", "198.18.0.1", "telemetry = yes\n") +
+                      "attest = listen " + attest + "\ncapture = " + pcap + "\n");
+    std::string ccfg =
+        dir.file("c.conf", config(pre + "-c", 1, "virtio_user0,path=" + sock + ",queues=1", "198.18.0.2", "") +
+                               "attest = connect " + attest + "\n");
 
     std::string node = ucs_node_path(), tests = node.substr(0, node.rfind('/'));
     std::string echo = tests.substr(0, tests.rfind('/')) + "/examples/echo-server";
@@ -119,9 +120,13 @@ TEST(Capture, TsharkSeesTheHandshakeAndTheCredentialOptionInTheSyn)
 
     std::string out;
     // (tshark's warning about running as root goes to its stderr.)
-    ASSERT_EQ(run_command("{ tshark -r " + pcap + " -T fields -E separator=';' -e frame.packet_flags_direction "
-                          "-e ip.src -e tcp.srcport -e tcp.flags.syn -e tcp.flags.ack -e tcp.option_kind "
-                          "-e tcp.options.experimental.exid 2>/dev/null; }", &out), 0) << out;
+    ASSERT_EQ(run_command("{ tshark -r " + pcap +
+                              " -T fields -E separator=';' -e frame.packet_flags_direction "
+                              "-e ip.src -e tcp.srcport -e tcp.flags.syn -e tcp.flags.ack -e tcp.option_kind "
+                              "-e tcp.options.experimental.exid 2>/dev/null; }",
+                          &out),
+              0)
+        << out;
     std::vector<std::string> frames = split(out, '\n');
     EXPECT_EQ(frames.size(), captured) << out;
     bool syn = false, synack = false, ack = false, in = false, outgoing = false;

@@ -24,12 +24,14 @@
 
 using nlohmann::json;
 
-namespace {
+namespace
+{
 
 struct ucs_stack *g_stack;
 std::string g_prefix;
 
-class TelemetryEnvironment : public ::testing::Environment {
+class TelemetryEnvironment : public ::testing::Environment
+{
   public:
     void SetUp() override
     {

@@ -217,9 +217,8 @@ static void list_sockets(int fd)
                 snprintf(cred, sizeof(cred), "uid=%.0f pid=%.0f", at(get(&page, "uid"), i)->num,
                          at(get(&page, "pid"), i)->num);
             printf("%-6s %-11s %7.0f %7.0f %-46s %-46s %s\n", str(at(get(&page, "proto"), i)),
-                   str(at(get(&page, "state"), i)), at(get(&page, "recv_q"), i)->num,
-                   at(get(&page, "send_q"), i)->num, str(at(get(&page, "local"), i)),
-                   str(at(get(&page, "remote"), i)), cred);
+                   str(at(get(&page, "state"), i)), at(get(&page, "recv_q"), i)->num, at(get(&page, "send_q"), i)->num,
+                   str(at(get(&page, "local"), i)), str(at(get(&page, "remote"), i)), cred);
         }
         listed += (long)fds->n;
         if (start == 0) {
@@ -261,10 +260,17 @@ int main(int argc, char **argv)
 
     while ((o = getopt_long(argc, argv, "f:spc:", opts, NULL)) != -1) {
         switch (o) {
-        case 'f': prefix = optarg; break;
+        case 'f':
+            prefix = optarg;
+            break;
         case 's':
-        case 'p': what = (char)o; break;
-        case 'c': what = 'c'; capture = optarg; break;
+        case 'p':
+            what = (char)o;
+            break;
+        case 'c':
+            what = 'c';
+            capture = optarg;
+            break;
         default:
             fprintf(stderr, "usage: %s [-f FILE_PREFIX] [--stats | --ports | --capture PORT,start|stop]\n", argv[0]);
             return 2;
@@ -274,9 +280,19 @@ int main(int argc, char **argv)
     struct jv whole, v;
     char cmd[128];
     switch (what) {
-    case 'l': list_sockets(fd); break;
-    case 's': v = ask(fd, "/ucstack/stats", &whole); print_dict(&v, "", true); jfree(&whole); break;
-    case 'p': v = ask(fd, "/ucstack/ports", &whole); print_dict(&v, "", false); jfree(&whole); break;
+    case 'l':
+        list_sockets(fd);
+        break;
+    case 's':
+        v = ask(fd, "/ucstack/stats", &whole);
+        print_dict(&v, "", true);
+        jfree(&whole);
+        break;
+    case 'p':
+        v = ask(fd, "/ucstack/ports", &whole);
+        print_dict(&v, "", false);
+        jfree(&whole);
+        break;
     case 'c':
         snprintf(cmd, sizeof(cmd), "/ucstack/capture,%s", capture);
         v = ask(fd, cmd, &whole);
