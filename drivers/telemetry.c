@@ -4,6 +4,7 @@
 #include <rte_telemetry.h>
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -256,7 +257,7 @@ static int cmd_sockets(const char *cmd, const char *params, struct rte_tel_data 
     if (params && *params) {
         errno = 0;
         start = strtoul(params, &end, 10);
-        if (errno || *end)
+        if (errno || *end || !isdigit((unsigned char)params[0]))
             return -EINVAL;
     }
     if (!columns_alloc(col))

@@ -100,6 +100,10 @@ struct ucs_stack *ucs_stack_create(const struct ucs_config *cfg, char *err, size
 {
     struct ucs_stack *s;
 
+    if (ucs_stack_telemetry_check(cfg, err, errlen) != 0) {
+        errno = EINVAL;
+        return NULL;
+    }
     if (ucs_ram_heap) {
         snprintf(err, errlen, "a process has one stack instance, and it was created already");
         errno = EBUSY;

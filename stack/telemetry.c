@@ -50,15 +50,20 @@ static bool running;
 static struct ucs_tel_snapshot *building;
 static int cursor;
 
+int ucs_stack_telemetry_check(const struct ucs_config *cfg, char *err, size_t errlen)
+{
+    /* DPDK would register the commands and open no socket to answer them. */
+    if (cfg->telemetry && strstr(cfg->eal_args, "--no-telemetry")) {
+        snprintf(err, errlen, "telemetry = yes, but the eal line says --no-telemetry");
+        return -1;
+    }
+    return 0;
+}
+
 int ucs_stack_telemetry_start(const struct ucs_config *cfg, char *err, size_t errlen)
 {
     if (!cfg->telemetry)
         return 0;
-    /* DPDK would register the commands and open no socket to answer them. */
-    if (strstr(cfg->eal_args, "--no-telemetry")) {
-        snprintf(err, errlen, "telemetry = yes, but the eal line says --no-telemetry");
-        return -1;
-    }
     if (ucs_tel_start(err, errlen) != 0)
         return -1;
     building = NULL;

@@ -8,8 +8,11 @@ struct port_netif;
 struct ucs_config;
 struct ucs_stack;
 
-/* With "telemetry = yes": registers the /ucstack/ commands. Returns 0, or -1
- * with a message in err (the EAL was told --no-telemetry). */
+/* Whether cfg's telemetry makes sense (the EAL must not be told
+ * --no-telemetry): 0, or -1 with a message in err. No side effects. */
+int ucs_stack_telemetry_check(const struct ucs_config *cfg, char *err, size_t errlen);
+/* With "telemetry = yes": registers the /ucstack/ commands. Returns 0 or -1
+ * with a message in err. */
 int ucs_stack_telemetry_start(const struct ucs_config *cfg, char *err, size_t errlen);
 void ucs_stack_telemetry_stop(void);
 /* The poll step's part: when a reader asked, builds a snapshot a bounded

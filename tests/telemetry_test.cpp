@@ -305,6 +305,51 @@ TEST(Telemetry, PortsShowTheLinkAndItsCounters)
     EXPECT_TRUE(answer("/ucstack/capture,9").is_null());
 }
 
+// Requests an attacker on the socket could send: refused with no answer, and
+// the stack keeps answering.
+TEST(Telemetry, MalformedParametersAreRefused)
+{
+    std::vector<json> a = query({"/ucstack/sockets,abc", "/ucstack/sockets,-1", "/ucstack/sockets,99999999999999999999",
+                                 "/ucstack/capture", "/ucstack/capture,0,start,/tmp/x", "/ucstack/capture,0,begin",
+                                 "/ucstack/sockets,100000"});
+    for (size_t i = 0; i + 1 < a.size(); i++)
+        EXPECT_TRUE(a[i].begin()->is_null()) << i << ": " << a[i].dump();
+    json beyond = a.back()["/ucstack/sockets"];
+    ASSERT_TRUE(beyond.is_object()) << a.back().dump();
+    EXPECT_EQ(beyond["fd"].size(), 0u);
+    EXPECT_EQ(beyond["next"], -1);
+}
+
+TEST(TelemetryConfig, KeysAreParsedAndCheckedAndTheEalMustNotRefuseTelemetry)
+{
+    struct ucs_config cfg;
+    char err[256];
+    ASSERT_EQ(ucs_config_parse("telemetry = yes\nport = net_ring0\ncapture = /tmp/a.pcapng\n", &cfg, err, sizeof(err)),
+              0)
+        << err;
+    EXPECT_TRUE(cfg.telemetry);
+    EXPECT_STREQ(cfg.ports[0].capture_path, "/tmp/a.pcapng");
+    ASSERT_EQ(ucs_config_parse("port = net_ring0\n", &cfg, err, sizeof(err)), 0) << err;
+    EXPECT_FALSE(cfg.telemetry);
+    EXPECT_STREQ(cfg.ports[0].capture_path, "");
+    EXPECT_NE(ucs_config_parse("telemetry = maybe\nport = net_ring0\n", &cfg, err, sizeof(err)), 0);
+    EXPECT_NE(std::string(err).find("telemetry wants yes or no"), std::string::npos) << err;
+    EXPECT_NE(ucs_config_parse("port = net_ring0\ncapture =\n", &cfg, err, sizeof(err)), 0);
+    EXPECT_NE(ucs_config_parse(("port = net_ring0\ncapture = /" + std::string(300, 'x') + "\n").c_str(), &cfg, err,
+                               sizeof(err)),
+              0);
+    EXPECT_NE(std::string(err).find("shorter than 256"), std::string::npos) << err;
+    // A config that contradicts itself is refused before anything starts
+    // (before even the one-stack-per-process check).
+    ASSERT_EQ(ucs_config_parse("eal = --no-huge --no-telemetry\ntelemetry = yes\nport = net_ring0\n", &cfg, err,
+                               sizeof(err)),
+              0);
+    EXPECT_EQ(ucs_stack_create(&cfg, err, sizeof(err)), nullptr);
+    EXPECT_NE(std::string(err).find("--no-telemetry"), std::string::npos) << err;
+    // The running stack still answers.
+    EXPECT_TRUE(answer("/ucstack/stats").is_object());
+}
+
 } // namespace
 
 int main(int argc, char **argv)
