@@ -341,9 +341,9 @@ TEST(TelemetryConfig, KeysAreParsedAndCheckedAndTheEalMustNotRefuseTelemetry)
     EXPECT_NE(std::string(err).find("shorter than 256"), std::string::npos) << err;
     // A config that contradicts itself is refused before anything starts
     // (before even the one-stack-per-process check).
-    ASSERT_EQ(ucs_config_parse("eal = --no-huge --no-telemetry\ntelemetry = yes\nport = net_ring0\n", &cfg, err,
-                               sizeof(err)),
-              0);
+    ASSERT_EQ(
+        ucs_config_parse("eal = --no-huge --no-telemetry\ntelemetry = yes\nport = net_ring0\n", &cfg, err, sizeof(err)),
+        0);
     EXPECT_EQ(ucs_stack_create(&cfg, err, sizeof(err)), nullptr);
     EXPECT_NE(std::string(err).find("--no-telemetry"), std::string::npos) << err;
     // The running stack still answers.
