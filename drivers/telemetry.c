@@ -51,19 +51,22 @@ struct ucs_tel_snapshot *ucs_tel_begin(void)
     return back;
 }
 
+static struct ucs_tel_socket *socket_at(const struct ucs_tel_snapshot *snap, uint32_t i)
+{
+    return &snap->blocks[i / UCS_TEL_BLOCK][i % UCS_TEL_BLOCK];
+}
+
 struct ucs_tel_socket *ucs_tel_add_socket(struct ucs_tel_snapshot *snap)
 {
     if (snap->sockets_total++ >= UCS_TEL_MAX_SOCKETS)
         return NULL;
-    if (snap->nsockets == snap->cap) {
-        uint32_t cap = snap->cap ? snap->cap * 2 : 1024;
-        struct ucs_tel_socket *s = realloc(snap->sockets, cap * sizeof(*s));
-        if (!s)
+    if (snap->nsockets == snap->nblocks * UCS_TEL_BLOCK) {
+        if (!(snap->blocks[snap->nblocks] = malloc(UCS_TEL_BLOCK * sizeof(struct ucs_tel_socket))))
             return NULL;
-        snap->sockets = s;
-        snap->cap = cap;
+        snap->nblocks++;
     }
-    return &snap->sockets[snap->nsockets++];
+    snap->nsockets++;
+    return socket_at(snap, snap->nsockets - 1);
 }
 
 bool ucs_tel_publish(void)
@@ -270,7 +273,7 @@ static int cmd_sockets(const char *cmd, const char *params, struct rte_tel_data 
     if (n > PAGE)
         n = PAGE;
     for (unsigned long i = start; i < start + n; i++) {
-        const struct ucs_tel_socket *s = &snap->sockets[i];
+        const struct ucs_tel_socket *s = socket_at(snap, (uint32_t)i);
         char buf[INET6_ADDRSTRLEN + 8];
         rte_tel_data_add_array_int(col[C_FD], s->fd);
         rte_tel_data_add_array_string(col[C_PROTO], proto_name(s));

@@ -20,6 +20,7 @@
 /* Sockets beyond this many are counted, not listed: the answer says
  * "truncated". 19 MB of snapshot at most (two buffers of 72-byte entries). */
 #define UCS_TEL_MAX_SOCKETS (1u << 17)
+#define UCS_TEL_BLOCK 1024 /* sockets per allocation: 72 KB */
 #define UCS_TEL_MAX_STATS 64
 #define UCS_TEL_MAX_PORTS 4
 
@@ -56,8 +57,11 @@ struct ucs_tel_snapshot {
     unsigned nstats, nports;
     struct ucs_tel_stat stats[UCS_TEL_MAX_STATS];
     struct ucs_tel_port ports[UCS_TEL_MAX_PORTS];
-    uint32_t nsockets, sockets_total, cap;
-    struct ucs_tel_socket *sockets;
+    uint32_t nsockets, sockets_total;
+    /* In blocks that are kept, never moved: growing copies nothing, so no
+     * poll step pays for a large realloc. */
+    uint32_t nblocks;
+    struct ucs_tel_socket *blocks[UCS_TEL_MAX_SOCKETS / UCS_TEL_BLOCK];
 };
 
 /* Registers the /ucstack/ commands (once per process; later calls only
