@@ -55,6 +55,19 @@ class TelemetryEnvironment : public ::testing::Environment
 
 // Runs dpdk-telemetry.py with one command per line and polls the stack until
 // it has printed an answer to each; returns the answers in order.
+// Runs argv to its end while polling the stack; returns its output.
+std::string run_polling(const std::vector<std::string> &argv)
+{
+    Child tool(argv);
+    tool.close_stdin();
+    std::string line;
+    // The bound only keeps a broken run from hanging, nothing is timed.
+    for (int i = 0; i < 60000 && !tool.wait_line("\x04", 1, &line); i++)
+        ucs_stack_poll(g_stack);
+    EXPECT_EQ(tool.wait_exit(1000), 0) << tool.output();
+    return tool.output();
+}
+
 std::vector<json> query(const std::vector<std::string> &cmds)
 {
     Child tool({"dpdk-telemetry.py", "-f", g_prefix});
@@ -237,6 +250,14 @@ TEST(Telemetry, SocketsListsEachConnectionWithItsStateQueuesAndCredential)
     EXPECT_EQ(ur["cred"], "no");
     EXPECT_EQ(ur["uid"], -1);
     EXPECT_EQ(ur["pid"], -1);
+
+    // ucstack-ss (tools/) prints the same as a table, as ss would.
+    std::string table = run_polling({getenv("UCS_SS"), "-f", g_prefix});
+    EXPECT_NE(table.find("LISTEN"), std::string::npos) << table;
+    EXPECT_NE(table.find(local_name(c)), std::string::npos) << table;
+    EXPECT_NE(table.find("uid=" + std::to_string(geteuid()) + " pid=" + std::to_string(getpid())), std::string::npos)
+        << table;
+    EXPECT_NE(table.find("   1000 "), std::string::npos) << "the acceptor's receive queue: " << table;
 
     // Closed sockets leave the next snapshot.
     ucs_close(a);
