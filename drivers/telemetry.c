@@ -163,7 +163,7 @@ static int cmd_ports(const char *cmd, const char *params, struct rte_tel_data *d
     for (unsigned i = 0; i < snap->nports; i++) {
         const struct ucs_tel_port *p = &snap->ports[i];
         struct rte_tel_data *pd = rte_tel_data_alloc();
-        char key[8], mac[18];
+        char key[12], mac[18];
         const uint8_t *m = p->info.mac;
 
         if (!pd)
