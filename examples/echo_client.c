@@ -39,7 +39,7 @@ static double now(void)
 /* The byte at offset i of the stream: a pattern a lost or shifted byte breaks. */
 static unsigned char pattern(uint64_t i)
 {
-    return (unsigned char)(i * 131 + i / 65521);
+    return (unsigned char)(i * 131 + (i >> 16));
 }
 
 /* "65536", "64K", "256M", "1G". */
