@@ -1082,4 +1082,213 @@ TEST(LocalHostile, AcceptorsClaimIsCheckedAgainstTheKernel)
     close(ready[1]);
 }
 
+
+// Hostages (issue 13): kernel connections that never send their offer, and
+// listeners that never take a connection. The attackers are real processes
+// of another user.
+
+// Forks a process that runs body as 65534 and reports through ready (a pipe's
+// write end); its exit status says whether body succeeded.
+pid_t as_65534(const std::function<int()> &body)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+            _exit(1);
+        _exit(body());
+    }
+    return pid;
+}
+
+// One line from a pipe, waiting while drive() runs (the listener's process
+// must keep taking connections for the other side to get on).
+std::string line_while(int fd, const std::function<void()> &drive, int rounds)
+{
+    std::string got;
+    for (int i = 0; i < rounds; i++) {
+        drive();
+        pollfd p{fd, POLLIN, 0};
+        char c;
+        while (poll(&p, 1, 0) == 1 && read(fd, &c, 1) == 1) {
+            if (c == '\n')
+                return got;
+            got += c;
+        }
+    }
+    return got + "(timed out)";
+}
+
+void stop(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+}
+
+// A listening socket in a directory anyone may connect in: {listener, address}.
+std::pair<int, sockaddr_un> open_listener(const TempDir &dir, int backlog, int type = 0)
+{
+    chmod(dir.path().c_str(), 0777);
+    sockaddr_un p = path_addr(dir.path() + "/s");
+    int l = ucs_socket(UCS_AF_LOCAL, SOCK_STREAM | type, 0);
+    EXPECT_EQ(ucs_bind(l, SA(p), sizeof(p)), 0);
+    EXPECT_EQ(ucs_listen(l, backlog), 0);
+    chmod(p.sun_path, 0777);
+    return {l, p};
+}
+
+// Many kernel connections from another user that never send their offer, far
+// more than the backlog and than the offers a listener awaits: a legitimate
+// client connecting afterwards is accepted all the same.
+TEST(LocalHostage, SilentConnectorsDoNotShutOutALegitimateClient)
+{
+    if (geteuid() != 0)
+        GTEST_SKIP() << "needs root: the attacker runs as another user";
+    TempDir dir;
+    auto [l, p] = open_listener(dir, 8, SOCK_NONBLOCK);
+    const int silent = 100;
+    int report[2];
+    ASSERT_EQ(pipe(report), 0);
+    pid_t attacker = as_65534([&, p = p] {
+        int held = 0;
+        for (int i = 0; i < silent; i++) {
+            int k = socket(AF_UNIX, SOCK_STREAM, 0);
+            timeval tv{5, 0};
+            setsockopt(k, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+            if (connect(k, SA(p), sizeof(p)) != 0)
+                break;
+            held++;
+        }
+        dprintf(report[1], "held %d\n", held);
+        pause();
+        return 0;
+    });
+    // The listener's process goes on taking connections meanwhile; none of
+    // the silent ones becomes one.
+    std::string held = line_while(
+        report[0],
+        [&, l = l] {
+            EXPECT_EQ(ucs_accept(l, nullptr, nullptr), -1) << "a connection that sent no offer is not accepted";
+            pollfd none{-1, 0, 0};
+            poll(&none, 1, 1);
+        },
+        30000);
+    EXPECT_EQ(held, "held " + std::to_string(silent)) << "the kernel connections are all taken off the backlog";
+    Child client(as_nobody({local_tool(), "--connect", p.sun_path, "--mode", "hold"}));
+    ucs_fcntl(l, F_SETFL, 0);
+    timeval tv{20, 0};
+    ASSERT_EQ(ucs_setsockopt(l, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+    int s = ucs_accept(l, nullptr, nullptr);
+    EXPECT_GE(s, UCS_FD_BASE) << "the legitimate client is shut out: " << strerrorname_np(errno);
+    if (s >= 0) {
+        EXPECT_TRUE(client.wait_line("held", 10000)) << client.output();
+        ucred_t *uc = nullptr;
+        ASSERT_EQ(getpeerucred(s, &uc), 0) << strerror(errno);
+        EXPECT_EQ(ucred_getpid(uc), client.pid());
+        ucred_free(uc);
+        ucs_close(s);
+    }
+    stop(attacker);
+    close(report[0]);
+    close(report[1]);
+    ucs_close(l);
+}
+
+// A kernel connection whose offer never comes is dropped once the listener
+// has waited for it long enough: the connector sees its socket closed.
+TEST(LocalHostage, AnOfferThatNeverComesIsDropped)
+{
+    TempDir dir;
+    auto [l, p] = open_listener(dir, 8);
+    timeval tv{0, 100000};
+    ASSERT_EQ(ucs_setsockopt(l, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+    RawConnector silent(p);
+    bool dropped = false;
+    for (int i = 0; i < 100 && !dropped; i++) {
+        EXPECT_EQ(ucs_accept(l, nullptr, nullptr), -1); // sleeps in the kernel for 100 ms
+        EXPECT_EQ(errno, EAGAIN);
+        pollfd pk{silent.k, POLLIN, 0};
+        char c;
+        dropped = poll(&pk, 1, 0) == 1 && recv(silent.k, &c, 1, MSG_DONTWAIT) == 0;
+    }
+    EXPECT_TRUE(dropped) << "the silent connection is still held";
+    int ok = ucs_socket(UCS_AF_LOCAL, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    EXPECT_EQ(ucs_connect(ok, SA(p), sizeof(p)), 0);
+    int s = ucs_accept(l, nullptr, nullptr);
+    EXPECT_GE(s, UCS_FD_BASE) << strerror(errno);
+    for (int fd : {ok, s, l})
+        ucs_close(fd);
+}
+
+// A raw kernel listener as 65534 that never takes a connection: "read" accepts
+// the kernel connection and reads the offer, "queue" never calls accept.
+pid_t hostile_listener(const sockaddr_un &p, const char *mode, int ready)
+{
+    return as_65534([&] {
+        int l = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (bind(l, SA(p), sizeof(p)) || listen(l, 8) || chmod(p.sun_path, 0777) || write(ready, "r", 1) != 1)
+            return 1;
+        for (;;) {
+            if (!strcmp(mode, "read")) {
+                int k = accept(l, nullptr, nullptr);
+                char o[16], ctl[CMSG_SPACE(sizeof(int))];
+                iovec iov = {o, sizeof(o)};
+                msghdr m{};
+                m.msg_iov = &iov;
+                m.msg_iovlen = 1;
+                m.msg_control = ctl;
+                m.msg_controllen = sizeof(ctl);
+                if (k < 0 || recvmsg(k, &m, 0) != 16)
+                    return 1;
+                int fd;
+                memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof(fd));
+                if (mmap(nullptr, sizeof(local_shm), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED)
+                    return 1;
+            } else {
+                pause();
+            }
+        }
+    });
+}
+
+// A blocking connect to such a listener returns as AF_UNIX's does (once the
+// connection is queued), not waiting for ever for the listener's process;
+// the listener's credential stays unknown. The connector is a process of its
+// own, so that a hang shows as one.
+TEST(LocalHostage, ABlockingConnectToAListenerThatNeverTakesItReturns)
+{
+    if (geteuid() != 0)
+        GTEST_SKIP() << "needs root: the hostile listener runs as another user";
+    for (const char *mode : {"read", "queue"}) {
+        SCOPED_TRACE(mode);
+        TempDir dir;
+        chmod(dir.path().c_str(), 0777);
+        sockaddr_un p = path_addr(dir.path() + "/s");
+        int ready[2];
+        ASSERT_EQ(pipe(ready), 0);
+        pid_t listener = hostile_listener(p, mode, ready[1]);
+        char r;
+        ASSERT_EQ(read(ready[0], &r, 1), 1);
+        {
+            Child client({local_tool(), "--connect", p.sun_path, "--mode", "hold"});
+            std::string line;
+            EXPECT_TRUE(client.wait_line("getpeerucred failed", 20000, &line)) << "connect hangs: " << client.output();
+            EXPECT_EQ(field(" " + line, "errno"), "ENOTCONN") << line;
+        }
+        // With SO_SNDTIMEO, the same at that deadline; the bytes go into the
+        // connection as after a non-blocking connect.
+        int c = ucs_socket(UCS_AF_LOCAL, SOCK_STREAM, 0);
+        timeval tv{0, 200000};
+        ASSERT_EQ(ucs_setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
+        EXPECT_EQ(ucs_connect(c, SA(p), sizeof(p)), 0) << strerrorname_np(errno);
+        EXPECT_EQ(ucs_send(c, "early", 5, MSG_NOSIGNAL), 5);
+        ucred_t *uc = nullptr;
+        EXPECT_EQ(getpeerucred(c, &uc), -1);
+        EXPECT_EQ(errno, ENOTCONN);
+        ucs_close(c);
+        stop(listener);
+        close(ready[0]);
+        close(ready[1]);
+    }
+}
+
 } // namespace
