@@ -8,6 +8,8 @@
  */
 #include "local.h"
 
+#include <ucstack/stack.h>
+
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -32,13 +34,14 @@ void local_sock_close(struct ucs_sock *s)
     if (s->u.local.state == LOCAL_S_LISTEN) {
         while (s->u.local.acceptq_len) {
             struct ucs_sock *c = s->u.local.acceptq[s->u.local.acceptq_head];
-            s->u.local.acceptq_head = (s->u.local.acceptq_head + 1) % s->u.local.backlog;
+            s->u.local.acceptq_head = (s->u.local.acceptq_head + 1) % s->u.local.acceptq_cap;
             s->u.local.acceptq_len--;
             local_sock_close(c);
             sock_free(c);
         }
         while (s->u.local.npending)
-            close(s->u.local.pending[--s->u.local.npending]);
+            close(s->u.local.pending[--s->u.local.npending].kfd);
+        local_listener_remove(s);
         free(s->u.local.acceptq);
         free(s->u.local.pending);
     } else if (s->u.local.state == LOCAL_S_CONNECTED) {
@@ -128,8 +131,8 @@ static int local_listen(struct ucs_sock *s, int backlog)
         return -1;
     if (s->u.local.state == LOCAL_S_LISTEN)
         return 0;
-    s->u.local.acceptq = calloc((size_t)n, sizeof(*s->u.local.acceptq));
-    s->u.local.pending = calloc((size_t)n, sizeof(*s->u.local.pending));
+    s->u.local.acceptq = calloc((size_t)(n + LOCAL_PENDING_MAX), sizeof(*s->u.local.acceptq));
+    s->u.local.pending = calloc(LOCAL_PENDING_MAX, sizeof(*s->u.local.pending));
     if (!s->u.local.acceptq || !s->u.local.pending || local_watch(s->u.local.kfd, LOCAL_WATCH_LISTENER, s->fd) != 0) {
         free(s->u.local.acceptq);
         free(s->u.local.pending);
@@ -138,7 +141,9 @@ static int local_listen(struct ucs_sock *s, int backlog)
         return sock_fail(ENOBUFS);
     }
     s->u.local.backlog = n;
+    s->u.local.acceptq_cap = n + LOCAL_PENDING_MAX;
     s->u.local.state = LOCAL_S_LISTEN;
+    local_listener_add(s);
     return 0;
 }
 
@@ -161,7 +166,7 @@ static int local_accept(struct ucs_sock *s, struct sockaddr *addr, socklen_t *le
             return sock_fail(EAGAIN);
     }
     c = s->u.local.acceptq[s->u.local.acceptq_head];
-    s->u.local.acceptq_head = (s->u.local.acceptq_head + 1) % s->u.local.backlog;
+    s->u.local.acceptq_head = (s->u.local.acceptq_head + 1) % s->u.local.acceptq_cap;
     s->u.local.acceptq_len--;
     c->nonblock = flags & SOCK_NONBLOCK;
     c->cloexec = flags & SOCK_CLOEXEC;
@@ -191,13 +196,18 @@ static int kernel_connect(struct ucs_sock *s, const struct sockaddr *addr, sockl
 {
     uint64_t deadline = sock_deadline(&s->sndtimeo);
 
-    /* EAGAIN: the listener's backlog is full; a blocking connect waits. */
+    /* EAGAIN: the listener's backlog is full; a blocking connect waits, as
+     * AF_UNIX's does, until SO_SNDTIMEO. Without a stack instance to keep
+     * polling it sleeps a millisecond a try (the kernel tells no one when
+     * there is room). */
     while (connect(s->u.local.kfd, addr, len) != 0) {
         if (errno != EAGAIN || s->nonblock)
             return -1;
         if (sock_now_ms() >= deadline)
             return sock_fail(EAGAIN);
         sock_poll_stack();
+        if (!ucs_stack_current())
+            local_kernel_events(1);
     }
     return 0;
 }
@@ -205,6 +215,7 @@ static int kernel_connect(struct ucs_sock *s, const struct sockaddr *addr, sockl
 static int local_connect(struct ucs_sock *s, const struct sockaddr *addr, socklen_t len)
 {
     struct ucs_cred *cred;
+    uint64_t deadline;
 
     if (s->u.local.state == LOCAL_S_LISTEN)
         return sock_fail(EINVAL);
@@ -217,8 +228,11 @@ static int local_connect(struct ucs_sock *s, const struct sockaddr *addr, sockle
         return restart_kernel_socket(s);
     ucs_cred_release(s->cred);
     s->cred = cred;
-    if (local_offer(s) != 0)
+    if (local_offer(s) != 0) {
+        if (errno == EPIPE || errno == ECONNRESET)
+            errno = ECONNREFUSED; /* the listener dropped the kernel connection first */
         return restart_kernel_socket(s);
+    }
     if (local_watch(s->u.local.kfd, LOCAL_WATCH_CONN, s->fd) != 0) {
         local_unmap(s);
         return restart_kernel_socket(s);
@@ -226,11 +240,20 @@ static int local_connect(struct ucs_sock *s, const struct sockaddr *addr, sockle
     s->u.local.state = LOCAL_S_CONNECTED;
     local_live_add(s);
     /* Like Linux, a non-blocking connect is done at once: bytes may be sent
-     * before the listener's process takes the connection. */
+     * before the listener's process takes the connection. A blocking one
+     * waits a while for the listener's credential, but a listener that never
+     * takes the connection cannot hold it: it then returns as AF_UNIX's does
+     * once its connection is queued, and getpeerucred() says ENOTCONN until
+     * the listener's process takes it. */
     if (s->nonblock)
         return 0;
-    if (local_wait(s, acked_or_gone, NULL, sock_deadline(&s->sndtimeo)))
-        return sock_fail(EINPROGRESS);
+    deadline = sock_now_ms() + LOCAL_CONNECT_WAIT_MS;
+    if (sock_deadline(&s->sndtimeo) < deadline)
+        deadline = sock_deadline(&s->sndtimeo);
+    if (local_wait(s, acked_or_gone, NULL, deadline)) {
+        local_stats.connects_untaken++;
+        return 0;
+    }
     return s->u.local.acked ? 0 : sock_fail(ECONNREFUSED);
 }
 

@@ -9,7 +9,7 @@
 #include <ucstack/socket.h>
 
 extern "C" {
-#include "../libsock/local_ring.h"
+#include "../libsock/local.h"
 }
 
 #include <gtest/gtest.h>
@@ -857,12 +857,16 @@ TEST(LocalHostile, BadOffersAreDroppedAndTheListenerGoesOn)
         {"short garbage", [&](const RawConnector &r) { EXPECT_EQ(send(r.k, "xx", 2, 0), 2); }},
     };
     int fds_before = count_fds();
+    ucs_local_stats before, after;
+    ucs_get_local_stats(&before);
     for (auto &c : cases) {
         RawConnector r(p);
         c.send(r);
         EXPECT_TRUE(r.dropped(l)) << c.what;
     }
     EXPECT_EQ(count_fds(), fds_before) << "the listener keeps nothing of what it dropped";
+    ucs_get_local_stats(&after);
+    EXPECT_EQ(after.offers_refused - before.offers_refused, std::size(cases)) << "each refusal counted";
     close(file);
     int ok = ucs_socket(UCS_AF_LOCAL, SOCK_STREAM, 0);
     EXPECT_EQ(ucs_connect(ok, SA(p), sizeof(p)), 0) << strerror(errno);
@@ -1082,7 +1086,6 @@ TEST(LocalHostile, AcceptorsClaimIsCheckedAgainstTheKernel)
     close(ready[1]);
 }
 
-
 // Hostages (issue 13): kernel connections that never send their offer, and
 // listeners that never take a connection. The attackers are real processes
 // of another user.
@@ -1146,6 +1149,8 @@ TEST(LocalHostage, SilentConnectorsDoNotShutOutALegitimateClient)
     TempDir dir;
     auto [l, p] = open_listener(dir, 8, SOCK_NONBLOCK);
     const int silent = 100;
+    ucs_local_stats before, after;
+    ucs_get_local_stats(&before);
     int report[2];
     ASSERT_EQ(pipe(report), 0);
     pid_t attacker = as_65534([&, p = p] {
@@ -1187,6 +1192,11 @@ TEST(LocalHostage, SilentConnectorsDoNotShutOutALegitimateClient)
         ucred_free(uc);
         ucs_close(s);
     }
+    ucs_get_local_stats(&after);
+    EXPECT_GE(after.offers_evicted - before.offers_evicted + after.offers_expired - before.offers_expired,
+              uint64_t{silent - LOCAL_PENDING_MAX})
+        << "silent connections beyond the limit were dropped, and counted";
+    EXPECT_EQ(after.offers_taken - before.offers_taken, 1u);
     stop(attacker);
     close(report[0]);
     close(report[1]);
@@ -1201,6 +1211,8 @@ TEST(LocalHostage, AnOfferThatNeverComesIsDropped)
     auto [l, p] = open_listener(dir, 8);
     timeval tv{0, 100000};
     ASSERT_EQ(ucs_setsockopt(l, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+    ucs_local_stats before, after;
+    ucs_get_local_stats(&before);
     RawConnector silent(p);
     bool dropped = false;
     for (int i = 0; i < 100 && !dropped; i++) {
@@ -1211,6 +1223,9 @@ TEST(LocalHostage, AnOfferThatNeverComesIsDropped)
         dropped = poll(&pk, 1, 0) == 1 && recv(silent.k, &c, 1, MSG_DONTWAIT) == 0;
     }
     EXPECT_TRUE(dropped) << "the silent connection is still held";
+    ucs_get_local_stats(&after);
+    EXPECT_EQ(after.offers_expired - before.offers_expired, 1u);
+    EXPECT_EQ(after.offers_evicted - before.offers_evicted, 0u);
     int ok = ucs_socket(UCS_AF_LOCAL, SOCK_STREAM | SOCK_NONBLOCK, 0);
     EXPECT_EQ(ucs_connect(ok, SA(p), sizeof(p)), 0);
     int s = ucs_accept(l, nullptr, nullptr);
@@ -1276,6 +1291,8 @@ TEST(LocalHostage, ABlockingConnectToAListenerThatNeverTakesItReturns)
         }
         // With SO_SNDTIMEO, the same at that deadline; the bytes go into the
         // connection as after a non-blocking connect.
+        ucs_local_stats before, after;
+        ucs_get_local_stats(&before);
         int c = ucs_socket(UCS_AF_LOCAL, SOCK_STREAM, 0);
         timeval tv{0, 200000};
         ASSERT_EQ(ucs_setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
@@ -1284,6 +1301,8 @@ TEST(LocalHostage, ABlockingConnectToAListenerThatNeverTakesItReturns)
         ucred_t *uc = nullptr;
         EXPECT_EQ(getpeerucred(c, &uc), -1);
         EXPECT_EQ(errno, ENOTCONN);
+        ucs_get_local_stats(&after);
+        EXPECT_EQ(after.connects_untaken - before.connects_untaken, 1u);
         ucs_close(c);
         stop(listener);
         close(ready[0]);
