@@ -15,9 +15,25 @@
 
 #define ACCEPTQ_MAX 4096
 
+/* Linux 6.16's; older headers lack it, older kernels refuse it. */
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83
+#endif
+
 static int new_kernel_socket(void)
 {
     return socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+}
+
+/* Only the offer carries a descriptor. Any other a peer sends would be closed
+ * by whoever reads or closes the kernel socket (this process's poll step), and
+ * a descriptor's last close can wait on what the peer chose (a lingering
+ * socket, a file whose flush its owner answers). The kernel refuses them to
+ * the sender (EPERM). Not on listeners: accepted sockets inherit it. */
+void local_refuse_descriptors(int kfd)
+{
+    static const int no = 0;
+    (void)setsockopt(kfd, SOL_SOCKET, SO_PASSRIGHTS, &no, sizeof(no));
 }
 
 int local_sock_open(struct ucs_sock *s)
@@ -80,6 +96,8 @@ int ucs_socketpair(int domain, int type, int protocol, int sv[2])
         ucs_cred_release(cred);
         return sock_fail(err);
     }
+    local_refuse_descriptors(k[0]);
+    local_refuse_descriptors(k[1]);
     if (!(a = sock_alloc(SOCK_KIND_LOCAL)) || !(b = sock_alloc(SOCK_KIND_LOCAL)) || local_pair_setup(a, b, k) != 0 ||
         local_watch(k[0], LOCAL_WATCH_CONN, a->fd) != 0 || local_watch(k[1], LOCAL_WATCH_CONN, b->fd) != 0) {
         err = errno;
@@ -223,6 +241,7 @@ static int local_connect(struct ucs_sock *s, const struct sockaddr *addr, sockle
         return kernel_result(connect(s->u.local.kfd, addr, len)); /* the kernel's EISCONN, or its ENOENT first */
     if (kernel_connect(s, addr, len) != 0)
         return -1;
+    local_refuse_descriptors(s->u.local.kfd);
     /* The connector's credential is the caller's at connect(), not the creator's. */
     if (!(cred = ucs_cred_capture()))
         return restart_kernel_socket(s);

@@ -46,6 +46,10 @@ void local_live_remove(struct ucs_sock *s);
  * socket, when it has not for a while. */
 void local_check_if_due(struct ucs_sock *s);
 
+/* local.c: a connected kernel socket takes no descriptors from its peer
+ * (where the kernel can refuse them). */
+void local_refuse_descriptors(int kfd);
+
 /* local_rendezvous.c: setting a connection up. */
 /* Connector: makes the shared memory, writes its claim, sends it to the acceptor. */
 int local_offer(struct ucs_sock *s);

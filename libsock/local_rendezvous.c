@@ -17,7 +17,10 @@
 #include <unistd.h>
 
 #define OFFER_VERSION 1
-#define OFFER_MAX_FDS 8
+/* Room for as many descriptors as one message can carry (the kernel's
+ * SCM_MAX_FD): those that do not fit would be closed by the kernel, in this
+ * thread, where close_foreign() cannot first see to them. */
+#define OFFER_MAX_FDS 253
 #define SEALS (F_SEAL_SHRINK | F_SEAL_GROW)
 
 struct local_offer {
@@ -155,6 +158,17 @@ static struct local_shm *accept_shm(int fd)
     return shm;
 }
 
+/* Closes a descriptor a peer handed over that is not what it should be. Its
+ * last close could wait on what the peer chose: a socket lingering
+ * (SO_LINGER) over data that cannot leave waits as long as the peer set. A
+ * socket is reset instead; not a socket, the option is refused. */
+static void close_foreign(int fd)
+{
+    struct linger reset = {1, 0};
+    (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+    close(fd);
+}
+
 /* Reads the offer on kernel connection k: -1 none yet, else the memory's fd (or
  * -2 when what came is not an offer). */
 static int read_offer(int k)
@@ -180,13 +194,13 @@ static int read_offer(int k)
             if (nfds++ == 0)
                 fd = got;
             else
-                close(got);
+                close_foreign(got);
         }
     }
     if (n != (ssize_t)sizeof(offer) || nfds != 1 || (msg.msg_flags & MSG_CTRUNC) || offer.magic != LOCAL_SHM_MAGIC ||
         offer.version != OFFER_VERSION || offer.size != sizeof(struct local_shm)) {
         if (fd >= 0)
-            close(fd);
+            close_foreign(fd);
         return -2;
     }
     return fd;
@@ -218,6 +232,7 @@ static int take(struct ucs_sock *l, int k, struct local_shm *shm)
         sock_free(c);
         return -1;
     }
+    local_refuse_descriptors(k);
     write_claim(&shm->claim[1], l->cred);
     __atomic_store_n(&shm->accepted, LOCAL_ACCEPTED, __ATOMIC_RELEASE);
     local_doorbell(c);
@@ -241,8 +256,10 @@ static int take_offer(struct ucs_sock *l, int k)
     if (fd == -1)
         return 0;
     if (fd >= 0) {
-        shm = accept_shm(fd);
-        close(fd);
+        if ((shm = accept_shm(fd)))
+            close(fd);
+        else
+            close_foreign(fd);
     }
     if (!shm || take(l, k, shm) != 0) {
         if (shm)

@@ -791,6 +791,13 @@ struct RawConnector {
         }
         EXPECT_EQ(sendmsg(k, &m, 0), (ssize_t)sizeof(o));
     }
+    // Whether the listener closed us, in another process.
+    bool closed_within(int timeout_ms) const
+    {
+        pollfd p{k, POLLIN, 0};
+        char c;
+        return poll(&p, 1, timeout_ms) == 1 && recv(k, &c, 1, MSG_DONTWAIT) == 0;
+    }
     // Whether the listener closed us, driving it with non-blocking accepts.
     bool dropped(int l) const
     {
@@ -1307,6 +1314,114 @@ TEST(LocalHostage, ABlockingConnectToAListenerThatNeverTakesItReturns)
         stop(listener);
         close(ready[0]);
         close(ready[1]);
+    }
+}
+
+// A kernel TCP connection over loopback whose peer reads nothing, its sender's
+// buffer full, lingering an hour (SO_LINGER): the last close of the sender
+// waits that long. {sender, receiver}.
+std::pair<int, int> lingering_socket()
+{
+    int ls = socket(AF_INET, SOCK_STREAM, 0), small = 4096;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    EXPECT_EQ(setsockopt(ls, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+    EXPECT_EQ(bind(ls, SA(a), sizeof(a)), 0);
+    EXPECT_EQ(listen(ls, 1), 0);
+    EXPECT_EQ(getsockname(ls, (sockaddr *)&a, &len), 0);
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    connect(c, SA(a), sizeof(a));
+    int r = accept(ls, nullptr, nullptr);
+    close(ls);
+    std::vector<char> buf(65536);
+    pollfd p{c, POLLOUT, 0};
+    while (poll(&p, 1, 100) == 1 && send(c, buf.data(), buf.size(), MSG_NOSIGNAL) > 0)
+        ;
+    linger lg{1, 3600};
+    EXPECT_EQ(setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+    return {c, r};
+}
+
+// Closes the test's own copy of a lingering socket, as its last close once the
+// peer refused it: reset, it does not wait.
+void close_reset(int fd)
+{
+    linger reset{1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+    close(fd);
+}
+
+bool send_fd(int k, int fd)
+{
+    char b = 0, ctl[CMSG_SPACE(sizeof(int))] = {};
+    iovec iov = {&b, 1};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = ctl;
+    m.msg_controllen = sizeof(ctl);
+    cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(fd));
+    return sendmsg(k, &m, MSG_NOSIGNAL) == 1;
+}
+
+// A hostile connector hands the listener a descriptor whose last close waits
+// an hour (a lingering socket), as its offer, or later on the connection it
+// set up properly. The listener's process must not wait: it goes on taking
+// connections, and sees the end of the one that did it.
+TEST(LocalHostage, ADescriptorWhoseCloseWaitsHoldsNoOne)
+{
+    TempDir dir;
+    chmod(dir.path().c_str(), 0777);
+    std::string path = dir.path() + "/s1";
+    sockaddr_un p = path_addr(path);
+    {
+        Child victim({local_tool(), "--listen", path, "--mode", "sink"});
+        ASSERT_TRUE(victim.wait_line("ready", 10000)) << victim.output();
+        auto [evil, receiver] = lingering_socket();
+        {
+            RawConnector r(p);
+            r.offer(LOCAL_SHM_MAGIC, sizeof(local_shm), {evil});
+            close(evil); // the listener's is the last
+            EXPECT_TRUE(r.closed_within(20000)) << "the offer is refused";
+        }
+        Child client({local_tool(), "--connect", path, "--mode", "hold"});
+        EXPECT_TRUE(victim.wait_line("peer ", 20000)) << "the listener is stuck: " << victim.output();
+        close(receiver);
+    }
+    path = dir.path() + "/s2";
+    p = path_addr(path);
+    {
+        Child victim({local_tool(), "--listen", path, "--mode", "sink"});
+        ASSERT_TRUE(victim.wait_line("ready", 10000)) << victim.output();
+        RawConnector r(p);
+        int fd = memfd(sizeof(local_shm), true);
+        auto *shm =
+            static_cast<local_shm *>(mmap(nullptr, sizeof(local_shm), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+        ASSERT_NE(shm, MAP_FAILED);
+        shm->magic = LOCAL_SHM_MAGIC;
+        ucs_cred_claim &claim = shm->claim[0]; // what it is: believed
+        claim.pid = (uint32_t)getpid();
+        claim.ruid = (uint32_t)getuid(), claim.euid = claim.suid = (uint32_t)geteuid();
+        claim.rgid = (uint32_t)getgid(), claim.egid = claim.sgid = (uint32_t)getegid();
+        claim.ngroups = 0;
+        r.offer(LOCAL_SHM_MAGIC, sizeof(local_shm), {fd});
+        close(fd);
+        ASSERT_TRUE(victim.wait_line("peer ", 20000)) << victim.output();
+        auto [evil, receiver] = lingering_socket();
+        if (send_fd(r.k, evil))
+            close(evil); // the listener's is the last
+        else
+            close_reset(evil); // refused, where the kernel can (SO_PASSRIGHTS)
+        shutdown(r.k, SHUT_RDWR);
+        EXPECT_TRUE(victim.wait_line("end ", 20000)) << "the listener is stuck: " << victim.output();
+        munmap(shm, sizeof(local_shm));
+        close(receiver);
     }
 }
 
