@@ -32,7 +32,7 @@ TEST(StackOnce, AFailedCreationLeavesTheInstanceToTheNextAttempt)
     char err[256] = "";
     ASSERT_EQ(ucs_config_parse(late.c_str(), &cfg, err, sizeof(err)), 0) << err;
     EXPECT_EQ(ucs_stack_create(&cfg, err, sizeof(err)), nullptr);
-    EXPECT_NE(std::string(err).find("attest socket"), std::string::npos) << err;
+    EXPECT_NE(std::string(err).find("attest"), std::string::npos) << err;
     EXPECT_EQ(ucs_stack_current(), nullptr);
 
     ASSERT_EQ(ucs_config_parse(base.c_str(), &cfg, err, sizeof(err)), 0) << err;
