@@ -4,6 +4,7 @@
  * poll step that wakes ucstack's epoll when a watched ring changes. */
 #include "local.h"
 
+#include <poll.h>
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,8 +66,11 @@ void local_kernel_events(int timeout_ms)
     struct epoll_event ev[EVENTS_PER_WAIT];
     int n;
 
-    if (kep < 0)
+    if (kep < 0) { /* no kernel socket to watch yet: only the wait */
+        if (timeout_ms > 0)
+            poll(NULL, 0, timeout_ms);
         return;
+    }
     n = epoll_wait(kep, ev, EVENTS_PER_WAIT, timeout_ms);
     for (int i = 0; i < n; i++) {
         enum local_watch what = (enum local_watch)(ev[i].data.u64 >> 56);

@@ -1311,6 +1311,29 @@ TEST(LocalHostage, ABlockingConnectToAListenerThatNeverTakesItReturns)
         ucs_get_local_stats(&after);
         EXPECT_EQ(after.connects_untaken - before.connects_untaken, 1u);
         ucs_close(c);
+        if (!strcmp(mode, "queue")) {
+            // Its backlog full, a blocking connect waits as AF_UNIX's does:
+            // until SO_SNDTIMEO, then EAGAIN.
+            std::vector<int> fill;
+            for (int k; (k = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0)) >= 0 && fill.size() < 64;) {
+                fill.push_back(k);
+                if (connect(k, SA(p), sizeof(p)) != 0)
+                    break;
+            }
+            EXPECT_EQ(errno, EAGAIN) << "the backlog is full";
+            for (const Api *api : {&kernel_api, &ucs_api}) {
+                int d = api->socket(AF_UNIX, SOCK_STREAM, 0);
+                timeval t{0, 100000};
+                EXPECT_EQ(api == &ucs_api ? ucs_setsockopt(d, SOL_SOCKET, SO_SNDTIMEO, &t, sizeof(t))
+                                          : setsockopt(d, SOL_SOCKET, SO_SNDTIMEO, &t, sizeof(t)),
+                          0);
+                EXPECT_EQ(api->connect(d, SA(p), sizeof(p)), -1) << api->name;
+                EXPECT_EQ(errno, EAGAIN) << api->name;
+                api->close(d);
+            }
+            for (int k : fill)
+                close(k);
+        }
         stop(listener);
         close(ready[0]);
         close(ready[1]);
