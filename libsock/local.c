@@ -11,6 +11,7 @@
 #include <ucstack/stack.h>
 
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define ACCEPTQ_MAX 4096
@@ -34,6 +35,40 @@ void local_refuse_descriptors(int kfd)
 {
     static const int no = 0;
     (void)setsockopt(kfd, SOL_SOCKET, SO_PASSRIGHTS, &no, sizeof(no));
+}
+
+/* A socket lingering (SO_LINGER) over data that cannot leave would make its
+ * last close wait as long as the peer set: it is reset instead. Not a socket,
+ * the option is refused. */
+void local_close_foreign(int fd)
+{
+    struct linger reset = {1, 0};
+    (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+    close(fd);
+}
+
+/* Descriptors sent before the kernel socket refused them (those queued behind
+ * the offer), or on kernels that cannot refuse them. */
+ssize_t local_recv_kernel(int kfd, void *buf, size_t len)
+{
+    struct iovec iov = {buf, len};
+    union {
+        char buf[CMSG_SPACE(LOCAL_MAX_FDS * sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
+    ssize_t n = recvmsg(kfd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+    for (struct cmsghdr *cm = n >= 0 ? CMSG_FIRSTHDR(&msg) : NULL; cm; cm = CMSG_NXTHDR(&msg, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+            continue;
+        for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(fd));
+            local_close_foreign(fd);
+        }
+    }
+    return n;
 }
 
 int local_sock_open(struct ucs_sock *s)

@@ -49,6 +49,15 @@ void local_check_if_due(struct ucs_sock *s);
 /* local.c: a connected kernel socket takes no descriptors from its peer
  * (where the kernel can refuse them). */
 void local_refuse_descriptors(int kfd);
+/* Closes a descriptor a peer handed over, without waiting on it. */
+void local_close_foreign(int fd);
+/* Room for as many descriptors as one message can carry (the kernel's
+ * SCM_MAX_FD): those that do not fit would be closed by the kernel, in this
+ * thread, where local_close_foreign() cannot first see to them. */
+#define LOCAL_MAX_FDS 253
+/* Reads up to len bytes from kernel socket kfd (MSG_DONTWAIT), closing with
+ * local_close_foreign() any descriptor that came along. */
+ssize_t local_recv_kernel(int kfd, void *buf, size_t len);
 
 /* local_rendezvous.c: setting a connection up. */
 /* Connector: makes the shared memory, writes its claim, sends it to the acceptor. */

@@ -100,7 +100,7 @@ void local_drain(struct ucs_sock *s)
     if (!s->u.local.acked)
         local_check_ack(s);
     for (int i = 0; i < DRAIN_ROUNDS; i++) {
-        ssize_t n = recv(s->u.local.kfd, buf, sizeof(buf), MSG_DONTWAIT);
+        ssize_t n = local_recv_kernel(s->u.local.kfd, buf, sizeof(buf));
         if (n > 0)
             continue;
         if (n == 0 || (errno != EAGAIN && errno != EINTR))

@@ -17,10 +17,6 @@
 #include <unistd.h>
 
 #define OFFER_VERSION 1
-/* Room for as many descriptors as one message can carry (the kernel's
- * SCM_MAX_FD): those that do not fit would be closed by the kernel, in this
- * thread, where close_foreign() cannot first see to them. */
-#define OFFER_MAX_FDS 253
 #define SEALS (F_SEAL_SHRINK | F_SEAL_GROW)
 
 struct local_offer {
@@ -158,17 +154,6 @@ static struct local_shm *accept_shm(int fd)
     return shm;
 }
 
-/* Closes a descriptor a peer handed over that is not what it should be. Its
- * last close could wait on what the peer chose: a socket lingering
- * (SO_LINGER) over data that cannot leave waits as long as the peer set. A
- * socket is reset instead; not a socket, the option is refused. */
-static void close_foreign(int fd)
-{
-    struct linger reset = {1, 0};
-    (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
-    close(fd);
-}
-
 /* Reads the offer on kernel connection k: -1 none yet, else the memory's fd (or
  * -2 when what came is not an offer). */
 static int read_offer(int k)
@@ -176,7 +161,7 @@ static int read_offer(int k)
     struct local_offer offer;
     struct iovec iov = {&offer, sizeof(offer)};
     union {
-        char buf[CMSG_SPACE(OFFER_MAX_FDS * sizeof(int))];
+        char buf[CMSG_SPACE(LOCAL_MAX_FDS * sizeof(int))];
         struct cmsghdr align;
     } ctl;
     struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
@@ -194,13 +179,13 @@ static int read_offer(int k)
             if (nfds++ == 0)
                 fd = got;
             else
-                close_foreign(got);
+                local_close_foreign(got);
         }
     }
     if (n != (ssize_t)sizeof(offer) || nfds != 1 || (msg.msg_flags & MSG_CTRUNC) || offer.magic != LOCAL_SHM_MAGIC ||
         offer.version != OFFER_VERSION || offer.size != sizeof(struct local_shm)) {
         if (fd >= 0)
-            close_foreign(fd);
+            local_close_foreign(fd);
         return -2;
     }
     return fd;
@@ -259,7 +244,7 @@ static int take_offer(struct ucs_sock *l, int k)
         if ((shm = accept_shm(fd)))
             close(fd);
         else
-            close_foreign(fd);
+            local_close_foreign(fd);
     }
     if (!shm || take(l, k, shm) != 0) {
         if (shm)

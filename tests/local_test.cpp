@@ -1448,4 +1448,38 @@ TEST(LocalHostage, ADescriptorWhoseCloseWaitsHoldsNoOne)
     }
 }
 
+// The same descriptor sent right behind a proper offer, before the listener
+// could refuse it: whoever reads or closes the connection must not wait on it.
+TEST(LocalHostage, ADescriptorBehindTheOfferHoldsNoOne)
+{
+    TempDir dir;
+    chmod(dir.path().c_str(), 0777);
+    std::string path = dir.path() + "/s";
+    sockaddr_un p = path_addr(path);
+    Child victim({local_tool(), "--listen", path, "--mode", "sink"});
+    ASSERT_TRUE(victim.wait_line("ready", 10000)) << victim.output();
+    RawConnector r(p);
+    int fd = memfd(sizeof(local_shm), true);
+    auto *shm = static_cast<local_shm *>(mmap(nullptr, sizeof(local_shm), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+    ASSERT_NE(shm, MAP_FAILED);
+    shm->magic = LOCAL_SHM_MAGIC;
+    ucs_cred_claim &claim = shm->claim[0];
+    claim.pid = (uint32_t)getpid();
+    claim.ruid = (uint32_t)getuid(), claim.euid = claim.suid = (uint32_t)geteuid();
+    claim.rgid = (uint32_t)getgid(), claim.egid = claim.sgid = (uint32_t)getegid();
+    claim.ngroups = 0;
+    auto [evil, receiver] = lingering_socket();
+    kill(victim.pid(), SIGSTOP); // both sent before it looks
+    r.offer(LOCAL_SHM_MAGIC, sizeof(local_shm), {fd});
+    EXPECT_TRUE(send_fd(r.k, evil));
+    kill(victim.pid(), SIGCONT);
+    close(fd);
+    close(evil); // the listener's is the last
+    EXPECT_TRUE(victim.wait_line("peer ", 20000)) << victim.output();
+    shutdown(r.k, SHUT_RDWR);
+    EXPECT_TRUE(victim.wait_line("end ", 20000)) << "the listener is stuck: " << victim.output();
+    munmap(shm, sizeof(local_shm));
+    close(receiver);
+}
+
 } // namespace
