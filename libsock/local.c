@@ -71,6 +71,17 @@ ssize_t local_recv_kernel(int kfd, void *buf, size_t len)
     return n;
 }
 
+/* What is queued when a kernel socket is closed is released in this thread,
+ * descriptors included: they are read out first, as many as a peer can queue
+ * (its send buffer, a few hundred messages), then closed without waiting. */
+void local_close_kernel(int kfd)
+{
+    static char sink[65536];
+    for (int i = 0; i < LOCAL_CLOSE_READS && local_recv_kernel(kfd, sink, sizeof(sink)) > 0; i++)
+        ;
+    close(kfd);
+}
+
 int local_sock_open(struct ucs_sock *s)
 {
     s->u.local.state = LOCAL_S_NEW;
@@ -91,7 +102,7 @@ void local_sock_close(struct ucs_sock *s)
             sock_free(c);
         }
         while (s->u.local.npending)
-            close(s->u.local.pending[--s->u.local.npending].kfd);
+            local_close_kernel(s->u.local.pending[--s->u.local.npending].kfd);
         local_listener_remove(s);
         free(s->u.local.acceptq);
         free(s->u.local.pending);
@@ -103,7 +114,10 @@ void local_sock_close(struct ucs_sock *s)
         local_live_remove(s);
         local_unmap(s);
     }
-    close(s->u.local.kfd);
+    if (s->u.local.state == LOCAL_S_LISTEN)
+        close(s->u.local.kfd);
+    else
+        local_close_kernel(s->u.local.kfd);
 }
 
 int ucs_socketpair(int domain, int type, int protocol, int sv[2])
@@ -239,7 +253,7 @@ static int restart_kernel_socket(struct ucs_sock *s)
 {
     int err = errno, k = new_kernel_socket();
     if (k >= 0) {
-        close(s->u.local.kfd);
+        local_close_kernel(s->u.local.kfd);
         s->u.local.kfd = k;
     }
     return sock_fail(err);

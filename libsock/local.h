@@ -58,6 +58,10 @@ void local_close_foreign(int fd);
 /* Reads up to len bytes from kernel socket kfd (MSG_DONTWAIT), closing with
  * local_close_foreign() any descriptor that came along. */
 ssize_t local_recv_kernel(int kfd, void *buf, size_t len);
+/* Closes a connection's kernel socket, first reading out (a bounded number of
+ * reads) what is queued on it. */
+#define LOCAL_CLOSE_READS 512
+void local_close_kernel(int kfd);
 
 /* local_rendezvous.c: setting a connection up. */
 /* Connector: makes the shared memory, writes its claim, sends it to the acceptor. */

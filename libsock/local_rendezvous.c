@@ -249,7 +249,7 @@ static int take_offer(struct ucs_sock *l, int k)
     if (!shm || take(l, k, shm) != 0) {
         if (shm)
             munmap(shm, sizeof(*shm));
-        close(k);
+        local_close_kernel(k);
         local_stats.offers_refused++;
     }
     return 1;
@@ -274,7 +274,7 @@ static bool pending_try(struct ucs_sock *l, int i)
 
 static void pending_drop(struct ucs_sock *l, int i, uint64_t *counter)
 {
-    close(l->u.local.pending[i].kfd);
+    local_close_kernel(l->u.local.pending[i].kfd);
     pending_remove(l, i);
     (*counter)++;
 }
@@ -345,7 +345,7 @@ void local_listener_service(struct ucs_sock *l)
         if (l->u.local.npending == LOCAL_PENDING_MAX && !pending_try(l, 0))
             pending_drop(l, 0, &local_stats.offers_evicted);
         if (local_watch(k, LOCAL_WATCH_PENDING, l->fd) != 0) {
-            close(k);
+            local_close_kernel(k);
             continue;
         }
         p = &l->u.local.pending[l->u.local.npending++];

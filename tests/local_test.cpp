@@ -1448,6 +1448,31 @@ TEST(LocalHostage, ADescriptorWhoseCloseWaitsHoldsNoOne)
     }
 }
 
+// An offer without its memfd, and the descriptor behind it: the listener
+// drops the connection, and what was queued on it, without waiting.
+TEST(LocalHostage, ADescriptorBehindABadOfferHoldsNoOne)
+{
+    TempDir dir;
+    chmod(dir.path().c_str(), 0777);
+    std::string path = dir.path() + "/s";
+    sockaddr_un p = path_addr(path);
+    Child victim({local_tool(), "--listen", path, "--mode", "sink"});
+    ASSERT_TRUE(victim.wait_line("ready", 10000)) << victim.output();
+    auto [evil, receiver] = lingering_socket();
+    {
+        RawConnector r(p);
+        kill(victim.pid(), SIGSTOP); // both sent before it looks
+        r.offer(LOCAL_SHM_MAGIC, sizeof(local_shm), {}); // an offer's size, no descriptor
+        EXPECT_TRUE(send_fd(r.k, evil));
+        kill(victim.pid(), SIGCONT);
+        close(evil); // the listener's is the last
+        EXPECT_TRUE(r.closed_within(20000)) << "the bad offer is refused";
+    }
+    Child client({local_tool(), "--connect", path, "--mode", "hold"});
+    EXPECT_TRUE(victim.wait_line("peer ", 20000)) << "the listener is stuck: " << victim.output();
+    close(receiver);
+}
+
 // The same descriptor sent right behind a proper offer, before the listener
 // could refuse it: whoever reads or closes the connection must not wait on it.
 TEST(LocalHostage, ADescriptorBehindTheOfferHoldsNoOne)
