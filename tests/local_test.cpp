@@ -1461,7 +1461,7 @@ TEST(LocalHostage, ADescriptorBehindABadOfferHoldsNoOne)
     auto [evil, receiver] = lingering_socket();
     {
         RawConnector r(p);
-        kill(victim.pid(), SIGSTOP); // both sent before it looks
+        kill(victim.pid(), SIGSTOP);                     // both sent before it looks
         r.offer(LOCAL_SHM_MAGIC, sizeof(local_shm), {}); // an offer's size, no descriptor
         EXPECT_TRUE(send_fd(r.k, evil));
         kill(victim.pid(), SIGCONT);
