@@ -7,8 +7,8 @@
  */
 #include "sock.h"
 
-#include "../stack/lwip_hooks.h"
-#include "../stack/route.h"
+#include "lwip_hooks.h"
+#include "route.h"
 #include "lwip/inet_chksum.h"
 #include "lwip/ip_addr.h"
 #include "lwip/pbuf.h"
