@@ -3,6 +3,7 @@
 #include "sock.h"
 
 #include "cred_table.h"
+#include "icmp_errors.h"
 #include "provider.h"
 
 #include <ucstack/stack.h>
@@ -60,17 +61,19 @@ uint64_t sock_deadline(const struct timeval *tv)
     return ms ? sock_now_ms() + ms : UINT64_MAX;
 }
 
-/* libucred knows nothing of stack descriptors: before the first one exists,
- * this layer plugs them into getpeerucred(), and the credential table's
- * withdrawal into the release of the credentials sockets carry. */
+/* The layers below call nothing above them: before the first descriptor
+ * exists, this layer plugs stack descriptors into getpeerucred(), the
+ * credential table's withdrawal into the release of the credentials sockets
+ * carry, and its ICMP error handling into the stack's IP input. */
 static pthread_once_t plug_once = PTHREAD_ONCE_INIT;
 static int plug_errno;
 
-static void plug_into_ucred(void)
+static void plug_in(void)
 {
     if (ucs_ucred_register_provider(UCS_FD_BASE, UCS_FD_MAX, peer_cred) != 0)
         plug_errno = errno;
     ucs_cred_on_last_release(ucs_cred_table_withdraw);
+    icmp_errors_init();
 }
 
 struct ucs_sock *sock_alloc(enum ucs_sock_kind kind)
@@ -78,7 +81,7 @@ struct ucs_sock *sock_alloc(enum ucs_sock_kind kind)
     struct ucs_sock *s;
     int i;
 
-    pthread_once(&plug_once, plug_into_ucred);
+    pthread_once(&plug_once, plug_in);
     if (plug_errno != 0) {
         errno = plug_errno;
         return NULL;
