@@ -343,12 +343,14 @@ TEST(KernelTcp, PeerInAnotherNamespaceIsUnknownThoughItsTupleExistsHere)
             if (l < 0 || !put(here.child, &port, sizeof(port)))
                 return 2;
             int a = accept4(l, nullptr, nullptr, SOCK_CLOEXEC);
-            return a >= 0 && get(here.child, &go, 1) ? 0 : 3;
+            return a >= 0 && put(here.child, "a", 1) && get(here.child, &go, 1) ? 0 : 3;
         });
         uint16_t server = 0;
+        char accepted;
         ASSERT_TRUE(get(here.parent, &server, sizeof(server)));
         int c = connector(family, server, 0);
         ASSERT_GE(c, 0) << strerror(errno);
+        ASSERT_TRUE(get(here.parent, &accepted, 1)); // until then no file holds its end
         uint16_t client = port_of(c);
 
         // There: the same ports in a namespace of its own.
