@@ -49,7 +49,11 @@ class Installed {
         // The .pc files are relocatable (prefix relative to ${pcfiledir}):
         // a sysroot would move DPDK's and libnuma's paths too.
         std::string pc = "PKG_CONFIG_PATH=" + libdir_ + "/pkgconfig pkg-config ";
-        return run_command("cc -std=gnu11 -Wall -Werror -o " + out + " " + sources + " $(" + pc + "--cflags " +
+        // A sanitized tree installs sanitized libraries: their users link the runtime.
+        std::string san = env("UCS_SANITIZE") == "none" || env("UCS_SANITIZE").empty()
+                              ? ""
+                              : " -fsanitize=" + env("UCS_SANITIZE");
+        return run_command("cc -std=gnu11 -Wall -Werror" + san + " -o " + out + " " + sources + " $(" + pc + "--cflags " +
                                modules + ") $(" + pc + "--libs " + modules + ") 2>&1",
                            log);
     }
