@@ -98,7 +98,7 @@ static int diag_lookup(int nl, int family, const struct endpoint *local, const s
     struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
     union {
         struct nlmsghdr nlh;
-        char bytes[512];
+        char bytes[4096]; /* one inet_diag_msg and its attributes */
     } answer;
     const struct inet_diag_msg *r;
     ssize_t n;
@@ -231,8 +231,8 @@ static int our_ends(int fd, struct endpoint *local, struct endpoint *remote)
     socklen_t len = sizeof(ss);
     int type, protocol, listening;
 
-    if (int_option(fd, SO_TYPE, &type) != 0 || int_option(fd, SO_PROTOCOL, &protocol) != 0 ||
-        type != SOCK_STREAM || protocol != IPPROTO_TCP) {
+    if (int_option(fd, SO_TYPE, &type) != 0 || int_option(fd, SO_PROTOCOL, &protocol) != 0 || type != SOCK_STREAM ||
+        protocol != IPPROTO_TCP) {
         errno = ENOTSUP;
         return -1;
     }
