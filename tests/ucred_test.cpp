@@ -9,6 +9,7 @@ extern "C" {
 #include "../ucred/attest.h"
 #include "../ucred/cred.h"
 #include "../ucred/cred_table.h"
+#include "../ucred/provider.h"
 }
 
 #include <gtest/gtest.h>
@@ -775,6 +776,34 @@ TEST(GetPeerUcredStack, UnknownStackDescriptorIsEbadf)
     EXPECT_EQ(-1, getpeerucred(UCS_FD_BASE + 12345, &uc));
     EXPECT_EQ(EBADF, errno);
     EXPECT_EQ(nullptr, uc);
+}
+
+int no_peer(int, const struct ucs_cred **)
+{
+    return -ENOTCONN;
+}
+
+// libsock holds the stack's descriptor range once it has made a descriptor:
+// no second provider can take any of it, and a range must hold something.
+TEST(GetPeerUcredStack, ProviderRangesDoNotOverlap)
+{
+    int sv[2];
+    ASSERT_EQ(0, ucs_socketpair(UCS_AF_LOCAL, SOCK_STREAM, 0, sv)) << strerror(errno);
+    EXPECT_EQ(0, ucs_close(sv[0]));
+    EXPECT_EQ(0, ucs_close(sv[1]));
+    errno = 0;
+    EXPECT_EQ(-1, ucs_ucred_register_provider(UCS_FD_MAX - 1, UCS_FD_MAX + 1, no_peer));
+    EXPECT_EQ(EBUSY, errno);
+    EXPECT_EQ(-1, ucs_ucred_register_provider(UCS_FD_BASE - 1, UCS_FD_BASE + 1, no_peer));
+    EXPECT_EQ(EBUSY, errno);
+    EXPECT_EQ(-1, ucs_ucred_register_provider(10, 10, no_peer));
+    EXPECT_EQ(EINVAL, errno);
+    EXPECT_EQ(-1, ucs_ucred_register_provider(10, 20, nullptr));
+    EXPECT_EQ(EINVAL, errno);
+    // The refused registrations changed nothing: an unknown stack descriptor is EBADF.
+    ucred_t *uc = nullptr;
+    EXPECT_EQ(-1, getpeerucred(UCS_FD_BASE + 12345, &uc));
+    EXPECT_EQ(EBADF, errno);
 }
 
 // The reused-buffer path costs one registry lookup before libsock answers:
