@@ -4,9 +4,9 @@
 // a ucred program built from an installed ucstack with pkg-config alone.
 #include "child.hpp"
 
+#include <cctype>
 #include <cstdlib>
 #include <gtest/gtest.h>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -174,16 +174,37 @@ std::set<std::string> lines_of(const std::string &cmd)
     return lines;
 }
 
-// The functions the public headers declare (not their static inline ones).
+// The functions the public headers declare (not their static inline ones):
+// each name with our prefixes that a '(' follows, comments left out.
 std::set<std::string> declared(const std::string &headers)
 {
     std::set<std::string> names;
-    std::string text;
+    std::string text, code;
     run_command("cat " + headers, &text);
-    std::regex fn(R"((static inline )?[a-z_ ]+[ *](ucs_[a-z0-9_]+|ucred_[a-z0-9_]+|getpeerucred)\()");
-    for (std::sregex_iterator m(text.begin(), text.end(), fn), end; m != end; ++m)
-        if (!(*m)[1].matched)
-            names.insert((*m)[2]);
+    for (size_t i = 0; i < text.size(); i++) {
+        if (text.compare(i, 2, "/*") == 0)
+            i = text.find("*/", i) + 1;
+        else
+            code += text[i];
+    }
+    std::istringstream lines(code);
+    for (std::string line; std::getline(lines, line);) {
+        if (line.find("static inline") != std::string::npos)
+            continue;
+        for (size_t i = 0; i < line.size(); i++) {
+            bool starts = (i == 0 || !(isalnum(line[i - 1]) || line[i - 1] == '_')) &&
+                          (line.compare(i, 4, "ucs_") == 0 || line.compare(i, 6, "ucred_") == 0 ||
+                           line.compare(i, 12, "getpeerucred") == 0);
+            if (!starts)
+                continue;
+            size_t j = i;
+            while (j < line.size() && (isalnum(line[j]) || line[j] == '_'))
+                j++;
+            if (j < line.size() && line[j] == '(')
+                names.insert(line.substr(i, j - i));
+            i = j;
+        }
+    }
     return names;
 }
 
