@@ -310,6 +310,31 @@ TEST(KernelTcp, BeforeAcceptAndAfterCloseThePeerIsUnknown)
     }
 }
 
+// An IPv4 connection with one end an AF_INET6 socket (v4-mapped addresses):
+// the kernel's tables name the two ends differently; both are found.
+TEST(KernelTcp, DualStackEndsFindEachOther)
+{
+    int l = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0); // on the any address: v4 too
+    sockaddr_in6 any = {};
+    any.sin6_family = AF_INET6;
+    any.sin6_addr = in6addr_any;
+    ASSERT_EQ(0, bind(l, reinterpret_cast<sockaddr *>(&any), sizeof(any))) << strerror(errno);
+    ASSERT_EQ(0, listen(l, 1));
+    int c = connector(AF_INET, port_of(l), 0);
+    ASSERT_GE(c, 0) << strerror(errno);
+    int a = accept4(l, nullptr, nullptr, SOCK_CLOEXEC);
+    ASSERT_GE(a, 0);
+    for (int fd : {c, a}) {
+        Told t = ask(fd);
+        ASSERT_EQ(0, t.rc) << (fd == c ? "the AF_INET end: " : "the AF_INET6 end: ") << strerror(t.err);
+        EXPECT_EQ(static_cast<int>(geteuid()), t.euid);
+        EXPECT_EQ(getpid(), t.pid);
+    }
+    close(a);
+    close(c);
+    close(l);
+}
+
 // Brings up lo in this (new) network namespace.
 bool loopback_up()
 {
