@@ -310,6 +310,55 @@ TEST(KernelTcp, BeforeAcceptAndAfterCloseThePeerIsUnknown)
     }
 }
 
+// The 4-tuple of a connection that was reset, taken by a new connection of
+// uid 65534's to the same listener: the old accepted socket is closed
+// (ENOTCONN), never the new connector's peer.
+TEST(KernelTcp, TupleReusedAfterAResetIsNotThePeer)
+{
+    REQUIRE_ROOT();
+    for (int family : {AF_INET, AF_INET6}) {
+        SCOPED_TRACE(family == AF_INET ? "IPv4" : "IPv6");
+        int l = listener(family, 0);
+        ASSERT_GE(l, 0) << strerror(errno);
+        int c = connector(family, port_of(l), 0);
+        ASSERT_GE(c, 0) << strerror(errno);
+        uint16_t client = port_of(c);
+        int old = accept4(l, nullptr, nullptr, SOCK_CLOEXEC);
+        ASSERT_GE(old, 0);
+        linger reset = {1, 0};
+        ASSERT_EQ(0, setsockopt(c, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset)));
+        close(c); // RST
+        char byte;
+        errno = 0;
+        ASSERT_EQ(-1, recv(old, &byte, 1, 0));
+        ASSERT_EQ(ECONNRESET, errno);
+
+        Channel ch;
+        uint16_t server = port_of(l);
+        Child attacker([&] {
+            char go;
+            if (setgid(kNobody) != 0 || setuid(kNobody) != 0)
+                return 1;
+            int fd = connector(family, server, client);
+            return fd >= 0 && put(ch.child, "c", 1) && get(ch.child, &go, 1) ? 0 : 2;
+        });
+        ASSERT_TRUE(get(ch.parent, &byte, 1));
+        int fresh = accept4(l, nullptr, nullptr, SOCK_CLOEXEC);
+        ASSERT_GE(fresh, 0);
+        Told t = ask(fresh);
+        ASSERT_EQ(0, t.rc) << strerror(t.err);
+        EXPECT_EQ(static_cast<int>(kNobody), t.euid) << "the tuple is the attacker's now";
+        t = ask(old);
+        EXPECT_EQ(-1, t.rc) << "the reset socket reported uid " << t.euid;
+        EXPECT_EQ(ENOTCONN, t.err);
+        ASSERT_TRUE(put(ch.parent, "q", 1));
+        EXPECT_EQ(0, attacker.reap());
+        close(fresh);
+        close(old);
+        close(l);
+    }
+}
+
 // An IPv4 connection with one end an AF_INET6 socket (v4-mapped addresses):
 // the kernel's tables name the two ends differently; both are found.
 TEST(KernelTcp, DualStackEndsFindEachOther)
