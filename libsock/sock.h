@@ -4,7 +4,7 @@
 
 #include <ucstack/socket.h>
 
-#include "../ucred/cred.h"
+#include "cred.h"
 #include "local_ring.h"
 #include "lwip/udp.h"
 

@@ -7,7 +7,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 packages=(meson ninja-build pkg-config gcc g++ make dpkg-dev libdpdk-dev dpdk
           libnuma-dev libgtest-dev iproute2 iputils-ping netcat-openbsd
           curl wrk util-linux patch valgrind clang-14 libclang-rt-14-dev llvm-14
-          gnuplot-nox)
+          gnuplot-nox groff-base man-db binutils)
 
 missing=()
 for p in "${packages[@]}"; do

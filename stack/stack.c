@@ -12,8 +12,8 @@
 #include "tcp_guard.h"
 #include "tcp_options.h"
 #include "tcp_timer_list.h"
-#include "../ucred/attest.h"
-#include "../ucred/cred_table.h"
+#include "attest.h"
+#include "cred_table.h"
 
 #include <errno.h>
 #include <numa.h>
