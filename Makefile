@@ -2,7 +2,7 @@
 BUILD ?= build
 MESON_OPTS ?=
 
-.PHONY: all setup build test demo bench clean
+.PHONY: all setup build install test demo bench clean
 
 all: build
 
@@ -14,6 +14,11 @@ $(BUILD)/build.ninja: | setup
 
 build: setup $(BUILD)/build.ninja
 	ninja -C $(BUILD)
+
+# make install [DESTDIR=/staging] [PREFIX=/usr]: PREFIX reconfigures the tree.
+install: build
+	$(if $(PREFIX),meson configure $(BUILD) -Dprefix=$(PREFIX) && ninja -C $(BUILD),true)
+	meson install -C $(BUILD) $(if $(DESTDIR),--destdir $(DESTDIR))
 
 test: build
 	bash scripts/test.sh $(BUILD)

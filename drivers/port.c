@@ -34,6 +34,10 @@ struct ucs_port {
     struct ucs_fault *fault;
     struct ucs_capture *capture;
     char name[RTE_DEV_NAME_MAX_LEN];
+    /* The device this port's probe made (a vdev from devargs): removed when
+     * the port closes, so that a later open (a stack created again after a
+     * failed attempt) can probe it anew. */
+    struct rte_device *probed;
 };
 
 static char eal_storage[1024];
@@ -145,6 +149,11 @@ struct ucs_port *ucs_port_open(const struct ucs_port_params *params, char *err, 
         goto fail;
     }
     rte_eth_dev_get_name_by_port(p->id, p->name);
+    if (rc == 0) {
+        struct rte_eth_dev_info info;
+        if (rte_eth_dev_info_get(p->id, &info) == 0)
+            p->probed = info.device;
+    }
     p->backlog_cap = 4096;
     p->backlog = malloc(p->backlog_cap * sizeof(*p->backlog));
     if (!p->backlog) {
@@ -179,6 +188,8 @@ void ucs_port_close(struct ucs_port *p)
         rte_eth_dev_stop(p->id);
         rte_eth_dev_close(p->id);
     }
+    if (p->probed)
+        rte_dev_remove(p->probed);
     rte_mempool_free(p->rx_pool);
     rte_mempool_free(p->tx_pool);
     free(p);

@@ -20,10 +20,10 @@
 
 #include "sock.h"
 
-#include "../stack/links.h"
-#include "../stack/route.h"
-#include "../stack/tcp_options.h"
-#include "../ucred/cred_table.h"
+#include "links.h"
+#include "route.h"
+#include "tcp_options.h"
+#include "cred_table.h"
 #include "lwip/ip.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/tcp.h"

@@ -7,8 +7,9 @@
  */
 #include "sock.h"
 
-#include "../stack/lwip_hooks.h"
-#include "../stack/route.h"
+#include "icmp_errors.h"
+#include "ip_input.h"
+#include "route.h"
 #include "lwip/inet_chksum.h"
 #include "lwip/ip_addr.h"
 #include "lwip/pbuf.h"
@@ -71,7 +72,7 @@ static void refuse(const ip_addr_t *remote, uint16_t local_port, uint16_t remote
     }
 }
 
-int ucs_hook_ip4_input(struct pbuf *p, struct netif *inp)
+static int icmp4_seen(struct pbuf *p, struct netif *inp)
 {
     uint8_t h[IP_HLEN_MAX + 8 + IP_HLEN_MAX + 8];
     uint16_t ihl, total, inner_ihl;
@@ -107,7 +108,7 @@ int ucs_hook_ip4_input(struct pbuf *p, struct netif *inp)
     return 0;
 }
 
-int ucs_hook_ip6_input(struct pbuf *p, struct netif *inp)
+static int icmp6_seen(struct pbuf *p, struct netif *inp)
 {
     uint8_t h[IP6_HLEN + 8 + IP6_HLEN + 8];
     uint16_t plen;
@@ -138,4 +139,9 @@ int ucs_hook_ip6_input(struct pbuf *p, struct netif *inp)
     ip6_addr_clear_zone(ip_2_ip6(&remote));
     refuse(&remote, (uint16_t)(udp[0] << 8 | udp[1]), (uint16_t)(udp[2] << 8 | udp[3]));
     return 0;
+}
+
+void icmp_errors_init(void)
+{
+    ucs_ip_input_observe(icmp4_seen, icmp6_seen);
 }

@@ -8,14 +8,78 @@
  */
 #include "local.h"
 
+#include <ucstack/stack.h>
+
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define ACCEPTQ_MAX 4096
 
+/* Linux 6.16's; older headers lack it, older kernels refuse it. */
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83
+#endif
+
 static int new_kernel_socket(void)
 {
     return socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+}
+
+/* Only the offer carries a descriptor. Any other a peer sends would be closed
+ * by whoever reads or closes the kernel socket (this process's poll step), and
+ * a descriptor's last close can wait on what the peer chose (a lingering
+ * socket, a file whose flush its owner answers). The kernel refuses them to
+ * the sender (EPERM). Not on listeners: accepted sockets inherit it. */
+void local_refuse_descriptors(int kfd)
+{
+    static const int no = 0;
+    (void)setsockopt(kfd, SOL_SOCKET, SO_PASSRIGHTS, &no, sizeof(no));
+}
+
+/* A socket lingering (SO_LINGER) over data that cannot leave would make its
+ * last close wait as long as the peer set: it is reset instead. Not a socket,
+ * the option is refused. */
+void local_close_foreign(int fd)
+{
+    struct linger reset = {1, 0};
+    (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+    close(fd);
+}
+
+/* Descriptors sent before the kernel socket refused them (those queued behind
+ * the offer), or on kernels that cannot refuse them. */
+ssize_t local_recv_kernel(int kfd, void *buf, size_t len)
+{
+    struct iovec iov = {buf, len};
+    union {
+        char buf[CMSG_SPACE(LOCAL_MAX_FDS * sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
+    ssize_t n = recvmsg(kfd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+    for (struct cmsghdr *cm = n >= 0 ? CMSG_FIRSTHDR(&msg) : NULL; cm; cm = CMSG_NXTHDR(&msg, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+            continue;
+        for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(fd));
+            local_close_foreign(fd);
+        }
+    }
+    return n;
+}
+
+/* What is queued when a kernel socket is closed is released in this thread,
+ * descriptors included: they are read out first, as many as a peer can queue
+ * (its send buffer, a few hundred messages), then closed without waiting. */
+void local_close_kernel(int kfd)
+{
+    static char sink[65536];
+    for (int i = 0; i < LOCAL_CLOSE_READS && local_recv_kernel(kfd, sink, sizeof(sink)) > 0; i++)
+        ;
+    close(kfd);
 }
 
 int local_sock_open(struct ucs_sock *s)
@@ -32,13 +96,14 @@ void local_sock_close(struct ucs_sock *s)
     if (s->u.local.state == LOCAL_S_LISTEN) {
         while (s->u.local.acceptq_len) {
             struct ucs_sock *c = s->u.local.acceptq[s->u.local.acceptq_head];
-            s->u.local.acceptq_head = (s->u.local.acceptq_head + 1) % s->u.local.backlog;
+            s->u.local.acceptq_head = (s->u.local.acceptq_head + 1) % s->u.local.acceptq_cap;
             s->u.local.acceptq_len--;
             local_sock_close(c);
             sock_free(c);
         }
         while (s->u.local.npending)
-            close(s->u.local.pending[--s->u.local.npending]);
+            local_close_kernel(s->u.local.pending[--s->u.local.npending].kfd);
+        local_listener_remove(s);
         free(s->u.local.acceptq);
         free(s->u.local.pending);
     } else if (s->u.local.state == LOCAL_S_CONNECTED) {
@@ -49,7 +114,10 @@ void local_sock_close(struct ucs_sock *s)
         local_live_remove(s);
         local_unmap(s);
     }
-    close(s->u.local.kfd);
+    if (s->u.local.state == LOCAL_S_LISTEN)
+        close(s->u.local.kfd);
+    else
+        local_close_kernel(s->u.local.kfd);
 }
 
 int ucs_socketpair(int domain, int type, int protocol, int sv[2])
@@ -77,6 +145,8 @@ int ucs_socketpair(int domain, int type, int protocol, int sv[2])
         ucs_cred_release(cred);
         return sock_fail(err);
     }
+    local_refuse_descriptors(k[0]);
+    local_refuse_descriptors(k[1]);
     if (!(a = sock_alloc(SOCK_KIND_LOCAL)) || !(b = sock_alloc(SOCK_KIND_LOCAL)) || local_pair_setup(a, b, k) != 0 ||
         local_watch(k[0], LOCAL_WATCH_CONN, a->fd) != 0 || local_watch(k[1], LOCAL_WATCH_CONN, b->fd) != 0) {
         err = errno;
@@ -128,8 +198,8 @@ static int local_listen(struct ucs_sock *s, int backlog)
         return -1;
     if (s->u.local.state == LOCAL_S_LISTEN)
         return 0;
-    s->u.local.acceptq = calloc((size_t)n, sizeof(*s->u.local.acceptq));
-    s->u.local.pending = calloc((size_t)n, sizeof(*s->u.local.pending));
+    s->u.local.acceptq = calloc((size_t)(n + LOCAL_PENDING_MAX), sizeof(*s->u.local.acceptq));
+    s->u.local.pending = calloc(LOCAL_PENDING_MAX, sizeof(*s->u.local.pending));
     if (!s->u.local.acceptq || !s->u.local.pending || local_watch(s->u.local.kfd, LOCAL_WATCH_LISTENER, s->fd) != 0) {
         free(s->u.local.acceptq);
         free(s->u.local.pending);
@@ -138,7 +208,9 @@ static int local_listen(struct ucs_sock *s, int backlog)
         return sock_fail(ENOBUFS);
     }
     s->u.local.backlog = n;
+    s->u.local.acceptq_cap = n + LOCAL_PENDING_MAX;
     s->u.local.state = LOCAL_S_LISTEN;
+    local_listener_add(s);
     return 0;
 }
 
@@ -161,7 +233,7 @@ static int local_accept(struct ucs_sock *s, struct sockaddr *addr, socklen_t *le
             return sock_fail(EAGAIN);
     }
     c = s->u.local.acceptq[s->u.local.acceptq_head];
-    s->u.local.acceptq_head = (s->u.local.acceptq_head + 1) % s->u.local.backlog;
+    s->u.local.acceptq_head = (s->u.local.acceptq_head + 1) % s->u.local.acceptq_cap;
     s->u.local.acceptq_len--;
     c->nonblock = flags & SOCK_NONBLOCK;
     c->cloexec = flags & SOCK_CLOEXEC;
@@ -181,7 +253,7 @@ static int restart_kernel_socket(struct ucs_sock *s)
 {
     int err = errno, k = new_kernel_socket();
     if (k >= 0) {
-        close(s->u.local.kfd);
+        local_close_kernel(s->u.local.kfd);
         s->u.local.kfd = k;
     }
     return sock_fail(err);
@@ -191,13 +263,18 @@ static int kernel_connect(struct ucs_sock *s, const struct sockaddr *addr, sockl
 {
     uint64_t deadline = sock_deadline(&s->sndtimeo);
 
-    /* EAGAIN: the listener's backlog is full; a blocking connect waits. */
+    /* EAGAIN: the listener's backlog is full; a blocking connect waits, as
+     * AF_UNIX's does, until SO_SNDTIMEO. Without a stack instance to keep
+     * polling it sleeps a millisecond a try (the kernel tells no one when
+     * there is room). */
     while (connect(s->u.local.kfd, addr, len) != 0) {
         if (errno != EAGAIN || s->nonblock)
             return -1;
         if (sock_now_ms() >= deadline)
             return sock_fail(EAGAIN);
         sock_poll_stack();
+        if (!ucs_stack_current())
+            local_kernel_events(1);
     }
     return 0;
 }
@@ -205,6 +282,7 @@ static int kernel_connect(struct ucs_sock *s, const struct sockaddr *addr, sockl
 static int local_connect(struct ucs_sock *s, const struct sockaddr *addr, socklen_t len)
 {
     struct ucs_cred *cred;
+    uint64_t deadline;
 
     if (s->u.local.state == LOCAL_S_LISTEN)
         return sock_fail(EINVAL);
@@ -212,13 +290,17 @@ static int local_connect(struct ucs_sock *s, const struct sockaddr *addr, sockle
         return kernel_result(connect(s->u.local.kfd, addr, len)); /* the kernel's EISCONN, or its ENOENT first */
     if (kernel_connect(s, addr, len) != 0)
         return -1;
+    local_refuse_descriptors(s->u.local.kfd);
     /* The connector's credential is the caller's at connect(), not the creator's. */
     if (!(cred = ucs_cred_capture()))
         return restart_kernel_socket(s);
     ucs_cred_release(s->cred);
     s->cred = cred;
-    if (local_offer(s) != 0)
+    if (local_offer(s) != 0) {
+        if (errno == EPIPE || errno == ECONNRESET)
+            errno = ECONNREFUSED; /* the listener dropped the kernel connection first */
         return restart_kernel_socket(s);
+    }
     if (local_watch(s->u.local.kfd, LOCAL_WATCH_CONN, s->fd) != 0) {
         local_unmap(s);
         return restart_kernel_socket(s);
@@ -226,11 +308,20 @@ static int local_connect(struct ucs_sock *s, const struct sockaddr *addr, sockle
     s->u.local.state = LOCAL_S_CONNECTED;
     local_live_add(s);
     /* Like Linux, a non-blocking connect is done at once: bytes may be sent
-     * before the listener's process takes the connection. */
+     * before the listener's process takes the connection. A blocking one
+     * waits a while for the listener's credential, but a listener that never
+     * takes the connection cannot hold it: it then returns as AF_UNIX's does
+     * once its connection is queued, and getpeerucred() says ENOTCONN until
+     * the listener's process takes it. */
     if (s->nonblock)
         return 0;
-    if (local_wait(s, acked_or_gone, NULL, sock_deadline(&s->sndtimeo)))
-        return sock_fail(EINPROGRESS);
+    deadline = sock_now_ms() + LOCAL_CONNECT_WAIT_MS;
+    if (sock_deadline(&s->sndtimeo) < deadline)
+        deadline = sock_deadline(&s->sndtimeo);
+    if (local_wait(s, acked_or_gone, NULL, deadline)) {
+        local_stats.connects_untaken++;
+        return 0;
+    }
     return s->u.local.acked ? 0 : sock_fail(ECONNREFUSED);
 }
 

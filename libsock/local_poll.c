@@ -4,6 +4,7 @@
  * poll step that wakes ucstack's epoll when a watched ring changes. */
 #include "local.h"
 
+#include <poll.h>
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +16,13 @@ static int kep = -1;
 static struct ucs_sock *live;
 static uint64_t next_check_ns;
 
+struct ucs_local_stats local_stats;
+
+void ucs_get_local_stats(struct ucs_local_stats *stats)
+{
+    *stats = local_stats;
+}
+
 uint64_t local_now_ns(void)
 {
     struct timespec ts;
@@ -22,18 +30,21 @@ uint64_t local_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static struct epoll_event watch_event(enum local_watch what, int ucs_fd)
+/* The tag: what, the socket's index in the descriptor table (below 2^24) and
+ * the kernel socket. */
+static struct epoll_event watch_event(int kfd, enum local_watch what, int ucs_fd)
 {
     /* Listeners edge-triggered: one that stopped taking connections (its queue
-     * full) is served again when the application accepts. */
+     * full, or its share of a poll step taken) is served again when the
+     * application accepts, or when another connection comes. */
     struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | (what == LOCAL_WATCH_LISTENER ? EPOLLET : 0)};
-    ev.data.u64 = (uint64_t)what << 32 | (uint32_t)ucs_fd;
+    ev.data.u64 = (uint64_t)what << 56 | (uint64_t)(ucs_fd - UCS_FD_BASE) << 32 | (uint32_t)kfd;
     return ev;
 }
 
 int local_watch(int kfd, enum local_watch what, int ucs_fd)
 {
-    struct epoll_event ev = watch_event(what, ucs_fd);
+    struct epoll_event ev = watch_event(kfd, what, ucs_fd);
     if (kep < 0 && (kep = epoll_create1(EPOLL_CLOEXEC)) < 0)
         return -1;
     return epoll_ctl(kep, EPOLL_CTL_ADD, kfd, &ev);
@@ -41,7 +52,7 @@ int local_watch(int kfd, enum local_watch what, int ucs_fd)
 
 int local_rewatch(int kfd, enum local_watch what, int ucs_fd)
 {
-    struct epoll_event ev = watch_event(what, ucs_fd);
+    struct epoll_event ev = watch_event(kfd, what, ucs_fd);
     return epoll_ctl(kep, EPOLL_CTL_MOD, kfd, &ev);
 }
 
@@ -55,16 +66,22 @@ void local_kernel_events(int timeout_ms)
     struct epoll_event ev[EVENTS_PER_WAIT];
     int n;
 
-    if (kep < 0)
+    if (kep < 0) { /* no kernel socket to watch yet: only the wait */
+        if (timeout_ms > 0)
+            poll(NULL, 0, timeout_ms);
         return;
+    }
     n = epoll_wait(kep, ev, EVENTS_PER_WAIT, timeout_ms);
     for (int i = 0; i < n; i++) {
-        enum local_watch what = (enum local_watch)(ev[i].data.u64 >> 32);
-        struct ucs_sock *s = sock_lookup((int)(uint32_t)ev[i].data.u64);
+        enum local_watch what = (enum local_watch)(ev[i].data.u64 >> 56);
+        struct ucs_sock *s = sock_lookup(UCS_FD_BASE + (int)(ev[i].data.u64 >> 32 & 0xffffff));
+        int kfd = (int)(uint32_t)ev[i].data.u64;
         if (!s || s->kind != SOCK_KIND_LOCAL)
             continue;
-        if (what != LOCAL_WATCH_CONN && s->u.local.state == LOCAL_S_LISTEN)
+        if (what == LOCAL_WATCH_LISTENER && s->u.local.state == LOCAL_S_LISTEN)
             local_listener_service(s);
+        else if (what == LOCAL_WATCH_PENDING && s->u.local.state == LOCAL_S_LISTEN)
+            local_pending_ready(s, kfd);
         else if (what == LOCAL_WATCH_CONN && s->u.local.state == LOCAL_S_CONNECTED)
             local_drain(s);
     }
@@ -83,7 +100,7 @@ void local_drain(struct ucs_sock *s)
     if (!s->u.local.acked)
         local_check_ack(s);
     for (int i = 0; i < DRAIN_ROUNDS; i++) {
-        ssize_t n = recv(s->u.local.kfd, buf, sizeof(buf), MSG_DONTWAIT);
+        ssize_t n = local_recv_kernel(s->u.local.kfd, buf, sizeof(buf));
         if (n > 0)
             continue;
         if (n == 0 || (errno != EAGAIN && errno != EINTR))
@@ -152,6 +169,7 @@ void local_poll(void)
         if (s->epitems)
             look_at_rings(s);
     now = local_now_ns();
+    local_expire_offers(now);
     if (now >= next_check_ns) {
         next_check_ns = now + LOCAL_CHECK_NS;
         local_kernel_events(0);

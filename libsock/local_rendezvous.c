@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #define OFFER_VERSION 1
-#define OFFER_MAX_FDS 8
 #define SEALS (F_SEAL_SHRINK | F_SEAL_GROW)
 
 struct local_offer {
@@ -162,7 +161,7 @@ static int read_offer(int k)
     struct local_offer offer;
     struct iovec iov = {&offer, sizeof(offer)};
     union {
-        char buf[CMSG_SPACE(OFFER_MAX_FDS * sizeof(int))];
+        char buf[CMSG_SPACE(LOCAL_MAX_FDS * sizeof(int))];
         struct cmsghdr align;
     } ctl;
     struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
@@ -180,13 +179,13 @@ static int read_offer(int k)
             if (nfds++ == 0)
                 fd = got;
             else
-                close(got);
+                local_close_foreign(got);
         }
     }
     if (n != (ssize_t)sizeof(offer) || nfds != 1 || (msg.msg_flags & MSG_CTRUNC) || offer.magic != LOCAL_SHM_MAGIC ||
         offer.version != OFFER_VERSION || offer.size != sizeof(struct local_shm)) {
         if (fd >= 0)
-            close(fd);
+            local_close_foreign(fd);
         return -2;
     }
     return fd;
@@ -218,13 +217,15 @@ static int take(struct ucs_sock *l, int k, struct local_shm *shm)
         sock_free(c);
         return -1;
     }
+    local_refuse_descriptors(k);
     write_claim(&shm->claim[1], l->cred);
     __atomic_store_n(&shm->accepted, LOCAL_ACCEPTED, __ATOMIC_RELEASE);
     local_doorbell(c);
     local_live_add(c);
-    tail = (l->u.local.acceptq_head + l->u.local.acceptq_len) % l->u.local.backlog;
+    tail = (l->u.local.acceptq_head + l->u.local.acceptq_len) % l->u.local.acceptq_cap;
     l->u.local.acceptq[tail] = c;
     l->u.local.acceptq_len++;
+    local_stats.offers_taken++;
     sock_wake(l);
     return 0;
 }
@@ -240,37 +241,119 @@ static int take_offer(struct ucs_sock *l, int k)
     if (fd == -1)
         return 0;
     if (fd >= 0) {
-        shm = accept_shm(fd);
-        close(fd);
+        if ((shm = accept_shm(fd)))
+            close(fd);
+        else
+            local_close_foreign(fd);
     }
     if (!shm || take(l, k, shm) != 0) {
         if (shm)
             munmap(shm, sizeof(*shm));
-        close(k);
+        local_close_kernel(k);
+        local_stats.offers_refused++;
     }
     return 1;
 }
 
+/* Awaited offers, oldest first: a few dozen at most, so arrays and linear
+ * searches. Closing a kernel socket also takes it out of the kernel epoll. */
+static void pending_remove(struct ucs_sock *l, int i)
+{
+    struct local_pending *p = l->u.local.pending;
+    memmove(&p[i], &p[i + 1], (size_t)(--l->u.local.npending - i) * sizeof(*p));
+}
+
+/* Looks for pending connection i's offer: true when it is done with. */
+static bool pending_try(struct ucs_sock *l, int i)
+{
+    if (!take_offer(l, l->u.local.pending[i].kfd))
+        return false;
+    pending_remove(l, i);
+    return true;
+}
+
+static void pending_drop(struct ucs_sock *l, int i, uint64_t *counter)
+{
+    local_close_kernel(l->u.local.pending[i].kfd);
+    pending_remove(l, i);
+    (*counter)++;
+}
+
+void local_pending_ready(struct ucs_sock *l, int kfd)
+{
+    for (int i = 0; i < l->u.local.npending; i++)
+        if (l->u.local.pending[i].kfd == kfd) {
+            pending_try(l, i);
+            return;
+        }
+}
+
+static struct ucs_sock *listeners;
+static uint64_t next_due_ns = UINT64_MAX;
+
+/* A connector that has not offered within LOCAL_OFFER_WAIT_NS is dropped, after
+ * one last look (the offer may have come while this process did not poll). */
+static void expire(struct ucs_sock *l, uint64_t now)
+{
+    while (l->u.local.npending && l->u.local.pending[0].due_ns <= now)
+        if (!pending_try(l, 0))
+            pending_drop(l, 0, &local_stats.offers_expired);
+    if (l->u.local.npending && l->u.local.pending[0].due_ns < next_due_ns)
+        next_due_ns = l->u.local.pending[0].due_ns;
+}
+
+void local_expire_offers(uint64_t now)
+{
+    if (now < next_due_ns)
+        return;
+    next_due_ns = UINT64_MAX;
+    for (struct ucs_sock *l = listeners; l; l = l->u.local.next_listener)
+        expire(l, now);
+}
+
+void local_listener_add(struct ucs_sock *l)
+{
+    l->u.local.prev_listener = NULL;
+    l->u.local.next_listener = listeners;
+    if (listeners)
+        listeners->u.local.prev_listener = l;
+    listeners = l;
+}
+
+void local_listener_remove(struct ucs_sock *l)
+{
+    if (l->u.local.prev_listener)
+        l->u.local.prev_listener->u.local.next_listener = l->u.local.next_listener;
+    else if (listeners == l)
+        listeners = l->u.local.next_listener;
+    if (l->u.local.next_listener)
+        l->u.local.next_listener->u.local.prev_listener = l->u.local.prev_listener;
+}
+
+/* Takes kernel connections while the backlog has room, a bounded number per
+ * step. A connector that has not offered yet waits among the pending, which
+ * have their own limit: when full, the oldest goes (after one last look), so
+ * connectors that never offer cannot shut anyone out. The accept queue holds
+ * the backlog and every pending connection, so an offer always finds room. */
 void local_listener_service(struct ucs_sock *l)
 {
-    int used = l->u.local.acceptq_len + l->u.local.npending;
-
-    while (used < l->u.local.backlog) {
+    for (int n = 0; n < LOCAL_ACCEPTS_PER_STEP && l->u.local.acceptq_len < l->u.local.backlog; n++) {
         int k = accept4(l->u.local.kfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct local_pending *p;
         if (k < 0)
             break;
+        if (l->u.local.npending == LOCAL_PENDING_MAX && !pending_try(l, 0))
+            pending_drop(l, 0, &local_stats.offers_evicted);
         if (local_watch(k, LOCAL_WATCH_PENDING, l->fd) != 0) {
-            close(k);
+            local_close_kernel(k);
             continue;
         }
-        l->u.local.pending[l->u.local.npending++] = k;
-        used++;
-    }
-    for (int i = 0; i < l->u.local.npending;) {
-        if (take_offer(l, l->u.local.pending[i]))
-            l->u.local.pending[i] = l->u.local.pending[--l->u.local.npending];
-        else
-            i++;
+        p = &l->u.local.pending[l->u.local.npending++];
+        p->kfd = k;
+        p->due_ns = local_now_ns() + LOCAL_OFFER_WAIT_NS;
+        if (p->due_ns < next_due_ns)
+            next_due_ns = p->due_ns;
+        pending_try(l, l->u.local.npending - 1); /* the offer usually came with the connection */
     }
 }
 

@@ -14,7 +14,7 @@
 #ifndef UCS_LIBSOCK_LOCAL_RING_H
 #define UCS_LIBSOCK_LOCAL_RING_H
 
-#include "../ucred/claim.h"
+#include "claim.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -2,6 +2,12 @@
 #include "local.h"
 #include "sock.h"
 
+#include "cred_table.h"
+#include "icmp_errors.h"
+#include "provider.h"
+#include "sock_snapshot.h"
+#include "telemetry.h"
+
 #include <ucstack/stack.h>
 
 #include <fcntl.h>
@@ -13,6 +19,8 @@
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <time.h>
+
+static int peer_cred(int fd, const struct ucs_cred **peer);
 
 static struct ucs_sock **table;
 static int table_len, next_free_hint;
@@ -55,10 +63,34 @@ uint64_t sock_deadline(const struct timeval *tv)
     return ms ? sock_now_ms() + ms : UINT64_MAX;
 }
 
+/* The layers below call nothing above them: before the first descriptor
+ * exists, this layer plugs stack descriptors into getpeerucred(), the
+ * credential table's withdrawal into the release of the credentials sockets
+ * carry, its ICMP error handling into the stack's IP input, and its socket
+ * listing into the stack's telemetry. */
+static pthread_once_t plug_once = PTHREAD_ONCE_INIT;
+static int plug_errno;
+
+static void plug_in(void)
+{
+    if (ucs_ucred_register_provider(UCS_FD_BASE, UCS_FD_MAX, peer_cred) != 0)
+        plug_errno = errno;
+    ucs_cred_on_last_release(ucs_cred_table_withdraw);
+    icmp_errors_init();
+    ucs_stack_telemetry_lister(sock_snapshot);
+    ucs_stack_telemetry_counters(sock_snapshot_counters);
+}
+
 struct ucs_sock *sock_alloc(enum ucs_sock_kind kind)
 {
     struct ucs_sock *s;
     int i;
+
+    pthread_once(&plug_once, plug_in);
+    if (plug_errno != 0) {
+        errno = plug_errno;
+        return NULL;
+    }
 
     for (i = next_free_hint; i < table_len && table[i]; i++)
         ;
@@ -258,7 +290,8 @@ int ucs_ioctl(int fd, unsigned long request, ...)
     }
 }
 
-int ucs_sock_peer_cred(int fd, const struct ucs_cred **peer)
+/* getpeerucred() on a stack descriptor (provider.h). */
+static int peer_cred(int fd, const struct ucs_cred **peer)
 {
     int i = fd - UCS_FD_BASE;
     struct ucs_sock *s;

@@ -4,7 +4,7 @@
 
 #include <ucstack/socket.h>
 
-#include "../ucred/cred.h"
+#include "cred.h"
 #include "local_ring.h"
 #include "lwip/udp.h"
 
@@ -51,6 +51,12 @@ struct ucs_epitem {
     uint32_t events;
     uint64_t data;
     bool on_ready_list;
+};
+
+/* A listener's kernel connection whose offer is awaited until due_ns. */
+struct local_pending {
+    int kfd;
+    uint64_t due_ns;
 };
 
 struct ucs_sock {
@@ -101,10 +107,14 @@ struct ucs_sock {
             uint64_t next_check_ns; /* non-blocking calls look at the kernel socket no more often */
             uint64_t seen[3]; /* ring state at the last look, to wake epoll on changes */
             struct ucs_sock *next_live, *prev_live;
-            /* listening */
+            /* listening: connections set up, awaiting accept (room for the
+             * backlog and for every awaited offer); kernel connections whose
+             * offer has not arrived, oldest first; the list of listeners */
             struct ucs_sock **acceptq;
-            int backlog, acceptq_len, acceptq_head;
-            int *pending, npending; /* kernel connections whose hello has not arrived */
+            int backlog, acceptq_len, acceptq_head, acceptq_cap;
+            struct local_pending *pending;
+            int npending;
+            struct ucs_sock *next_listener, *prev_listener;
         } local;
         struct ucs_epoll *ep;
     } u;

@@ -2,11 +2,14 @@
 #include "sock_snapshot.h"
 
 #include "sock.h"
+#include "telemetry.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/tcp.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <ucstack/socket.h>
 
 /* lwIP's states in ss's words. */
 static const char *const tcp_states[] = {
@@ -15,7 +18,7 @@ static const char *const tcp_states[] = {
     [CLOSING] = "CLOSING",   [LAST_ACK] = "LAST-ACK",     [TIME_WAIT] = "TIME-WAIT",
 };
 
-static void put_addr(struct ucs_tel_socket *t, uint8_t *out, const ip_addr_t *a)
+static void put_addr(struct ucs_sock_view *t, uint8_t *out, const ip_addr_t *a)
 {
     if (IP_IS_V4(a)) {
         t->family = AF_INET;
@@ -26,11 +29,10 @@ static void put_addr(struct ucs_tel_socket *t, uint8_t *out, const ip_addr_t *a)
     }
 }
 
-static void fill_tcp(struct ucs_tel_socket *t, struct ucs_sock *s)
+static void fill_tcp(struct ucs_sock_view *t, struct ucs_sock *s)
 {
     struct tcp_pcb *pcb = s->u.tcp.pcb;
 
-    t->kind = UCS_TEL_TCP;
     t->family = (uint8_t)s->family;
     t->state = s->u.tcp.state == TCP_S_NEW ? "UNCONN" : "CLOSED";
     if (!pcb)
@@ -50,11 +52,10 @@ static void fill_tcp(struct ucs_tel_socket *t, struct ucs_sock *s)
     t->recv_q = s->u.tcp.rx_bytes;
 }
 
-static void fill_udp(struct ucs_tel_socket *t, struct ucs_sock *s)
+static void fill_udp(struct ucs_sock_view *t, struct ucs_sock *s)
 {
     struct udp_pcb *pcb = s->u.udp.pcb;
 
-    t->kind = UCS_TEL_UDP;
     t->family = (uint8_t)s->family;
     t->state = s->u.udp.connected ? "ESTAB" : "UNCONN";
     t->recv_q = s->u.udp.rxq_len;
@@ -68,17 +69,21 @@ static void fill_udp(struct ucs_tel_socket *t, struct ucs_sock *s)
     }
 }
 
-int ucs_sock_snapshot(int cursor, int budget, struct ucs_tel_snapshot *snap)
+/* tcp6 or udp6 when the local address is IPv6, as ss says. */
+static const char *proto_of(const struct ucs_sock_view *t, const char *v4, const char *v6)
+{
+    return t->family == AF_INET6 ? v6 : v4;
+}
+
+int sock_snapshot(int cursor, int budget)
 {
     int len = sock_table_len();
 
     for (; cursor < len && budget > 0; cursor++, budget--) {
         struct ucs_sock *s = sock_lookup(UCS_FD_BASE + cursor);
-        struct ucs_tel_socket *t;
+        struct ucs_sock_view view, *t = &view;
 
         if (!s || s->kind == SOCK_KIND_EPOLL)
-            continue;
-        if (!(t = ucs_tel_add_socket(snap)))
             continue;
         memset(t, 0, sizeof(*t));
         t->fd = s->fd;
@@ -87,15 +92,42 @@ int ucs_sock_snapshot(int cursor, int budget, struct ucs_tel_snapshot *snap)
         t->peer_uid = s->peer_cred ? (int32_t)s->peer_cred->euid : -1;
         if (s->kind == SOCK_KIND_TCP) {
             fill_tcp(t, s);
+            t->proto = proto_of(t, "tcp", "tcp6");
         } else if (s->kind == SOCK_KIND_UDP) {
             fill_udp(t, s);
+            t->proto = proto_of(t, "udp", "udp6");
         } else {
-            t->kind = UCS_TEL_LOCAL;
+            t->proto = "local";
             t->family = AF_UNIX;
             t->state = s->u.local.state == LOCAL_S_LISTEN      ? "LISTEN"
                        : s->u.local.state == LOCAL_S_CONNECTED ? "ESTAB"
                                                                : "UNCONN";
         }
+        ucs_stack_telemetry_add_socket(t);
     }
     return cursor < len ? cursor : -1;
+}
+
+/* The credential option's counters, named as in ucs_cred_option_stats. */
+// clang-format off
+#define CRED(f) {"cred_" #f, offsetof(struct ucs_cred_option_stats, f)}
+// clang-format on
+static const struct {
+    const char *name;
+    size_t offset;
+} cred_fields[] = {
+    CRED(sent),      CRED(received),   CRED(ignored_foreign_link), CRED(malformed),
+    CRED(untrusted), CRED(unresolved), CRED(unattested),
+};
+
+void sock_snapshot_counters(void)
+{
+    struct ucs_cred_option_stats cs;
+    uint64_t v;
+
+    ucs_get_cred_option_stats(&cs);
+    for (size_t i = 0; i < sizeof(cred_fields) / sizeof(cred_fields[0]); i++) {
+        memcpy(&v, (const char *)&cs + cred_fields[i].offset, sizeof(v));
+        ucs_stack_telemetry_add_stat(cred_fields[i].name, v);
+    }
 }

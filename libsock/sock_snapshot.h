@@ -1,12 +1,11 @@
-/* libsock's part of the telemetry snapshot (drivers/telemetry.h): its sockets. */
+/* libsock's part of telemetry's snapshot (stack/telemetry.h): its sockets. */
 #ifndef UCS_LIBSOCK_SOCK_SNAPSHOT_H
 #define UCS_LIBSOCK_SOCK_SNAPSHOT_H
 
-#include "../drivers/telemetry.h"
-
-/* Adds up to budget table slots from cursor (0 to start) to snap; returns the
- * cursor to continue from, or -1 when the table is done. Stack thread only.
- * Sockets opened or closed between calls may or may not appear, as in ss. */
-int ucs_sock_snapshot(int cursor, int budget, struct ucs_tel_snapshot *snap);
+/* A ucs_sock_lister_fn: sockets opened or closed between calls may or may
+ * not appear, as in ss. */
+int sock_snapshot(int cursor, int budget);
+/* A ucs_counters_fn: the credential option's counters, "cred_" and their names. */
+void sock_snapshot_counters(void);
 
 #endif

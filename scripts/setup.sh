@@ -7,7 +7,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 packages=(meson ninja-build pkg-config gcc g++ make dpkg-dev libdpdk-dev dpdk dpdk-dev
           libnuma-dev libgtest-dev nlohmann-json3-dev iproute2 iputils-ping netcat-openbsd
           curl wrk util-linux patch valgrind clang-14 libclang-rt-14-dev llvm-14
-          gnuplot-nox tshark)
+          gnuplot-nox groff-base man-db binutils tshark)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -74,6 +74,19 @@ static const char *parse_attest(char *value, struct ucs_port_config *port)
     return NULL;
 }
 
+/* The keys that describe the port of the last "port" line. A key that is
+ * neither one of these nor eal or port is unknown wherever it appears: a
+ * misspelt "port" must not be reported as a port key out of place. */
+static bool is_port_key(const char *key)
+{
+    static const char *const keys[] = {"ipv4", "ipv6", "gateway", "mtu", "host_local", "attest", "fault", "capture"};
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (!strcmp(key, keys[i]))
+            return true;
+    return false;
+}
+
 static const char *apply(struct ucs_config *cfg, const char *key, char *value)
 {
     struct ucs_port_config *port = cfg->nports ? &cfg->ports[cfg->nports - 1] : NULL;
@@ -96,6 +109,9 @@ static const char *apply(struct ucs_config *cfg, const char *key, char *value)
         strcpy(port->devargs, value);
         return NULL;
     }
+    if (!is_port_key(key))
+        return "unknown key (keys: eal, telemetry, port, ipv4, ipv6, gateway, mtu, host_local, attest, fault, "
+               "capture)";
     if (!port)
         return "this key belongs to a port: put a 'port' line first";
     if (!strcmp(key, "ipv4")) {
@@ -124,15 +140,13 @@ static const char *apply(struct ucs_config *cfg, const char *key, char *value)
         return parse_bool(value, &port->host_local) ? "host_local wants yes or no" : NULL;
     if (!strcmp(key, "attest"))
         return parse_attest(value, port);
-    if (!strcmp(key, "fault"))
-        return ucs_fault_config_parse(value, &port->fault);
     if (!strcmp(key, "capture")) {
         if (!*value || strlen(value) >= sizeof(port->capture_path))
             return "capture wants a file path shorter than 256 bytes";
         strcpy(port->capture_path, value);
         return NULL;
     }
-    return "unknown key";
+    return ucs_fault_config_parse(value, &port->fault); /* "fault": the one port key left */
 }
 
 int ucs_config_parse(const char *text, struct ucs_config *cfg, char *err, size_t errlen)

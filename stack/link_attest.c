@@ -1,7 +1,7 @@
 #include "link_attest.h"
 
-#include "../drivers/port.h"
-#include "../ucred/attest.h"
+#include "port.h"
+#include "attest.h"
 
 #include <string.h>
 

@@ -17,7 +17,7 @@ u8_t ucs_hook_tcp_optlen(const struct tcp_pcb *pcb, u8_t internal_len);
 u32_t *ucs_hook_tcp_addopts(struct pbuf *p, struct tcp_hdr *hdr, const struct tcp_pcb *pcb, u32_t *opts);
 struct netif *ucs_hook_ip4_route(const ip4_addr_t *src, const ip4_addr_t *dest);
 struct netif *ucs_hook_ip6_route(const ip6_addr_t *src, const ip6_addr_t *dest);
-/* libsock/icmp_errors.c: ICMP port unreachable for connected UDP sockets. */
+/* ip_input.c: handed to what the layer above registered (ip_input.h). */
 int ucs_hook_ip4_input(struct pbuf *p, struct netif *inp);
 int ucs_hook_ip6_input(struct pbuf *p, struct netif *inp);
 

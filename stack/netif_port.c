@@ -8,7 +8,7 @@
 #include "link_attest.h"
 #include "links.h"
 #include "route.h"
-#include "../ucred/attest.h"
+#include "attest.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
 #ifndef UCS_NETIF_PORT_H
 #define UCS_NETIF_PORT_H
 
-#include "../drivers/port.h"
+#include "port.h"
 #include <ucstack/stack.h>
 
 struct port_netif;

@@ -13,8 +13,8 @@
 #include "tcp_options.h"
 #include "tcp_timer_list.h"
 #include "telemetry.h"
-#include "../ucred/attest.h"
-#include "../ucred/cred_table.h"
+#include "attest.h"
+#include "cred_table.h"
 
 #include <errno.h>
 #include <numa.h>
@@ -28,6 +28,11 @@
 unsigned char *ucs_ram_heap;
 static struct ucs_stack *current;
 static __thread bool owner_thread;
+/* A process has one instance (lwIP cannot be torn down). DPDK's EAL and lwIP
+ * start once per process (rte_eal_init refuses a second call, even after
+ * rte_eal_cleanup): a creation that fails keeps them, and the heap, for the
+ * next attempt; only one that succeeds uses the process's instance up. */
+static bool created, eal_started, lwip_started;
 
 struct ucs_stack {
     unsigned nports;
@@ -104,7 +109,7 @@ struct ucs_stack *ucs_stack_create(const struct ucs_config *cfg, char *err, size
         errno = EINVAL;
         return NULL;
     }
-    if (ucs_ram_heap) {
+    if (created) {
         snprintf(err, errlen, "a process has one stack instance, and it was created already");
         errno = EBUSY;
         return NULL;
@@ -114,8 +119,9 @@ struct ucs_stack *ucs_stack_create(const struct ucs_config *cfg, char *err, size
         errno = EINVAL;
         return NULL;
     }
-    if (ucs_dpdk_init(cfg->eal_args, err, errlen) != 0)
+    if (!eal_started && ucs_dpdk_init(cfg->eal_args, err, errlen) != 0)
         return NULL;
+    eal_started = true;
     s = calloc(1, sizeof(*s));
     if (!s) {
         snprintf(err, errlen, "out of memory");
@@ -129,11 +135,13 @@ struct ucs_stack *ucs_stack_create(const struct ucs_config *cfg, char *err, size
     s->nports = cfg->nports;
     s->numa_node = stack_node(s->raw_ports[0]);
     s->cpu = pin_to_node(s->numa_node);
-    if (heap_alloc(s->numa_node) != 0) {
+    if (!ucs_ram_heap && heap_alloc(s->numa_node) != 0) {
         snprintf(err, errlen, "cannot allocate the %u-byte stack heap", (unsigned)MEM_SIZE);
         goto fail;
     }
-    lwip_init();
+    if (!lwip_started)
+        lwip_init();
+    lwip_started = true;
     for (unsigned i = 0; i < s->nports; i++) {
         s->ports[i] = port_netif_attach(s->raw_ports[i], &cfg->ports[i], err, errlen);
         if (!s->ports[i])
@@ -148,11 +156,11 @@ struct ucs_stack *ucs_stack_create(const struct ucs_config *cfg, char *err, size
     check_links(s);
     current = s;
     owner_thread = true;
+    created = true;
     return s;
 fail:
     close_ports(s);
     free(s);
-    ucs_dpdk_cleanup();
     return NULL;
 }
 

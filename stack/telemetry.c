@@ -1,13 +1,11 @@
 /* Building the telemetry snapshot on the stack thread, a slice per poll step. */
 #include "telemetry.h"
 
+#include "dpdk_telemetry.h"
 #include "netif_port.h"
-#include "../drivers/telemetry.h"
-#include "../libsock/sock_snapshot.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <ucstack/socket.h>
 #include <ucstack/stack.h>
 
 /* Table slots visited per poll step: 10 to 20 µs on the loaded 2-core VM,
@@ -34,20 +32,13 @@ static const struct {
     U64(tcp_tail_loss_probes), U64(tcp_sack_blocks), U64(tcp_sack_ignored), U32(tcp_pcbs), U32(tcp_timer_due),
     U64(tcp_timer_visits),
 };
-#define CRED(f) {"cred_" #f, offsetof(struct ucs_cred_option_stats, f)}
 // clang-format on
-static const struct {
-    const char *name;
-    size_t offset;
-} cred_fields[] = {
-    CRED(sent),      CRED(received),   CRED(ignored_foreign_link), CRED(malformed),
-    CRED(untrusted), CRED(unresolved), CRED(unattested),
-};
-_Static_assert(sizeof(stat_fields) / sizeof(stat_fields[0]) + sizeof(cred_fields) / sizeof(cred_fields[0]) <=
-                   UCS_TEL_MAX_STATS,
-               "too many counters");
+/* Room for the counters the layers above add (the credential option's). */
+_Static_assert(sizeof(stat_fields) / sizeof(stat_fields[0]) + 16 <= UCS_TEL_MAX_STATS, "too many counters");
 
 static bool running;
+static ucs_sock_lister_fn lister;
+static ucs_counters_fn counters;
 static struct ucs_tel_snapshot *building;
 static int cursor;
 
@@ -97,13 +88,8 @@ static void fill_stats(const struct ucs_stack *s, struct ucs_tel_snapshot *snap)
         snap->stats[snap->nstats].name = stat_fields[i].name;
         snap->stats[snap->nstats++].value = v;
     }
-    /* The credential option's counters, named as in ucs_cred_option_stats. */
-    struct ucs_cred_option_stats cs;
-    ucs_get_cred_option_stats(&cs);
-    for (size_t i = 0; i < sizeof(cred_fields) / sizeof(cred_fields[0]); i++) {
-        snap->stats[snap->nstats].name = cred_fields[i].name;
-        memcpy(&snap->stats[snap->nstats++].value, (const char *)&cs + cred_fields[i].offset, sizeof(uint64_t));
-    }
+    if (counters)
+        counters();
 }
 
 static void fill_ports(struct ucs_tel_snapshot *snap, struct port_netif *const *ports, unsigned n)
@@ -115,6 +101,45 @@ static void fill_ports(struct ucs_tel_snapshot *snap, struct port_netif *const *
         ucs_port_get_stats(t->port, &t->stats);
         t->link_up = ucs_port_link_up(t->port);
     }
+}
+
+void ucs_stack_telemetry_lister(ucs_sock_lister_fn fn)
+{
+    lister = fn;
+}
+
+void ucs_stack_telemetry_counters(ucs_counters_fn fn)
+{
+    counters = fn;
+}
+
+void ucs_stack_telemetry_add_stat(const char *name, uint64_t value)
+{
+    if (building->nstats == UCS_TEL_MAX_STATS)
+        return;
+    building->stats[building->nstats].name = name;
+    building->stats[building->nstats++].value = value;
+}
+
+void ucs_stack_telemetry_add_socket(const struct ucs_sock_view *v)
+{
+    struct ucs_tel_socket *t = ucs_tel_add_socket(building);
+
+    if (!t)
+        return;
+    t->fd = v->fd;
+    t->peer_pid = v->peer_pid;
+    t->peer_uid = v->peer_uid;
+    t->send_q = v->send_q;
+    t->recv_q = v->recv_q;
+    t->lport = v->lport;
+    t->rport = v->rport;
+    t->family = v->family;
+    t->cred_known = v->cred_known;
+    t->proto = v->proto;
+    t->state = v->state;
+    memcpy(t->laddr, v->laddr, sizeof(t->laddr));
+    memcpy(t->raddr, v->raddr, sizeof(t->raddr));
 }
 
 void ucs_stack_telemetry_step(const struct ucs_stack *s, struct port_netif *const *ports, unsigned nports)
@@ -131,7 +156,7 @@ void ucs_stack_telemetry_step(const struct ucs_stack *s, struct port_netif *cons
     }
     building->steps++;
     if (cursor >= 0)
-        cursor = ucs_sock_snapshot(cursor, SOCKETS_PER_STEP, building);
+        cursor = lister ? lister(cursor, SOCKETS_PER_STEP) : -1;
     if (cursor < 0 && ucs_tel_publish())
         building = NULL;
 }

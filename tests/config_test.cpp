@@ -228,6 +228,16 @@ TEST(ConfigErrors, UnknownKey)
     expect_error("port = p\n = 10\n", 2, "unknown key");
 }
 
+// A misspelt key is unknown wherever it is, not "a port key out of place"
+// (issue 17 item 9: "prot = ..." was reported as belonging to a port).
+TEST(ConfigErrors, MisspeltKeyBeforeAnyPortIsUnknown)
+{
+    std::string err = parse_error("prot = net_ring0\n");
+    EXPECT_NE(std::string::npos, err.find("line 1: prot: unknown key")) << err;
+    EXPECT_EQ(std::string::npos, err.find("belongs to a port")) << err;
+    expect_error("eal = -l 1\nipv5 = 10.0.0.1/24\n", 2, "unknown key");
+}
+
 TEST(ConfigErrors, PortKeyBeforeAnyPort)
 {
     expect_error("eal = -l 1\n\nipv4 = 10.0.0.1/24\nport = p\n", 3, "port");

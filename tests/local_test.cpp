@@ -9,7 +9,7 @@
 #include <ucstack/socket.h>
 
 extern "C" {
-#include "../libsock/local_ring.h"
+#include "../libsock/local.h"
 }
 
 #include <gtest/gtest.h>
@@ -791,6 +791,13 @@ struct RawConnector {
         }
         EXPECT_EQ(sendmsg(k, &m, 0), (ssize_t)sizeof(o));
     }
+    // Whether the listener closed us, in another process.
+    bool closed_within(int timeout_ms) const
+    {
+        pollfd p{k, POLLIN, 0};
+        char c;
+        return poll(&p, 1, timeout_ms) == 1 && recv(k, &c, 1, MSG_DONTWAIT) == 0;
+    }
     // Whether the listener closed us, driving it with non-blocking accepts.
     bool dropped(int l) const
     {
@@ -857,12 +864,16 @@ TEST(LocalHostile, BadOffersAreDroppedAndTheListenerGoesOn)
         {"short garbage", [&](const RawConnector &r) { EXPECT_EQ(send(r.k, "xx", 2, 0), 2); }},
     };
     int fds_before = count_fds();
+    ucs_local_stats before, after;
+    ucs_get_local_stats(&before);
     for (auto &c : cases) {
         RawConnector r(p);
         c.send(r);
         EXPECT_TRUE(r.dropped(l)) << c.what;
     }
     EXPECT_EQ(count_fds(), fds_before) << "the listener keeps nothing of what it dropped";
+    ucs_get_local_stats(&after);
+    EXPECT_EQ(after.offers_refused - before.offers_refused, std::size(cases)) << "each refusal counted";
     close(file);
     int ok = ucs_socket(UCS_AF_LOCAL, SOCK_STREAM, 0);
     EXPECT_EQ(ucs_connect(ok, SA(p), sizeof(p)), 0) << strerror(errno);
@@ -1080,6 +1091,420 @@ TEST(LocalHostile, AcceptorsClaimIsCheckedAgainstTheKernel)
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     close(ready[0]);
     close(ready[1]);
+}
+
+// Hostages (issue 13): kernel connections that never send their offer, and
+// listeners that never take a connection. The attackers are real processes
+// of another user.
+
+// Forks a process that runs body as 65534 and reports through ready (a pipe's
+// write end); its exit status says whether body succeeded.
+pid_t as_65534(const std::function<int()> &body)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+            _exit(1);
+        _exit(body());
+    }
+    return pid;
+}
+
+// One line from a pipe, waiting while drive() runs (the listener's process
+// must keep taking connections for the other side to get on).
+std::string line_while(int fd, const std::function<void()> &drive, int rounds)
+{
+    std::string got;
+    for (int i = 0; i < rounds; i++) {
+        drive();
+        pollfd p{fd, POLLIN, 0};
+        char c;
+        while (poll(&p, 1, 0) == 1 && read(fd, &c, 1) == 1) {
+            if (c == '\n')
+                return got;
+            got += c;
+        }
+    }
+    return got + "(timed out)";
+}
+
+void stop(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+}
+
+// A listening socket in a directory anyone may connect in: {listener, address}.
+std::pair<int, sockaddr_un> open_listener(const TempDir &dir, int backlog, int type = 0)
+{
+    chmod(dir.path().c_str(), 0777);
+    sockaddr_un p = path_addr(dir.path() + "/s");
+    int l = ucs_socket(UCS_AF_LOCAL, SOCK_STREAM | type, 0);
+    EXPECT_EQ(ucs_bind(l, SA(p), sizeof(p)), 0);
+    EXPECT_EQ(ucs_listen(l, backlog), 0);
+    chmod(p.sun_path, 0777);
+    return {l, p};
+}
+
+// Many kernel connections from another user that never send their offer, far
+// more than the backlog and than the offers a listener awaits: a legitimate
+// client connecting afterwards is accepted all the same.
+TEST(LocalHostage, SilentConnectorsDoNotShutOutALegitimateClient)
+{
+    if (geteuid() != 0)
+        GTEST_SKIP() << "needs root: the attacker runs as another user";
+    TempDir dir;
+    auto [l, p] = open_listener(dir, 8, SOCK_NONBLOCK);
+    const int silent = 100;
+    ucs_local_stats before, after;
+    ucs_get_local_stats(&before);
+    int report[2];
+    ASSERT_EQ(pipe(report), 0);
+    pid_t attacker = as_65534([&, p = p] {
+        int held = 0;
+        for (int i = 0; i < silent; i++) {
+            int k = socket(AF_UNIX, SOCK_STREAM, 0);
+            timeval tv{5, 0};
+            setsockopt(k, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+            if (connect(k, SA(p), sizeof(p)) != 0)
+                break;
+            held++;
+        }
+        dprintf(report[1], "held %d\n", held);
+        pause();
+        return 0;
+    });
+    // The listener's process goes on taking connections meanwhile; none of
+    // the silent ones becomes one.
+    std::string held = line_while(
+        report[0],
+        [&, l = l] {
+            EXPECT_EQ(ucs_accept(l, nullptr, nullptr), -1) << "a connection that sent no offer is not accepted";
+            pollfd none{-1, 0, 0};
+            poll(&none, 1, 1);
+        },
+        30000);
+    EXPECT_EQ(held, "held " + std::to_string(silent)) << "the kernel connections are all taken off the backlog";
+    Child client(as_nobody({local_tool(), "--connect", p.sun_path, "--mode", "hold"}));
+    ucs_fcntl(l, F_SETFL, 0);
+    timeval tv{20, 0};
+    ASSERT_EQ(ucs_setsockopt(l, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+    int s = ucs_accept(l, nullptr, nullptr);
+    EXPECT_GE(s, UCS_FD_BASE) << "the legitimate client is shut out: " << strerrorname_np(errno);
+    if (s >= 0) {
+        EXPECT_TRUE(client.wait_line("held", 10000)) << client.output();
+        ucred_t *uc = nullptr;
+        ASSERT_EQ(getpeerucred(s, &uc), 0) << strerror(errno);
+        EXPECT_EQ(ucred_getpid(uc), client.pid());
+        ucred_free(uc);
+        ucs_close(s);
+    }
+    ucs_get_local_stats(&after);
+    EXPECT_GE(after.offers_evicted - before.offers_evicted + after.offers_expired - before.offers_expired,
+              uint64_t{silent - LOCAL_PENDING_MAX})
+        << "silent connections beyond the limit were dropped, and counted";
+    EXPECT_EQ(after.offers_taken - before.offers_taken, 1u);
+    stop(attacker);
+    close(report[0]);
+    close(report[1]);
+    ucs_close(l);
+}
+
+// A kernel connection whose offer never comes is dropped once the listener
+// has waited for it long enough: the connector sees its socket closed.
+TEST(LocalHostage, AnOfferThatNeverComesIsDropped)
+{
+    TempDir dir;
+    auto [l, p] = open_listener(dir, 8);
+    timeval tv{0, 100000};
+    ASSERT_EQ(ucs_setsockopt(l, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+    ucs_local_stats before, after;
+    ucs_get_local_stats(&before);
+    RawConnector silent(p);
+    bool dropped = false;
+    for (int i = 0; i < 100 && !dropped; i++) {
+        EXPECT_EQ(ucs_accept(l, nullptr, nullptr), -1); // sleeps in the kernel for 100 ms
+        EXPECT_EQ(errno, EAGAIN);
+        pollfd pk{silent.k, POLLIN, 0};
+        char c;
+        dropped = poll(&pk, 1, 0) == 1 && recv(silent.k, &c, 1, MSG_DONTWAIT) == 0;
+    }
+    EXPECT_TRUE(dropped) << "the silent connection is still held";
+    ucs_get_local_stats(&after);
+    EXPECT_EQ(after.offers_expired - before.offers_expired, 1u);
+    EXPECT_EQ(after.offers_evicted - before.offers_evicted, 0u);
+    int ok = ucs_socket(UCS_AF_LOCAL, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    EXPECT_EQ(ucs_connect(ok, SA(p), sizeof(p)), 0);
+    int s = ucs_accept(l, nullptr, nullptr);
+    EXPECT_GE(s, UCS_FD_BASE) << strerror(errno);
+    for (int fd : {ok, s, l})
+        ucs_close(fd);
+}
+
+// A raw kernel listener as 65534 that never takes a connection: "read" accepts
+// the kernel connection and reads the offer, "queue" never calls accept.
+pid_t hostile_listener(const sockaddr_un &p, const char *mode, int ready)
+{
+    return as_65534([&] {
+        int l = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (bind(l, SA(p), sizeof(p)) || listen(l, 8) || chmod(p.sun_path, 0777) || write(ready, "r", 1) != 1)
+            return 1;
+        for (;;) {
+            if (!strcmp(mode, "read")) {
+                int k = accept(l, nullptr, nullptr);
+                char o[16], ctl[CMSG_SPACE(sizeof(int))];
+                iovec iov = {o, sizeof(o)};
+                msghdr m{};
+                m.msg_iov = &iov;
+                m.msg_iovlen = 1;
+                m.msg_control = ctl;
+                m.msg_controllen = sizeof(ctl);
+                if (k < 0 || recvmsg(k, &m, 0) != 16)
+                    return 1;
+                int fd;
+                memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof(fd));
+                if (mmap(nullptr, sizeof(local_shm), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED)
+                    return 1;
+            } else {
+                pause();
+            }
+        }
+    });
+}
+
+// A blocking connect to such a listener returns as AF_UNIX's does (once the
+// connection is queued), not waiting for ever for the listener's process;
+// the listener's credential stays unknown. The connector is a process of its
+// own, so that a hang shows as one.
+TEST(LocalHostage, ABlockingConnectToAListenerThatNeverTakesItReturns)
+{
+    if (geteuid() != 0)
+        GTEST_SKIP() << "needs root: the hostile listener runs as another user";
+    for (const char *mode : {"read", "queue"}) {
+        SCOPED_TRACE(mode);
+        TempDir dir;
+        chmod(dir.path().c_str(), 0777);
+        sockaddr_un p = path_addr(dir.path() + "/s");
+        int ready[2];
+        ASSERT_EQ(pipe(ready), 0);
+        pid_t listener = hostile_listener(p, mode, ready[1]);
+        char r;
+        ASSERT_EQ(read(ready[0], &r, 1), 1);
+        {
+            Child client({local_tool(), "--connect", p.sun_path, "--mode", "hold"});
+            std::string line;
+            EXPECT_TRUE(client.wait_line("getpeerucred failed", 20000, &line)) << "connect hangs: " << client.output();
+            EXPECT_EQ(field(" " + line, "errno"), "ENOTCONN") << line;
+        }
+        // With SO_SNDTIMEO, the same at that deadline; the bytes go into the
+        // connection as after a non-blocking connect.
+        ucs_local_stats before, after;
+        ucs_get_local_stats(&before);
+        int c = ucs_socket(UCS_AF_LOCAL, SOCK_STREAM, 0);
+        timeval tv{0, 200000};
+        ASSERT_EQ(ucs_setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
+        EXPECT_EQ(ucs_connect(c, SA(p), sizeof(p)), 0) << strerrorname_np(errno);
+        EXPECT_EQ(ucs_send(c, "early", 5, MSG_NOSIGNAL), 5);
+        ucred_t *uc = nullptr;
+        EXPECT_EQ(getpeerucred(c, &uc), -1);
+        EXPECT_EQ(errno, ENOTCONN);
+        ucs_get_local_stats(&after);
+        EXPECT_EQ(after.connects_untaken - before.connects_untaken, 1u);
+        ucs_close(c);
+        if (!strcmp(mode, "queue")) {
+            // Its backlog full, a blocking connect waits as AF_UNIX's does:
+            // until SO_SNDTIMEO, then EAGAIN.
+            std::vector<int> fill;
+            for (int k; (k = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0)) >= 0 && fill.size() < 64;) {
+                fill.push_back(k);
+                if (connect(k, SA(p), sizeof(p)) != 0)
+                    break;
+            }
+            EXPECT_EQ(errno, EAGAIN) << "the backlog is full";
+            for (const Api *api : {&kernel_api, &ucs_api}) {
+                int d = api->socket(AF_UNIX, SOCK_STREAM, 0);
+                timeval t{0, 100000};
+                EXPECT_EQ(api == &ucs_api ? ucs_setsockopt(d, SOL_SOCKET, SO_SNDTIMEO, &t, sizeof(t))
+                                          : setsockopt(d, SOL_SOCKET, SO_SNDTIMEO, &t, sizeof(t)),
+                          0);
+                EXPECT_EQ(api->connect(d, SA(p), sizeof(p)), -1) << api->name;
+                EXPECT_EQ(errno, EAGAIN) << api->name;
+                api->close(d);
+            }
+            for (int k : fill)
+                close(k);
+        }
+        stop(listener);
+        close(ready[0]);
+        close(ready[1]);
+    }
+}
+
+// A kernel TCP connection over loopback whose peer reads nothing, its sender's
+// buffer full, lingering an hour (SO_LINGER): the last close of the sender
+// waits that long. {sender, receiver}.
+std::pair<int, int> lingering_socket()
+{
+    int ls = socket(AF_INET, SOCK_STREAM, 0), small = 4096;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    EXPECT_EQ(setsockopt(ls, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+    EXPECT_EQ(bind(ls, SA(a), sizeof(a)), 0);
+    EXPECT_EQ(listen(ls, 1), 0);
+    EXPECT_EQ(getsockname(ls, (sockaddr *)&a, &len), 0);
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    connect(c, SA(a), sizeof(a));
+    int r = accept(ls, nullptr, nullptr);
+    close(ls);
+    std::vector<char> buf(65536);
+    pollfd p{c, POLLOUT, 0};
+    while (poll(&p, 1, 100) == 1 && send(c, buf.data(), buf.size(), MSG_NOSIGNAL) > 0)
+        ;
+    linger lg{1, 3600};
+    EXPECT_EQ(setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+    return {c, r};
+}
+
+// Closes the test's own copy of a lingering socket, as its last close once the
+// peer refused it: reset, it does not wait.
+void close_reset(int fd)
+{
+    linger reset{1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+    close(fd);
+}
+
+bool send_fd(int k, int fd)
+{
+    char b = 0, ctl[CMSG_SPACE(sizeof(int))] = {};
+    iovec iov = {&b, 1};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = ctl;
+    m.msg_controllen = sizeof(ctl);
+    cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(fd));
+    return sendmsg(k, &m, MSG_NOSIGNAL) == 1;
+}
+
+// A hostile connector hands the listener a descriptor whose last close waits
+// an hour (a lingering socket), as its offer, or later on the connection it
+// set up properly. The listener's process must not wait: it goes on taking
+// connections, and sees the end of the one that did it.
+TEST(LocalHostage, ADescriptorWhoseCloseWaitsHoldsNoOne)
+{
+    TempDir dir;
+    chmod(dir.path().c_str(), 0777);
+    std::string path = dir.path() + "/s1";
+    sockaddr_un p = path_addr(path);
+    {
+        Child victim({local_tool(), "--listen", path, "--mode", "sink"});
+        ASSERT_TRUE(victim.wait_line("ready", 10000)) << victim.output();
+        auto [evil, receiver] = lingering_socket();
+        {
+            RawConnector r(p);
+            r.offer(LOCAL_SHM_MAGIC, sizeof(local_shm), {evil});
+            close(evil); // the listener's is the last
+            EXPECT_TRUE(r.closed_within(20000)) << "the offer is refused";
+        }
+        Child client({local_tool(), "--connect", path, "--mode", "hold"});
+        EXPECT_TRUE(victim.wait_line("peer ", 20000)) << "the listener is stuck: " << victim.output();
+        close(receiver);
+    }
+    path = dir.path() + "/s2";
+    p = path_addr(path);
+    {
+        Child victim({local_tool(), "--listen", path, "--mode", "sink"});
+        ASSERT_TRUE(victim.wait_line("ready", 10000)) << victim.output();
+        RawConnector r(p);
+        int fd = memfd(sizeof(local_shm), true);
+        auto *shm =
+            static_cast<local_shm *>(mmap(nullptr, sizeof(local_shm), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+        ASSERT_NE(shm, MAP_FAILED);
+        shm->magic = LOCAL_SHM_MAGIC;
+        ucs_cred_claim &claim = shm->claim[0]; // what it is: believed
+        claim.pid = (uint32_t)getpid();
+        claim.ruid = (uint32_t)getuid(), claim.euid = claim.suid = (uint32_t)geteuid();
+        claim.rgid = (uint32_t)getgid(), claim.egid = claim.sgid = (uint32_t)getegid();
+        claim.ngroups = 0;
+        r.offer(LOCAL_SHM_MAGIC, sizeof(local_shm), {fd});
+        close(fd);
+        ASSERT_TRUE(victim.wait_line("peer ", 20000)) << victim.output();
+        auto [evil, receiver] = lingering_socket();
+        if (send_fd(r.k, evil))
+            close(evil); // the listener's is the last
+        else
+            close_reset(evil); // refused, where the kernel can (SO_PASSRIGHTS)
+        shutdown(r.k, SHUT_RDWR);
+        EXPECT_TRUE(victim.wait_line("end ", 20000)) << "the listener is stuck: " << victim.output();
+        munmap(shm, sizeof(local_shm));
+        close(receiver);
+    }
+}
+
+// An offer without its memfd, and the descriptor behind it: the listener
+// drops the connection, and what was queued on it, without waiting.
+TEST(LocalHostage, ADescriptorBehindABadOfferHoldsNoOne)
+{
+    TempDir dir;
+    chmod(dir.path().c_str(), 0777);
+    std::string path = dir.path() + "/s";
+    sockaddr_un p = path_addr(path);
+    Child victim({local_tool(), "--listen", path, "--mode", "sink"});
+    ASSERT_TRUE(victim.wait_line("ready", 10000)) << victim.output();
+    auto [evil, receiver] = lingering_socket();
+    {
+        RawConnector r(p);
+        kill(victim.pid(), SIGSTOP);                     // both sent before it looks
+        r.offer(LOCAL_SHM_MAGIC, sizeof(local_shm), {}); // an offer's size, no descriptor
+        EXPECT_TRUE(send_fd(r.k, evil));
+        kill(victim.pid(), SIGCONT);
+        close(evil); // the listener's is the last
+        EXPECT_TRUE(r.closed_within(20000)) << "the bad offer is refused";
+    }
+    Child client({local_tool(), "--connect", path, "--mode", "hold"});
+    EXPECT_TRUE(victim.wait_line("peer ", 20000)) << "the listener is stuck: " << victim.output();
+    close(receiver);
+}
+
+// The same descriptor sent right behind a proper offer, before the listener
+// could refuse it: whoever reads or closes the connection must not wait on it.
+TEST(LocalHostage, ADescriptorBehindTheOfferHoldsNoOne)
+{
+    TempDir dir;
+    chmod(dir.path().c_str(), 0777);
+    std::string path = dir.path() + "/s";
+    sockaddr_un p = path_addr(path);
+    Child victim({local_tool(), "--listen", path, "--mode", "sink"});
+    ASSERT_TRUE(victim.wait_line("ready", 10000)) << victim.output();
+    RawConnector r(p);
+    int fd = memfd(sizeof(local_shm), true);
+    auto *shm = static_cast<local_shm *>(mmap(nullptr, sizeof(local_shm), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+    ASSERT_NE(shm, MAP_FAILED);
+    shm->magic = LOCAL_SHM_MAGIC;
+    ucs_cred_claim &claim = shm->claim[0];
+    claim.pid = (uint32_t)getpid();
+    claim.ruid = (uint32_t)getuid(), claim.euid = claim.suid = (uint32_t)geteuid();
+    claim.rgid = (uint32_t)getgid(), claim.egid = claim.sgid = (uint32_t)getegid();
+    claim.ngroups = 0;
+    auto [evil, receiver] = lingering_socket();
+    kill(victim.pid(), SIGSTOP); // both sent before it looks
+    r.offer(LOCAL_SHM_MAGIC, sizeof(local_shm), {fd});
+    EXPECT_TRUE(send_fd(r.k, evil));
+    kill(victim.pid(), SIGCONT);
+    close(fd);
+    close(evil); // the listener's is the last
+    EXPECT_TRUE(victim.wait_line("peer ", 20000)) << victim.output();
+    shutdown(r.k, SHUT_RDWR);
+    EXPECT_TRUE(victim.wait_line("end ", 20000)) << "the listener is stuck: " << victim.output();
+    munmap(shm, sizeof(local_shm));
+    close(receiver);
 }
 
 } // namespace

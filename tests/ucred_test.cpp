@@ -9,6 +9,7 @@ extern "C" {
 #include "../ucred/attest.h"
 #include "../ucred/cred.h"
 #include "../ucred/cred_table.h"
+#include "../ucred/provider.h"
 }
 
 #include <gtest/gtest.h>
@@ -642,7 +643,7 @@ void expect_fails(int fd, int err, const char *what)
     ucred_free(uc);
 }
 
-TEST(GetPeerUcred, NotSupportedOnFilesDatagramsAndInternetSockets)
+TEST(GetPeerUcred, NotSupportedOnFilesAndDatagrams)
 {
     FILE *file = tmpfile();
     ASSERT_NE(nullptr, file);
@@ -670,9 +671,9 @@ TEST(GetPeerUcred, NotSupportedOnFilesDatagramsAndInternetSockets)
     ASSERT_EQ(0, connect(client.get(), (struct sockaddr *)&addr, sizeof(addr)));
     Fd accepted(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
     ASSERT_GE(accepted.get(), 0);
-    expect_fails(client.get(), ENOTSUP, "a connected kernel TCP socket");
-    expect_fails(accepted.get(), ENOTSUP, "an accepted kernel TCP socket");
-    expect_fails(listener.get(), ENOTSUP, "a listening kernel TCP socket");
+    // Connected kernel TCP sockets are answered (kernel_tcp_test.cpp); a
+    // listening one is not connected.
+    expect_fails(listener.get(), ENOTCONN, "a listening kernel TCP socket");
 }
 
 TEST(GetPeerUcred, NotConnectedOnListeningAndUnconnectedLocalSockets)
@@ -777,10 +778,44 @@ TEST(GetPeerUcredStack, UnknownStackDescriptorIsEbadf)
     EXPECT_EQ(nullptr, uc);
 }
 
+int no_peer(int, const struct ucs_cred **)
+{
+    return -ENOTCONN;
+}
+
+// libsock holds the stack's descriptor range once it has made a descriptor:
+// no second provider can take any of it, and a range must hold something.
+TEST(GetPeerUcredStack, ProviderRangesDoNotOverlap)
+{
+    int sv[2];
+    ASSERT_EQ(0, ucs_socketpair(UCS_AF_LOCAL, SOCK_STREAM, 0, sv)) << strerror(errno);
+    EXPECT_EQ(0, ucs_close(sv[0]));
+    EXPECT_EQ(0, ucs_close(sv[1]));
+    errno = 0;
+    EXPECT_EQ(-1, ucs_ucred_register_provider(UCS_FD_MAX - 1, UCS_FD_MAX + 1, no_peer));
+    EXPECT_EQ(EBUSY, errno);
+    EXPECT_EQ(-1, ucs_ucred_register_provider(UCS_FD_BASE - 1, UCS_FD_BASE + 1, no_peer));
+    EXPECT_EQ(EBUSY, errno);
+    EXPECT_EQ(-1, ucs_ucred_register_provider(10, 10, no_peer));
+    EXPECT_EQ(EINVAL, errno);
+    EXPECT_EQ(-1, ucs_ucred_register_provider(10, 20, nullptr));
+    EXPECT_EQ(EINVAL, errno);
+    // The refused registrations changed nothing: an unknown stack descriptor is EBADF.
+    ucred_t *uc = nullptr;
+    EXPECT_EQ(-1, getpeerucred(UCS_FD_BASE + 12345, &uc));
+    EXPECT_EQ(EBADF, errno);
+}
+
 // The reused-buffer path costs one registry lookup before libsock answers:
 // the best of several batches must stay well under 100 ns a call.
 TEST(GetPeerUcredStack, ReusedBufferPathIsFast)
 {
+    // libsock plugs stack descriptors into getpeerucred() as it makes its
+    // first one: from then on they go to it, not to the kernel.
+    int sv[2];
+    ASSERT_EQ(0, ucs_socketpair(UCS_AF_LOCAL, SOCK_STREAM, 0, sv)) << strerror(errno);
+    EXPECT_EQ(0, ucs_close(sv[0]));
+    EXPECT_EQ(0, ucs_close(sv[1]));
     Socketpair pair;
     std::vector<Ucred> others(100);
     for (auto &other : others)

@@ -1,5 +1,4 @@
 /* Capturing the calling process's credential, and sharing it by reference count. */
-#include "cred_table.h"
 #include "ucred_impl.h"
 
 #include <errno.h>
@@ -152,7 +151,7 @@ void ucs_cred_release(struct ucs_cred *cred)
 {
     if (__atomic_sub_fetch(&cred->refs, 1, __ATOMIC_ACQ_REL) != 0)
         return;
-    ucs_cred_table_withdraw(cred);
+    ucred_last_release(cred);
     free(cred->groups);
     free(cred);
 }

@@ -1,7 +1,8 @@
 /*
  * A captured process credential, shared by the sockets that carry it. This is
  * the private seam between ucred/ (which captures and hands them out) and
- * libsock/ (which attaches them to sockets). Nothing here knows lwIP.
+ * the layers above (which attach them to sockets and send them across links:
+ * provider.h). Nothing here knows lwIP.
  */
 #ifndef UCS_UCRED_CRED_H
 #define UCS_UCRED_CRED_H
@@ -28,11 +29,5 @@ struct ucs_cred {
 struct ucs_cred *ucs_cred_capture(void);
 struct ucs_cred *ucs_cred_hold(struct ucs_cred *cred);
 void ucs_cred_release(struct ucs_cred *cred);
-
-/* libsock's side of getpeerucred() for stack descriptors: on success *peer is
- * borrowed (valid until the socket closes). Returns 0 or a negative errno:
- * -EBADF (no such stack descriptor), -ENOTSUP (not a stream socket),
- * -ENOTCONN (not connected), -EINVAL (connected, peer's credential unknown). */
-int ucs_sock_peer_cred(int fd, const struct ucs_cred **peer);
 
 #endif

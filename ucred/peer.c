@@ -1,12 +1,10 @@
 /*
  * getpeerucred(): the credential of the process at the other end of a
- * connection. Stack descriptors ask libsock, which holds the peer's credential
- * in the connection's own memory; kernel descriptors ask the kernel, which
- * knows the peer only on local stream sockets.
+ * connection. Descriptors a provider registered (libucstack's: provider.h)
+ * ask it, and it holds the peer's credential in the connection's own memory;
+ * kernel descriptors ask the kernel.
  */
 #include "ucred_impl.h"
-
-#include <ucstack/socket.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -22,10 +20,10 @@
 /* No system call at all on this path: the credential is copied from the
  * connection. (ucred_store allocates when *ucp is NULL, and closes a pidfd an
  * earlier kernel answer left in a reused ucred_t.) */
-static int stack_peer(int fd, ucred_t **ucp)
+static int provided_peer(ucs_ucred_peer_fn provider, int fd, ucred_t **ucp)
 {
     const struct ucs_cred *peer;
-    int rc = ucs_sock_peer_cred(fd, &peer);
+    int rc = provider(fd, &peer);
 
     if (rc != 0) {
         errno = -rc;
@@ -40,19 +38,13 @@ static int int_option(int fd, int name, int *value)
     return getsockopt(fd, SOL_SOCKET, name, value, &len);
 }
 
-/* The descriptor is a connected AF_UNIX stream or seqpacket socket; anything
+/* The AF_UNIX descriptor is a connected stream or seqpacket socket; anything
  * else fails with the errno getpeerucred() documents. */
 static int check_connected_local_stream(int fd)
 {
-    int domain, type, listening;
+    int type, listening;
 
-    if (int_option(fd, SO_DOMAIN, &domain) != 0) {
-        if (errno == ENOTSOCK)
-            errno = ENOTSUP;
-        return -1;
-    }
-    if (domain != AF_UNIX || int_option(fd, SO_TYPE, &type) != 0 ||
-        (type != SOCK_STREAM && type != SOCK_SEQPACKET)) {
+    if (int_option(fd, SO_TYPE, &type) != 0 || (type != SOCK_STREAM && type != SOCK_SEQPACKET)) {
         errno = ENOTSUP;
         return -1;
     }
@@ -129,7 +121,7 @@ static int peer_pidfd(int fd, int *pidfd)
     return errno == ENOPROTOOPT || errno == ESRCH || errno == EINVAL ? 0 : -1;
 }
 
-static int kernel_peer(int fd, ucred_t **ucp)
+static int local_peer(int fd, ucred_t **ucp)
 {
     gid_t few[FEW_GROUPS];
     struct ucs_cred cred = { .groups = NULL };
@@ -148,11 +140,34 @@ static int kernel_peer(int fd, ucred_t **ucp)
     return rc;
 }
 
+/* The kernel knows the peer of a local stream socket, and of a TCP socket
+ * whose peer is on this host (kernel_tcp.c). */
+static int kernel_peer(int fd, ucred_t **ucp)
+{
+    int domain;
+
+    if (int_option(fd, SO_DOMAIN, &domain) != 0) {
+        if (errno == ENOTSOCK)
+            errno = ENOTSUP;
+        return -1;
+    }
+    if (domain == AF_INET || domain == AF_INET6)
+        return ucred_tcp_peer(fd, domain, ucp);
+    if (domain != AF_UNIX) {
+        errno = ENOTSUP;
+        return -1;
+    }
+    return local_peer(fd, ucp);
+}
+
 int getpeerucred(int fd, ucred_t **ucp)
 {
+    ucs_ucred_peer_fn provider;
+
     if (ucp == NULL || (*ucp != NULL && !ucred_registry_contains(*ucp))) {
         errno = EFAULT;
         return -1;
     }
-    return ucs_is_stack_fd(fd) ? stack_peer(fd, ucp) : kernel_peer(fd, ucp);
+    provider = ucred_provider_of(fd);
+    return provider ? provided_peer(provider, fd, ucp) : kernel_peer(fd, ucp);
 }

@@ -28,6 +28,19 @@ size_t ucred_size(void)
     return offsetof(struct ucred_s, groups) + ucred_groups_max() * sizeof(gid_t);
 }
 
+/* Every field unknown (closing the pidfd a reused ucred_t held). */
+static void forget(ucred_t *uc)
+{
+    if (uc->pidfd >= 0)
+        close(uc->pidfd);
+    uc->pid = -1;
+    uc->pidfd = -1;
+    uc->ruid = uc->euid = uc->suid = (uid_t)-1;
+    uc->rgid = uc->egid = uc->sgid = (gid_t)-1;
+    uc->ngroups = -1;
+    uc->label[0] = '\0';
+}
+
 ucred_t *ucred_alloc(void)
 {
     ucred_t *uc = ucred_mem_alloc(ucred_size());
@@ -38,12 +51,8 @@ ucred_t *ucred_alloc(void)
         free(uc);
         return NULL;
     }
-    uc->pid = -1;
     uc->pidfd = -1;
-    uc->ruid = uc->euid = uc->suid = (uid_t)-1;
-    uc->rgid = uc->egid = uc->sgid = (gid_t)-1;
-    uc->ngroups = -1;
-    uc->label[0] = '\0';
+    forget(uc);
     return uc;
 }
 
@@ -80,6 +89,20 @@ int ucred_store(ucred_t **ucp, const struct ucs_cred *cred, int pidfd)
     if (cred->ngroups > 0)
         memcpy(uc->groups, cred->groups, cred->ngroups * sizeof(gid_t));
     memcpy(uc->label, cred->label, sizeof(uc->label));
+    *ucp = uc;
+    return 0;
+}
+
+int ucred_store_socket_owner(ucred_t **ucp, pid_t pid, uid_t owner, int pidfd)
+{
+    ucred_t *uc = *ucp;
+
+    if (uc == NULL && (uc = ucred_alloc()) == NULL)
+        return -1;
+    forget(uc);
+    uc->pid = pid;
+    uc->pidfd = pidfd;
+    uc->euid = owner;
     *ucp = uc;
     return 0;
 }

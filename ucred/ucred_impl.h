@@ -5,6 +5,7 @@
 #include <ucred.h>
 
 #include "cred.h"
+#include "provider.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -36,6 +37,15 @@ ucred_t *ucred_alloc(void);
  * (more groups than a ucred_t holds) and nothing changed, pidfd not taken. */
 int ucred_store(ucred_t **ucp, const struct ucs_cred *cred, int pidfd);
 
+/* The same for what the kernel tells of a TCP peer: the uid its socket
+ * belongs to, as the effective uid, and the process holding it (pid -1 and
+ * pidfd -1 when unknown); every other field unknown. Returns 0, or -1 with
+ * errno EAGAIN and nothing changed, pidfd not taken. */
+int ucred_store_socket_owner(ucred_t **ucp, pid_t pid, uid_t owner, int pidfd);
+
+/* getpeerucred() on a kernel socket of family AF_INET or AF_INET6 (kernel_tcp.c). */
+int ucred_tcp_peer(int fd, int family, ucred_t **ucp);
+
 /* All of ucred/'s memory comes from here. NULL with errno EAGAIN, or the error
  * ucs_ucred_inject_alloc_failure() asked for. */
 void *ucred_mem_alloc(size_t size);
@@ -44,6 +54,11 @@ void *ucred_mem_alloc(size_t size);
 int ucred_registry_add(const void *p);      /* 0, or -1 with errno EAGAIN */
 bool ucred_registry_contains(const void *p);
 bool ucred_registry_remove(const void *p); /* false when p was not registered */
+
+/* The provider registered for fd (provider.h), NULL for the kernel's. */
+ucs_ucred_peer_fn ucred_provider_of(int fd);
+/* Runs the release hook on a credential about to be freed. */
+void ucred_last_release(struct ucs_cred *cred);
 
 /* Reads a /proc attr/current file into label: "" when unreadable, empty, or too
  * long to hold whole. */

@@ -85,6 +85,17 @@ struct ucs_cred_option_stats {
     uint64_t unattested;           /* not what the process attested at the link's other end may claim */
 };
 void ucs_get_cred_option_stats(struct ucs_cred_option_stats *stats);
+/* Local sockets (see docs/local-sockets.md): kernel connections this process's
+ * listeners let go before they became connections, and blocking connects that
+ * returned before the listener's process took the connection. */
+struct ucs_local_stats {
+    uint64_t offers_taken;     /* connections set up */
+    uint64_t offers_refused;   /* not one sealed memfd of the right size and magic, or closed first */
+    uint64_t offers_expired;   /* no offer within 1 s of the kernel connection being taken */
+    uint64_t offers_evicted;   /* the oldest awaited offer, dropped for a new kernel connection */
+    uint64_t connects_untaken; /* blocking connects that returned before the listener's process took them */
+};
+void ucs_get_local_stats(struct ucs_local_stats *stats);
 /* Whether this process's connections carry the credential option (default on).
  * Off, peers learn nothing: getpeerucred() on stack sockets gives EINVAL. */
 void ucs_set_cred_option(bool on);

@@ -6,7 +6,7 @@
  * checksums checked, each frame handed to netif->input as a PBUF_REF custom
  * pbuf over its own allocation, the way port_netif_rx() wraps an mbuf. Linked
  * with our hook files as the stack links them: stack/tcp_options.c (TCP option
- * hooks), stack/route.c (route hooks), libsock/icmp_errors.c (IP input hooks)
+ * hooks), stack/route.c (route hooks), libsock/icmp_errors.c behind stack/ip_input.c (IP input hooks)
  * and libsock/cred_option.c (the credential option handler, registered with
  * cred_option_init()). What those reach outside lwIP is stood in for below:
  * the credential table (resolve/publish), the credential reference counts,
@@ -40,6 +40,7 @@
  * ucs_tcp_guard_drops below; -DFUZZ_STRICT=1 leaves them in.
  */
 #include "../../libsock/cred_option.h"
+#include "../../libsock/icmp_errors.h"
 #include "../../libsock/sock.h"
 
 #include "../../stack/links.h"
@@ -392,6 +393,7 @@ static void init_once(void)
     rng = 0x12345678;
     lwip_init();
     cred_option_init();
+    icmp_errors_init();
 
     IP4_ADDR(&ip, 198, 18, 9, 1);
     IP4_ADDR(&mask, 255, 255, 255, 0);

@@ -8,8 +8,8 @@
  * holding the front makes it try again on the next step, never wait. Neither
  * DPDK's nor lwIP's types appear here.
  */
-#ifndef UCS_DRIVERS_TELEMETRY_H
-#define UCS_DRIVERS_TELEMETRY_H
+#ifndef UCS_DRIVERS_DPDK_TELEMETRY_H
+#define UCS_DRIVERS_DPDK_TELEMETRY_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,17 +29,14 @@ struct ucs_tel_stat {
     uint64_t value;
 };
 
-enum ucs_tel_kind { UCS_TEL_TCP, UCS_TEL_UDP, UCS_TEL_LOCAL };
-
 struct ucs_tel_socket {
     int32_t fd;
     int32_t peer_pid, peer_uid; /* -1: unknown (no credential) */
     uint32_t send_q, recv_q;    /* a listener: its backlog and unaccepted connections, as ss */
     uint16_t lport, rport;
     uint8_t family; /* AF_INET, AF_INET6 or AF_UNIX */
-    uint8_t kind;   /* enum ucs_tel_kind */
     bool cred_known;
-    const char *state; /* a string that outlives the snapshot */
+    const char *proto, *state; /* strings that outlive the snapshot */
     uint8_t laddr[16], raddr[16];
 };
 

@@ -1,5 +1,5 @@
 /* The /ucstack/ telemetry commands over the snapshot the stack thread publishes. */
-#include "telemetry.h"
+#include "dpdk_telemetry.h"
 
 #include <rte_telemetry.h>
 
@@ -203,18 +203,6 @@ static void format_end(char *out, size_t len, int family, const uint8_t *addr, u
     snprintf(out, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
 }
 
-static const char *proto_name(const struct ucs_tel_socket *s)
-{
-    switch (s->kind) {
-    case UCS_TEL_TCP:
-        return s->family == AF_INET6 ? "tcp6" : "tcp";
-    case UCS_TEL_UDP:
-        return s->family == AF_INET6 ? "udp6" : "udp";
-    default:
-        return "local";
-    }
-}
-
 enum { C_FD, C_PROTO, C_STATE, C_LOCAL, C_REMOTE, C_SEND_Q, C_RECV_Q, C_CRED, C_UID, C_PID, NCOLS };
 static const struct {
     const char *name;
@@ -276,7 +264,7 @@ static int cmd_sockets(const char *cmd, const char *params, struct rte_tel_data 
         const struct ucs_tel_socket *s = socket_at(snap, (uint32_t)i);
         char buf[INET6_ADDRSTRLEN + 8];
         rte_tel_data_add_array_int(col[C_FD], s->fd);
-        rte_tel_data_add_array_string(col[C_PROTO], proto_name(s));
+        rte_tel_data_add_array_string(col[C_PROTO], s->proto);
         rte_tel_data_add_array_string(col[C_STATE], s->state);
         format_end(buf, sizeof(buf), s->family, s->laddr, s->lport);
         rte_tel_data_add_array_string(col[C_LOCAL], buf);

@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""The folder graph, as built (issue 13 item 8; docs/design.md draws it).
+
+1. No library source includes a header by a relative path ("../"): every
+   include goes through the include paths its library was given, so a
+   forbidden one fails to compile.
+2. Every symbol a layer's objects need from another layer comes from a layer
+   it may use. Calls into credlink from stack/ are the one edge left to turn
+   round (stack.c opens the credential table, netif_port.c steps link
+   attestation); they are listed here by name so that no new one appears.
+
+Usage: seams.py SOURCE_ROOT layer=LIB.a ...
+"""
+import os
+import re
+import subprocess
+import sys
+
+MAY_USE = {
+    'ucred': set(),
+    'drivers': set(),
+    'stack': {'drivers', 'ucred'},  # lwIP and stack/ are one layer: hooks run both ways
+    'credlink': {'stack', 'drivers', 'ucred'},
+    'libsock': {'credlink', 'stack', 'ucred'},
+}
+PENDING = {('stack', 'credlink'): {
+    'ucs_cred_table_open', 'ucs_cred_table_close', 'ucs_attest_open', 'ucs_attest_close', 'ucs_attest_step',
+    'ucs_attest_complete', 'ucs_attest_peer', 'ucs_attest_get_stats', 'link_attest_is_frame',
+    'link_attest_frame_in', 'link_attest_send_echoes'}}
+FOLDERS = ['ucred', 'drivers', 'stack', 'libsock', 'credlink', 'include']
+
+
+def relative_includes(root):
+    bad = []
+    for folder in FOLDERS:
+        for dirpath, _, names in os.walk(os.path.join(root, folder)):
+            if 'patches' in dirpath:
+                continue
+            for name in names:
+                if not name.endswith(('.c', '.h')):
+                    continue
+                path = os.path.join(dirpath, name)
+                with open(path, encoding='utf-8') as f:
+                    for n, line in enumerate(f, 1):
+                        if re.match(r'\s*#\s*include\s*"\.\./', line):
+                            bad.append(f'{os.path.relpath(path, root)}:{n}: {line.strip()}')
+    return bad
+
+
+def symbols(lib):
+    out = subprocess.run(['nm', '--defined-only', '-g', lib], capture_output=True, text=True, check=True).stdout
+    defined = {p[2] for p in (l.split() for l in out.splitlines()) if len(p) == 3}
+    out = subprocess.run(['nm', '-u', lib], capture_output=True, text=True, check=True).stdout
+    needed = {l.split()[-1] for l in out.splitlines() if l.strip() and not l.endswith(':')}
+    return defined, needed
+
+
+def main():
+    root, layers = sys.argv[1], {}
+    for arg in sys.argv[2:]:
+        layer, lib = arg.split('=', 1)
+        layers.setdefault(layer, []).append(lib)
+    failures = relative_includes(root)
+    owner, needs = {}, {}
+    for layer, libs in layers.items():
+        for lib in libs:
+            defined, needed = symbols(lib)
+            for s in defined:
+                owner[s] = layer
+            needs.setdefault(layer, set()).update(needed)
+    for layer, needed in sorted(needs.items()):
+        for s in sorted(needed):
+            other = owner.get(s)
+            if other is None or other == layer or other in MAY_USE[layer]:
+                continue
+            if s in PENDING.get((layer, other), set()):
+                continue
+            failures.append(f'{layer} calls {other}: {s}')
+    for f in failures:
+        print(f)
+    return 1 if failures else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

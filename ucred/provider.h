@@ -1,0 +1,32 @@
+/*
+ * What a layer above ucred/ plugs into it. ucred/ calls nothing above itself:
+ * a socket layer with descriptors of its own (libucstack's libsock/) registers
+ * the range it hands out and a callback that finds a descriptor's peer, and
+ * getpeerucred() dispatches those descriptors to it; the credential table
+ * registers what to do with a credential whose last reference goes. Private
+ * to ucstack: libucred exports these for libucstack alone.
+ */
+#ifndef UCS_UCRED_PROVIDER_H
+#define UCS_UCRED_PROVIDER_H
+
+#include "cred.h"
+
+/* The peer of fd: 0 with *peer borrowed (valid until the socket closes), or a
+ * negative errno as getpeerucred() documents it: -EBADF (no such descriptor),
+ * -ENOTSUP (not a stream socket), -ENOTCONN (not connected), -EINVAL
+ * (connected, peer's credential unknown). Called on the caller's thread. */
+typedef int (*ucs_ucred_peer_fn)(int fd, const struct ucs_cred **peer);
+
+/* From now on getpeerucred() asks peer about descriptors in [fd_lo, fd_hi).
+ * Registering the same range and callback again does nothing. Returns 0, or
+ * -1 with errno EINVAL (an empty range, no callback), EBUSY (another provider
+ * holds part of the range) or ENOSPC (too many providers). Never undone: a
+ * library's callbacks live as long as the process. */
+int ucs_ucred_register_provider(int fd_lo, int fd_hi, ucs_ucred_peer_fn peer);
+
+/* Called with a credential whose last reference is being released, before it
+ * is freed (the table withdraws what it published of it). One hook; NULL
+ * removes it. */
+void ucs_cred_on_last_release(void (*hook)(struct ucs_cred *cred));
+
+#endif
