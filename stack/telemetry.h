@@ -1,4 +1,5 @@
-/* The stack's side of telemetry (drivers/telemetry.h): what it publishes. */
+/* The stack's side of telemetry (drivers/dpdk_telemetry.h): what it publishes, and how the
+ * layers above hand it their sockets and counters. */
 #ifndef UCS_STACK_TELEMETRY_H
 #define UCS_STACK_TELEMETRY_H
 
