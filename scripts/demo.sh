@@ -126,13 +126,13 @@ client_pid=""
 exec {client_out}>&-
 
 # 2. A bulk echo, not captured.
-as_client "$client_bin" "$dir/client.conf" 32M 198.18.0.1,7777 fd75:6373::1,7777 \
+as_client "$client_bin" "$dir/client.conf" 256M 198.18.0.1,7777 fd75:6373::1,7777 \
     < /dev/null > "$dir/bulk.out" 2>&1 || fail "the bulk echo failed" "$dir/bulk.out"
 echo
 awk '/^echo / && / ok / { split($4, b, "="); split($5, s, "="); split($6, g, "=");
     printf "  TCP echo to %s: %d MiB there and back, every byte checked, in %s s: %s Gbit/s each way\n", $2, b[2] / 1048576, s[2], g[2] }' \
     "$dir/bulk.out"
-[ "$(grep -c ' ok bytes=33554432 ' "$dir/bulk.out")" = 2 ] || fail "the bulk echo failed" "$dir/bulk.out"
+[ "$(grep -c ' ok bytes=268435456 ' "$dir/bulk.out")" = 2 ] || fail "the bulk echo failed" "$dir/bulk.out"
 
 # 3. A liar: a stack built to lie (a test helper, tests/ucs-whoami --lie; not
 # installed). After one honest connection it reads the server's table
