@@ -33,6 +33,11 @@ static const struct {
     U64(tcp_timer_visits),
 };
 // clang-format on
+/* 38 counters of 64 bits, 5 of 32 (and 4 bytes of padding after the first
+ * three), numa_node and cpu: a counter added to ucs_stack_stats must be added
+ * here too, or /ucstack/stats would silently lack it. */
+_Static_assert(sizeof(struct ucs_stack_stats) == 38 * 8 + 5 * 4 + 4 + 2 * sizeof(int),
+               "ucs_stack_stats changed: list its counters in stat_fields, then update this size");
 /* Room for the counters the layers above add (the credential option's). */
 _Static_assert(sizeof(stat_fields) / sizeof(stat_fields[0]) + 16 <= UCS_TEL_MAX_STATS, "too many counters");
 
