@@ -20,6 +20,9 @@
 #define TX_MBUFS 16383
 #define MBUF_CACHE 256
 #define TX_BURST 64
+#define RX_BURST 64
+/* What one burst can become after faults: duplicates and released frames. */
+#define RX_FAULTED (2 * RX_BURST + UCS_FAULT_HOLD_MAX)
 #define MAX_EAL_ARGS 64
 
 struct ucs_port {
@@ -32,6 +35,9 @@ struct ucs_port {
     uint32_t backlog_cap, head, count;
     uint64_t rx_frames, tx_frames, tx_backlogged, tx_alloc_failed;
     struct ucs_fault *fault;
+    /* Frames the faults let through that the caller had no room for yet. */
+    struct rte_mbuf *faulted[RX_FAULTED];
+    unsigned faulted_at, faulted_n;
     char name[RTE_DEV_NAME_MAX_LEN];
 };
 
@@ -165,6 +171,8 @@ void ucs_port_close(struct ucs_port *p)
     if (!p)
         return;
     ucs_fault_destroy(p->fault);
+    for (unsigned i = p->faulted_at; i < p->faulted_n; i++)
+        rte_pktmbuf_free(p->faulted[i]);
     if (p->backlog) {
         for (uint32_t i = 0; i < p->count; i++)
             rte_pktmbuf_free(p->backlog[(p->head + i) & (p->backlog_cap - 1)]);
@@ -216,21 +224,36 @@ bool ucs_port_link_up(struct ucs_port *p)
     return rte_eth_link_get_nowait(p->id, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
 }
 
+/* A burst through the faults can yield more frames than it took in
+ * (duplicates, frames held back earlier): they wait in p->faulted and go to
+ * the caller max at a time, however small max is. */
+static unsigned rx_faulted(struct ucs_port *p, struct rte_mbuf **m, unsigned max)
+{
+    unsigned n;
+
+    if (p->faulted_at == p->faulted_n) {
+        struct rte_mbuf *burst[RX_BURST];
+        n = rte_eth_rx_burst(p->id, 0, burst, RX_BURST);
+        p->faulted_n = ucs_fault_apply(p->fault, burst, n, p->faulted);
+        p->faulted_at = 0;
+    }
+    n = RTE_MIN(max, p->faulted_n - p->faulted_at);
+    memcpy(m, &p->faulted[p->faulted_at], n * sizeof(*m));
+    p->faulted_at += n;
+    return n;
+}
+
 unsigned ucs_port_rx(struct ucs_port *p, struct ucs_rx_frame *frames, unsigned max)
 {
-    struct rte_mbuf *m[64], *burst[64];
+    struct rte_mbuf *m[RX_BURST];
     unsigned n, kept = 0;
 
     if (max > RTE_DIM(m))
         max = RTE_DIM(m);
-    if (p->fault) {
-        /* Duplicates and released frames must fit the caller's array too. */
-        unsigned want = (max - UCS_FAULT_HOLD_MAX) / 2;
-        n = rte_eth_rx_burst(p->id, 0, burst, (uint16_t)want);
-        n = ucs_fault_apply(p->fault, burst, n, m);
-    } else {
+    if (p->fault)
+        n = rx_faulted(p, m, max);
+    else
         n = rte_eth_rx_burst(p->id, 0, m, (uint16_t)max);
-    }
     for (unsigned i = 0; i < n; i++) {
         /* Frames fit one mbuf at our MTU; a chained one would need a copy the fast path avoids. */
         if (m[i]->nb_segs != 1) {

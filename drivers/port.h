@@ -62,7 +62,8 @@ struct ucs_rx_frame {
     void *scratch;
     void *handle;
 };
-/* With faults configured, max must be at least UCS_FAULT_HOLD_MAX + 2. */
+/* Fills at most max frames (any max; a port with faults keeps the rest for the
+ * next call). */
 unsigned ucs_port_rx(struct ucs_port *port, struct ucs_rx_frame *frames, unsigned max);
 void ucs_frame_free(void *handle);
 

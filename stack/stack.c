@@ -12,6 +12,8 @@
 #include "tcp_guard.h"
 #include "tcp_options.h"
 #include "tcp_timer_list.h"
+#include "tcp_timewait.h"
+#include "syn_cookie.h"
 #include "../ucred/attest.h"
 #include "../ucred/cred_table.h"
 
@@ -25,6 +27,10 @@
 #define LINK_CHECK_MS 100
 
 unsigned char *ucs_ram_heap;
+/* Once per process, and only once a creation has succeeded: one that failed
+ * leaves DPDK's EAL, the heap and lwIP initialised (none can be undone) for
+ * the next attempt to reuse. */
+static bool created, eal_ready, lwip_ready;
 static struct ucs_stack *current;
 static __thread bool owner_thread;
 
@@ -99,7 +105,7 @@ struct ucs_stack *ucs_stack_create(const struct ucs_config *cfg, char *err, size
 {
     struct ucs_stack *s;
 
-    if (ucs_ram_heap) {
+    if (created) {
         snprintf(err, errlen, "a process has one stack instance, and it was created already");
         errno = EBUSY;
         return NULL;
@@ -109,8 +115,9 @@ struct ucs_stack *ucs_stack_create(const struct ucs_config *cfg, char *err, size
         errno = EINVAL;
         return NULL;
     }
-    if (ucs_dpdk_init(cfg->eal_args, err, errlen) != 0)
+    if (!eal_ready && ucs_dpdk_init(cfg->eal_args, err, errlen) != 0)
         return NULL;
+    eal_ready = true;
     s = calloc(1, sizeof(*s));
     if (!s) {
         snprintf(err, errlen, "out of memory");
@@ -124,11 +131,13 @@ struct ucs_stack *ucs_stack_create(const struct ucs_config *cfg, char *err, size
     s->nports = cfg->nports;
     s->numa_node = stack_node(s->raw_ports[0]);
     s->cpu = pin_to_node(s->numa_node);
-    if (heap_alloc(s->numa_node) != 0) {
+    if (!ucs_ram_heap && heap_alloc(s->numa_node) != 0) {
         snprintf(err, errlen, "cannot allocate the %u-byte stack heap", (unsigned)MEM_SIZE);
         goto fail;
     }
-    lwip_init();
+    if (!lwip_ready)
+        lwip_init();
+    lwip_ready = true;
     for (unsigned i = 0; i < s->nports; i++) {
         s->ports[i] = port_netif_attach(s->raw_ports[i], &cfg->ports[i], err, errlen);
         if (!s->ports[i])
@@ -141,11 +150,11 @@ struct ucs_stack *ucs_stack_create(const struct ucs_config *cfg, char *err, size
     check_links(s);
     current = s;
     owner_thread = true;
+    created = true;
     return s;
 fail:
     close_ports(s);
     free(s);
-    ucs_dpdk_cleanup();
     return NULL;
 }
 
@@ -192,6 +201,8 @@ void ucs_stack_get_stats(const struct ucs_stack *s, struct ucs_stack_stats *out)
     struct ucs_tcpopt_stats opt;
     struct ucs_tcp_guard_stats guard;
     struct ucs_tcp_timer_stats timers;
+    struct ucs_tcp_timewait_stats tw;
+    struct ucs_syn_stats syn;
     struct ucs_attest_stats as;
     uint64_t dropped;
 
@@ -231,6 +242,16 @@ void ucs_stack_get_stats(const struct ucs_stack *s, struct ucs_stack_stats *out)
     ucs_tcp_timer_get_stats(&timers);
     out->tcp_timer_due = (uint32_t)timers.due;
     out->tcp_timer_visits = timers.visits + timers.timewait_visits;
+    ucs_tcp_timewait_get_stats(&tw);
+    out->tcp_timewait_reopened = tw.reopened;
+    out->tcp_timewait_old_syn = tw.old_syn;
+    out->tcp_timewait_paws_syn = tw.paws_syn;
+    ucs_syn_get_stats(&syn);
+    out->tcp_syn_cookies_sent = syn.cookies_sent;
+    out->tcp_syn_cookies_accepted = syn.cookies_accepted;
+    out->tcp_syn_cookies_rejected = syn.cookies_rejected;
+    out->tcp_syn_queue_full = syn.syn_queue_full;
+    out->tcp_accept_queue_full = syn.accept_queue_full;
     ucs_tcpopt_get_stats(&opt);
     out->tcpopt_malformed = opt.malformed;
     out->tcpopt_unknown = opt.unknown_exid;
