@@ -107,6 +107,17 @@ struct ucs_stack_stats {
      * (active connections and TIME-WAIT ones, all passes so far). */
     uint32_t tcp_timer_due;
     uint64_t tcp_timer_visits;
+    /* A SYN for a 4-tuple in TIME-WAIT: opened a new connection at once
+     * (RFC 6191), or refused as a possible old duplicate (neither its
+     * sequence number nor its timestamp newer; or its timestamp older: PAWS). */
+    uint64_t tcp_timewait_reopened, tcp_timewait_old_syn, tcp_timewait_paws_syn;
+    /* Listeners: SYN-ACKs sent with a SYN cookie (the SYN queue was full),
+     * ACKs whose cookie opened a connection, ACKs with no valid cookie while
+     * cookies were out (reset, as any stray ACK); SYNs dropped because a
+     * host-local link's SYN queue was full; SYNs and final ACKs dropped
+     * because the accept queue was full. */
+    uint64_t tcp_syn_cookies_sent, tcp_syn_cookies_accepted, tcp_syn_cookies_rejected, tcp_syn_queue_full,
+        tcp_accept_queue_full;
     int numa_node, cpu;
 };
 void ucs_stack_get_stats(const struct ucs_stack *stack, struct ucs_stack_stats *stats);
