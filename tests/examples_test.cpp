@@ -123,8 +123,15 @@ TEST_F(ExamplesTest, HttpServerAnswersAbAndWrkWithoutFailures)
         std::cout << "ab -n " << kAbRequests << " -c " << c << ": " << figure(out, "Requests per second:")
                   << " requests/s, " << figure(out, "Failed requests:") << " failed\n";
     }
+    // wrk's 1,000 connections need more ports than the narrowed range has.
+    ASSERT_EQ(in_ns("sysctl -qw net.ipv4.ip_local_port_range='32768 60999'", nullptr), 0);
     out.clear();
-    ASSERT_EQ(in_ns("wrk -t2 -c1000 -d3s http://198.18.4.2:8080/", &out), 0) << out;
+    // The kernel drops some of the 1,000 connections' frames on the tap when
+    // they come in bursts; a lost answer waits for the server's first RTO,
+    // lwIP's 3 s while the handshake gives no RTT sample (issue 15): so wrk
+    // may wait 10 s before it counts a request as timed out (its default, 2 s,
+    // would count those).
+    ASSERT_EQ(in_ns("wrk -t2 -c1000 -d3s --timeout 10s http://198.18.4.2:8080/", &out), 0) << out;
     EXPECT_NE(out.find("Requests/sec:"), std::string::npos) << out;
     EXPECT_EQ(out.find("Socket errors"), std::string::npos) << out;
     EXPECT_EQ(out.find("Non-2xx"), std::string::npos) << out;
