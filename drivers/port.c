@@ -104,7 +104,7 @@ static int port_setup(struct ucs_port *p, const struct ucs_port_params *params, 
     conf.txmode.offloads = info.tx_offload_capa & (RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM);
     conf.intr_conf.lsc = 0;
 
-    p->rx_pool = pool_create("rx", p->id, RX_MBUFS, params->scratch_size, socket);
+    p->rx_pool = pool_create("rx", p->id, params->rx_mbufs ? params->rx_mbufs : RX_MBUFS, params->scratch_size, socket);
     p->tx_pool = pool_create("tx", p->id, TX_MBUFS, 0, socket);
     if (!p->rx_pool || !p->tx_pool) {
         snprintf(err, errlen, "port %s: mbuf pools on node %d: %s", p->name, socket, rte_strerror(rte_errno));
@@ -216,6 +216,12 @@ void ucs_port_get_stats(const struct ucs_port *p, struct ucs_port_stats *s)
     memset(&s->faults, 0, sizeof(s->faults));
     if (p->fault)
         ucs_fault_get_stats(p->fault, &s->faults);
+}
+
+void ucs_port_rx_mbufs(const struct ucs_port *p, unsigned *free, unsigned *total)
+{
+    *free = rte_mempool_avail_count(p->rx_pool);
+    *total = p->rx_pool->size;
 }
 
 bool ucs_port_link_up(struct ucs_port *p)

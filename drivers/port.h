@@ -22,6 +22,7 @@ void ucs_dpdk_cleanup(void);
 struct ucs_port_params {
     const char *devargs;   /* a PCI address or a vdev string such as "net_tap0,iface=x" */
     uint16_t mtu;          /* 0: keep the port's own */
+    uint32_t rx_mbufs;     /* 0: the default */
     uint16_t scratch_size; /* bytes the stack may use beside each received frame */
     const struct ucs_fault_params *fault; /* NULL: received frames arrive as sent */
 };
@@ -53,6 +54,8 @@ void ucs_port_close(struct ucs_port *port);
 void ucs_port_get_info(const struct ucs_port *port, struct ucs_port_info *info);
 void ucs_port_get_stats(const struct ucs_port *port, struct ucs_port_stats *stats);
 bool ucs_port_link_up(struct ucs_port *port);
+/* The receive buffers free now, and how many there are. */
+void ucs_port_rx_mbufs(const struct ucs_port *port, unsigned *free, unsigned *total);
 
 /* A received frame. The stack owns it until it calls ucs_frame_free(handle);
  * scratch is scratch_size bytes private to the stack for the frame's lifetime. */

@@ -3,6 +3,7 @@
 #include "cred_option.h"
 #include "sock.h"
 
+#include "../stack/rx_pressure.h"
 #include "../stack/syn_cookie.h"
 
 #include "lwip/priv/tcp_priv.h"
@@ -64,6 +65,15 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         tcp_recved(pcb, p->tot_len);
         pbuf_free(p);
         return ERR_OK;
+    }
+    if (ucs_rx_pressure()) {
+        /* receive buffers are short: the data moves to the heap (rx_pressure.c) */
+        struct pbuf *q = pbuf_clone(PBUF_RAW, PBUF_RAM, p);
+        if (q) {
+            pbuf_free(p);
+            p = q;
+            ucs_rx_pressure_copied();
+        }
     }
     s->u.tcp.rx_bytes += p->tot_len;
     for (last = p; last->next; last = last->next)

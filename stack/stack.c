@@ -14,6 +14,7 @@
 #include "tcp_timer_list.h"
 #include "tcp_timewait.h"
 #include "syn_cookie.h"
+#include "rx_pressure.h"
 #include "../ucred/attest.h"
 #include "../ucred/cred_table.h"
 
@@ -203,6 +204,7 @@ void ucs_stack_get_stats(const struct ucs_stack *s, struct ucs_stack_stats *out)
     struct ucs_tcp_timer_stats timers;
     struct ucs_tcp_timewait_stats tw;
     struct ucs_syn_stats syn;
+    struct ucs_rx_pressure_stats rxp;
     struct ucs_attest_stats as;
     uint64_t dropped;
 
@@ -252,6 +254,10 @@ void ucs_stack_get_stats(const struct ucs_stack *s, struct ucs_stack_stats *out)
     out->tcp_syn_cookies_rejected = syn.cookies_rejected;
     out->tcp_syn_queue_full = syn.syn_queue_full;
     out->tcp_accept_queue_full = syn.accept_queue_full;
+    ucs_rx_pressure_get_stats(&rxp);
+    out->rx_pressure = rxp.events;
+    out->rx_ooseq_shed = rxp.ooseq_shed;
+    out->rx_copied = rxp.copied;
     ucs_tcpopt_get_stats(&opt);
     out->tcpopt_malformed = opt.malformed;
     out->tcpopt_unknown = opt.unknown_exid;

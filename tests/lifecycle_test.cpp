@@ -54,7 +54,10 @@ TEST(Lifecycle, AFaultyPortReadAFewFramesAtATimeStaysInBounds)
     ASSERT_NE(ucs_stack_current(), nullptr) << "needs the EAL of the test above";
     const unsigned kFrames = 600, kMax = 4, kGuard = 64;
     struct ucs_fault_params fault = {0, 0.3, 0.3, 0, 7};
-    struct ucs_port_params params = {"net_ring2", 0, 64, &fault};
+    struct ucs_port_params params = {};
+    params.devargs = "net_ring2";
+    params.scratch_size = 64;
+    params.fault = &fault;
     char err[256];
     struct ucs_port *p = ucs_port_open(&params, err, sizeof(err));
     ASSERT_NE(p, nullptr) << err;

@@ -32,6 +32,7 @@ struct ucs_port_config {
     uint8_t ipv6_prefix;
     struct in_addr gateway;
     uint16_t mtu;           /* 0: the port's own */
+    uint32_t rx_mbufs;      /* receive buffers (0: 16,383) */
     bool host_local;        /* a link to another ucstack instance on this machine */
     /* The AF_UNIX socket where a host-local link's two ends attest each other
      * ("" none: the link then carries no credentials); this end listens on it
@@ -49,7 +50,7 @@ struct ucs_config {
 
 /*
  * Parses "key = value" lines ('#' starts a comment). Keys: eal, port, ipv4,
- * ipv6, gateway, mtu, host_local, attest ("listen PATH" or "connect PATH"),
+ * ipv6, gateway, mtu, rx_mbufs, host_local, attest ("listen PATH" or "connect PATH"),
  * fault. Each "port" line starts a new port; the keys after it describe that
  * port. "fault = loss=0.01,reorder=1%,dup=0.001,corrupt=0.001,seed=42" injects
  * faults into what the port receives (any subset; a rate is a fraction or a
@@ -118,6 +119,10 @@ struct ucs_stack_stats {
      * because the accept queue was full. */
     uint64_t tcp_syn_cookies_sent, tcp_syn_cookies_accepted, tcp_syn_cookies_rejected, tcp_syn_queue_full,
         tcp_accept_queue_full;
+    /* Receive buffers running short (fewer than 1/8 of a port's free):
+     * times it happened, out-of-order segments dropped to free them, and
+     * in-order data copied out of them into the heap while it lasted. */
+    uint64_t rx_pressure, rx_ooseq_shed, rx_copied;
     int numa_node, cpu;
 };
 void ucs_stack_get_stats(const struct ucs_stack *stack, struct ucs_stack_stats *stats);
