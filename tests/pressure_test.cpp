@@ -29,8 +29,10 @@ TEST_F(KernelPeer, ShortReceiveBuffersShedOutOfOrderDataAndLoseNothing)
         for (int i = 0; i < kConns; i++)
             senders.emplace_back([&, i] {
                 int k = kconnect(AF_INET, port);
-                timeval tv = {60, 0};
+                // The stack reads slowly: sending and waiting for its close take a while.
+                timeval tv = {120, 0};
                 EXPECT_EQ(setsockopt(k, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
+                EXPECT_EQ(setsockopt(k, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
                 EXPECT_TRUE(ksend_all(k, &i, sizeof(i))) << strerror(errno);
                 EXPECT_TRUE(ksend_all(k, out[static_cast<size_t>(i)].data(), kBytes)) << strerror(errno);
                 EXPECT_EQ(shutdown(k, SHUT_WR), 0);
@@ -79,7 +81,7 @@ TEST_F(KernelPeer, ShortReceiveBuffersShedOutOfOrderDataAndLoseNothing)
         min_free = std::min(min_free, st.mbufs_free);
     }
     EXPECT_EQ(open, 0) << "stalled";
-    EXPECT_TRUE(peer.finish(60000));
+    EXPECT_TRUE(peer.finish(120000));
     for (int i = 0; i < kConns; i++) {
         auto &v = in[static_cast<size_t>(i)];
         ASSERT_GE(v.size(), sizeof(int));
