@@ -8,6 +8,8 @@
 #include "lwip/priv/tcp_priv.h"
 // lwIP first: lwipopts.h would redefine what <netinet/tcp.h> defines
 #include "kernel_peer.hpp"
+#include "raw_wire.hpp"
+#include "syn_cookie.h"
 
 #include <fstream>
 #include <net/if.h>
@@ -100,7 +102,7 @@ class SpoofedNeighbours {
 constexpr unsigned kFloodAhead = 16;
 
 void flood(uint16_t dport, const std::atomic<bool> &stop, std::atomic<unsigned> &sent,
-           const std::atomic<uint64_t> &stack_rx)
+           const std::atomic<uint64_t> &stack_rx, unsigned max = kFloodMax)
 {
     int raw = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
     if (raw < 0)
@@ -113,7 +115,7 @@ void flood(uint16_t dport, const std::atomic<bool> &stop, std::atomic<unsigned> 
     Addr to = make_addr(AF_INET, kStackV4, 0);
     uint8_t pkt[44] = {};
     uint64_t deadline = now_ms() + kFloodMs, rx0 = stack_rx;
-    for (unsigned n = 0; n < kFloodMax && !stop && ((n & 1023) || now_ms() < deadline); n++, sent++) {
+    for (unsigned n = 0; n < max && !stop && ((n & 1023) || now_ms() < deadline); n++, sent++) {
         while (n > stack_rx - rx0 + kFloodAhead && !stop && now_ms() < deadline)
             sched_yield();
         uint8_t *ip = pkt, *t = pkt + 20;
@@ -328,6 +330,60 @@ TEST_F(KernelPeer, TwoThousandClientsConnectAtOnce)
         close(k);
     std::cout << kClients << " connects at once: " << connected.load() << " connected, " << accepted
               << " accepted, " << syn_retransmissions() - retrans0 << " SYNs resent by the kernel\n";
+    EXPECT_EQ(ucs_close(l), 0);
+}
+
+// A cookie opens only the connection it was made for: once the SYN queue is
+// full (200 spoofed SYNs), a crafted SYN gets a cookie; an ACK of it from
+// another port, or with another number, is refused (reset) and counted; the
+// right ACK opens the connection, which accept() returns.
+TEST_F(KernelPeer, SynCookieOpensOnlyItsOwnConnection)
+{
+    const uint16_t port = 7132, kport = 40600;
+    SpoofedNeighbours neighbours;
+    ASSERT_TRUE(neighbours.ok());
+    RawWire wire;
+    ASSERT_TRUE(wire.ok());
+    int l = stack_listener(AF_INET, port, 1);
+    ucs_stack_stats before{}, after{};
+    ucs_stack_get_stats(ucs_stack_current(), &before);
+    std::atomic<bool> stop{false};
+    std::atomic<unsigned> sent{0};
+    std::atomic<uint64_t> stack_rx{before.rx_frames};
+    std::thread flooder([&] { flood(port, stop, sent, stack_rx, 200); });
+    // The stack takes the 200 SYNs (the flood waits for it).
+    ASSERT_TRUE(pump_until(
+        [&] {
+            ucs_stack_get_stats(ucs_stack_current(), &after);
+            stack_rx = after.rx_frames;
+            return after.tcp_syn_cookies_sent - before.tcp_syn_cookies_sent >= 200 - UCS_SYN_QUEUE_MIN;
+        },
+        kKernelTimeoutMs));
+    flooder.join();
+
+    const std::vector<uint8_t> mss = {2, 4, 0x05, 0xb4};
+    uint32_t cookie = 0;
+    wire.send(kport, port, 1000, 0, 0x02, mss);
+    ASSERT_TRUE(wire.wait(kport, 0x12, &cookie));
+    ucs_stack_get_stats(ucs_stack_current(), &before);
+    wire.send(kport + 1, port, 1001, cookie + 1, 0x10); // another 4-tuple
+    wire.send(kport, port, 1001, cookie + 2, 0x10);     // another number
+    uint32_t rst;
+    ASSERT_TRUE(wire.wait(kport, 0x04, &rst));
+    int on = 1, s = -1;
+    ASSERT_EQ(ucs_ioctl(l, FIONBIO, &on), 0);
+    EXPECT_EQ(ucs_accept(l, nullptr, nullptr), -1);
+    ucs_stack_get_stats(ucs_stack_current(), &after);
+    EXPECT_EQ(after.tcp_syn_cookies_rejected - before.tcp_syn_cookies_rejected, 2u);
+    EXPECT_EQ(after.tcp_syn_cookies_accepted, before.tcp_syn_cookies_accepted);
+
+    wire.send(kport, port, 1001, cookie + 1, 0x10);
+    Addr from;
+    ASSERT_TRUE(pump_until([&] { return (s = ucs_accept(l, from.sa(), &from.len)) >= 0; }, kKernelTimeoutMs));
+    EXPECT_EQ(from.str(), ep(AF_INET, kKernelV4, kport));
+    ucs_stack_get_stats(ucs_stack_current(), &after);
+    EXPECT_EQ(after.tcp_syn_cookies_accepted - before.tcp_syn_cookies_accepted, 1u);
+    EXPECT_EQ(ucs_close(s), 0);
     EXPECT_EQ(ucs_close(l), 0);
 }
 

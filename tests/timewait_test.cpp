@@ -7,6 +7,8 @@
 // lwIP first: lwipopts.h would redefine what <netinet/tcp.h> defines
 #include "kernel_peer.hpp"
 
+#include "raw_wire.hpp"
+
 #include <fstream>
 #include <sstream>
 
@@ -110,6 +112,74 @@ TEST_F(KernelPeer, KernelClientReusesPortsTheServerHoldsInTimeWait)
     std::cout << kConns << " connections, " << after.tcp_timewait_reopened - before.tcp_timewait_reopened
               << " reopened a TIME-WAIT 4-tuple, " << tw << " in TIME-WAIT now\n";
     EXPECT_EQ(ucs_close(l), 0);
+}
+
+} // namespace
+
+namespace {
+
+std::vector<uint8_t> ts_option(uint32_t tsval)
+{
+    return {1, 1, 8, 10, static_cast<uint8_t>(tsval >> 24), static_cast<uint8_t>(tsval >> 16),
+            static_cast<uint8_t>(tsval >> 8), static_cast<uint8_t>(tsval), 0, 0, 0, 0};
+}
+
+tcp_pcb *timewait_pcb(uint16_t local, uint16_t remote)
+{
+    for (tcp_pcb *pcb = tcp_tw_pcbs; pcb; pcb = pcb->next)
+        if (pcb->local_port == local && pcb->remote_port == remote)
+            return pcb;
+    return nullptr;
+}
+
+// The old rules where the SYN may be an old duplicate: a RST does not end
+// TIME-WAIT (RFC 1337); a SYN neither beyond rcv_nxt nor with a newer
+// timestamp, or with an older one (PAWS), opens nothing. A SYN beyond rcv_nxt
+// does, with the ISN the old snd_nxt + 65537.
+TEST_F(KernelPeer, TimeWaitKeepsTheOldRulesForOldSegments)
+{
+    const uint16_t port = 7121, kport = 40500;
+    int l = stack_listener(AF_INET, port, 16);
+    Peer peer([&] {
+        int k = ksocket(AF_INET, SOCK_STREAM), on = 1;
+        EXPECT_EQ(setsockopt(k, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)), 0);
+        Addr from = make_addr(AF_INET, kKernelV4, kport), to = make_addr(AF_INET, kStackV4, port);
+        EXPECT_EQ(bind(k, from.sa(), from.len), 0) << strerror(errno);
+        EXPECT_EQ(connect(k, to.sa(), to.len), 0) << strerror(errno);
+        char b;
+        EXPECT_EQ(recv(k, &b, 1, 0), 0);
+        close(k);
+    });
+    int s = ucs_accept(l, nullptr, nullptr);
+    ASSERT_GE(s, UCS_FD_BASE) << strerror(errno);
+    EXPECT_EQ(ucs_close(s), 0); // the stack closes first
+    EXPECT_TRUE(peer.finish());
+    tcp_pcb *tw = nullptr;
+    ASSERT_TRUE(pump_until([&] { return (tw = timewait_pcb(port, kport)) != nullptr; }, kKernelTimeoutMs));
+    ASSERT_TRUE(tw->flags & TF_TIMESTAMP) << "the kernel negotiates timestamps";
+    uint32_t rcv_nxt = tw->rcv_nxt, snd_nxt = tw->snd_nxt, ts_recent = tw->ts_recent, seq = 0;
+
+    RawWire wire;
+    ASSERT_TRUE(wire.ok());
+    ucs_stack_stats before{}, after{};
+    ucs_stack_get_stats(ucs_stack_current(), &before);
+    wire.send(kport, port, rcv_nxt, 0, 0x04); // RST
+    wire.send(kport, port, rcv_nxt - 100000, 0, 0x02); // SYN, old sequence number, no timestamp
+    wire.send(kport, port, rcv_nxt + 1000, 0, 0x02, ts_option(ts_recent - 1000)); // SYN, older timestamp
+    EXPECT_FALSE(wire.wait(kport, 0x12, &seq, 500)) << "an old SYN got a SYN-ACK";
+    ucs_stack_get_stats(ucs_stack_current(), &after);
+    EXPECT_EQ(timewait_pcb(port, kport), tw) << "TIME-WAIT ended";
+    EXPECT_EQ(after.tcp_timewait_old_syn - before.tcp_timewait_old_syn, 1u);
+    EXPECT_EQ(after.tcp_timewait_paws_syn - before.tcp_timewait_paws_syn, 1u);
+    EXPECT_EQ(after.tcp_timewait_reopened, before.tcp_timewait_reopened);
+
+    wire.send(kport, port, rcv_nxt + 1000, 0, 0x02); // beyond rcv_nxt: a new connection
+    ASSERT_TRUE(wire.wait(kport, 0x12, &seq));
+    EXPECT_EQ(seq, snd_nxt + 65537);
+    ucs_stack_get_stats(ucs_stack_current(), &after);
+    EXPECT_EQ(after.tcp_timewait_reopened - before.tcp_timewait_reopened, 1u);
+    EXPECT_EQ(timewait_pcb(port, kport), nullptr);
+    EXPECT_EQ(ucs_close(l), 0); // the half-open connection goes with the listener
 }
 
 } // namespace
