@@ -11,8 +11,8 @@
  * The server listens on ports PORT..PORT+K-1 (more than 32,768 connections
  * from one client address need several server ports); client connection i
  * goes to PORT + i % K. At most W connects, requests or closes are in flight
- * at a time (default 200 per server port: lwIP keeps at most 255 half-open
- * or unaccepted connections per listener and drops SYNs beyond). Lines, in order:
+ * at a time (default 200 per server port, well within a listener's SYN queue
+ * and its 4,096-connection accept queue). Lines, in order:
  *   server: "ready", "idle conns=N ...", "drained ...", then at the end "stats ..."
  *   client: "established n=N seconds=S conn_per_s=R peer_creds=N", "idle conns=N ...",
  *           "exercised n=N ok=N seconds=S", "closed n=N eofs=N seconds=S",
@@ -563,7 +563,7 @@ int main(int argc, char **argv)
         }
     }
     if (!window)
-        window = 200 * (uint32_t)nports; /* lwIP holds at most 255 connections per listener until accepted */
+        window = 200 * (uint32_t)nports;
     if (!config || !count || nports < 1 || nports > 64 || (!port == !peer)) {
         fprintf(stderr, "usage: ucs-conns --config FILE (--serve PORT --expect N [--server-closes] | --connect "
                         "ADDR,PORT --count N [--window W | --sequential]) [--ports K]\n");
