@@ -135,7 +135,9 @@ static void send_cookie(const struct tcp_hdr *syn, const struct ucs_tcp_seg_opts
 {
     const ip_addr_t *src = ip_current_dest_addr(), *dst = ip_current_src_addr();
     bool ts = LWIP_TCP_TIMESTAMPS && o->has_ts;
-    u16_t optlen = (u16_t)(4 + (ts ? 12 : o->sack_permitted ? 4 : 0) + (ts && o->has_wscale ? 4 : 0));
+    /* without timestamps nothing would remember window scale or SACK: not
+     * offered (as Linux) */
+    u16_t optlen = (u16_t)(4 + (ts ? 12 : 0) + (ts && o->has_wscale ? 4 : 0));
     struct netif *netif = ip_route(src, dst);
     struct pbuf *p;
     struct tcp_hdr *h;
@@ -185,12 +187,6 @@ static void send_cookie(const struct tcp_hdr *syn, const struct ucs_tcp_seg_opts
             *opt++ = LWIP_TCP_OPT_LEN_WS;
             *opt++ = TCP_RCV_SCALE;
         }
-    } else if (o->sack_permitted) {
-        /* without timestamps nothing remembers it: not offered (Linux) */
-        *opt++ = LWIP_TCP_OPT_NOP;
-        *opt++ = LWIP_TCP_OPT_NOP;
-        *opt++ = LWIP_TCP_OPT_NOP;
-        *opt++ = LWIP_TCP_OPT_NOP;
     }
 #if CHECKSUM_GEN_TCP
     IF__NETIF_CHECKSUM_ENABLED(netif, NETIF_CHECKSUM_GEN_TCP)

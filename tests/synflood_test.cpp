@@ -9,6 +9,7 @@
 // lwIP first: lwipopts.h would redefine what <netinet/tcp.h> defines
 #include "kernel_peer.hpp"
 #include "raw_wire.hpp"
+#include "pcb_of.hpp"
 #include "syn_cookie.h"
 
 #include <fstream>
@@ -173,7 +174,8 @@ TEST_F(KernelPeer, SpoofedSynFloodDoesNotKeepRealClientsOut)
             stack_rx = st.rx_frames;
         }
     };
-    std::atomic<unsigned> sent{0}, during_flood{0}, legit_done{0};
+    std::atomic<unsigned> sent{0}, during_flood{0}, legit_done{0}, kernel_wscale{0};
+    std::vector<unsigned> stack_wscale; // per accepted connection: what the stack took, or 99
     std::vector<uint64_t> connect_ms;
     Signal started;
     std::thread flooder([&] {
@@ -201,6 +203,14 @@ TEST_F(KernelPeer, SpoofedSynFloodDoesNotKeepRealClientsOut)
             // server holds nothing until the handshake's last ACK, and if
             // that is lost only the client's data brings it again.
             EXPECT_EQ(send(k, "?", 1, MSG_NOSIGNAL), 1);
+            // What the kernel took from the SYN-ACK (a cookie's, mostly).
+            tcp_info ki{};
+            socklen_t kl = sizeof(ki);
+            EXPECT_EQ(getsockopt(k, IPPROTO_TCP, TCP_INFO, &ki, &kl), 0);
+            EXPECT_EQ(ki.tcpi_options & (TCPI_OPT_TIMESTAMPS | TCPI_OPT_SACK | TCPI_OPT_WSCALE),
+                      TCPI_OPT_TIMESTAMPS | TCPI_OPT_SACK | TCPI_OPT_WSCALE);
+            EXPECT_EQ(ki.tcpi_snd_wscale, TCP_RCV_SCALE);
+            kernel_wscale = ki.tcpi_rcv_wscale;
             char b;
             ssize_t got = recv(k, &b, 1, 0);
             if (got != 1) {
@@ -236,6 +246,10 @@ TEST_F(KernelPeer, SpoofedSynFloodDoesNotKeepRealClientsOut)
         accepted++;
         char q;
         EXPECT_EQ(ucs_recv(s, &q, 1, 0), 1);
+        // A cookie keeps window scale, SACK and timestamps in our TSval's low bits.
+        tcp_pcb *pcb = pcb_of(s);
+        const unsigned all = TF_TIMESTAMP | TF_SACK | TF_WND_SCALE;
+        stack_wscale.push_back(pcb && (pcb->flags & all) == all ? pcb->snd_scale : 99);
         EXPECT_EQ(ucs_send(s, "!", 1, 0), 1);
         EXPECT_EQ(ucs_close(s), 0);
         ucs_stack_get_stats(ucs_stack_current(), &during);
@@ -260,6 +274,8 @@ TEST_F(KernelPeer, SpoofedSynFloodDoesNotKeepRealClientsOut)
     }
 
     EXPECT_EQ(accepted, legit_done.load());
+    for (unsigned w : stack_wscale)
+        EXPECT_EQ(w, kernel_wscale.load()) << "99: the stack lost timestamps, SACK or window scale";
     EXPECT_GE(accepted, static_cast<unsigned>(kLegit));
     EXPECT_EQ(syn_retransmissions() - retrans0, 0) << "a real client's SYN went unanswered for 1 s";
     uint64_t worst = connect_ms.empty() ? 0 : *std::max_element(connect_ms.begin(), connect_ms.end());
