@@ -6,9 +6,9 @@
 #include <stdint.h>
 
 struct ucs_rx_pressure_stats {
-    uint64_t events;    /* times a port's free receive buffers fell below the mark */
+    uint64_t events;     /* times a port's free receive buffers fell below the mark */
     uint64_t ooseq_shed; /* out-of-order segments dropped to free theirs */
-    uint64_t copied;    /* received pbufs copied out of their buffers under pressure */
+    uint64_t copied;     /* received pbufs copied out of their buffers under pressure */
 };
 
 /* After a receive burst: a port's free and total receive buffers. */

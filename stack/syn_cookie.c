@@ -202,8 +202,7 @@ static void send_cookie(const struct tcp_hdr *syn, const struct ucs_tcp_seg_opts
     pbuf_free(p);
 }
 
-int ucs_syn_admit(struct tcp_pcb_listen *lpcb, const struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len,
-                  const u8_t *opt2)
+int ucs_syn_admit(struct tcp_pcb_listen *lpcb, const struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len, const u8_t *opt2)
 {
     bool local = ucs_netif_is_host_local(ip_current_input_netif());
     u16_t limit = local ? UCS_SYN_QUEUE_HOST_LOCAL : LWIP_MAX(lpcb->backlog, UCS_SYN_QUEUE_MIN);

@@ -154,7 +154,8 @@ static void print_stats(struct ucs_stack *stack, const struct mem_snap *base, ui
     ucs_tcp_index_get_stats(&ix);
     mem_snap(&now);
     printf("stats active=%u time_wait=%u pcbs_used=%u sockets_open=%u lwip_heap_delta=%.0f mbufs_free_delta=%.0f "
-           "tcp_drops=%llu ip_drops=%llu index_lookups=%llu index_compared=%llu tcp_seg_exhausted=%u tw_reopened=%llu tw_old_syn=%llu\n",
+           "tcp_drops=%llu ip_drops=%llu index_lookups=%llu index_compared=%llu tcp_seg_exhausted=%u tw_reopened=%llu "
+           "tw_old_syn=%llu\n",
            count_list(tcp_active_pcbs), count_list(tcp_tw_pcbs), (unsigned)memp_pools[MEMP_TCP_PCB]->stats->used,
            open_sockets, now.lwip_heap - base->lwip_heap, now.mbufs_free - base->mbufs_free,
            (unsigned long long)s.tcp_drops, (unsigned long long)s.ip_drops, (unsigned long long)ix.lookups,
@@ -510,13 +511,17 @@ static int sequential(struct ucs_stack *stack, struct target *t, uint32_t count,
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},  {"serve", required_argument, NULL, 's'},
-        {"connect", required_argument, NULL, 'C'}, {"ports", required_argument, NULL, 'k'},
-        {"expect", required_argument, NULL, 'e'},  {"count", required_argument, NULL, 'n'},
-        {"window", required_argument, NULL, 'w'},  {"sequential", no_argument, NULL, 'S'},
-        {"server-closes", no_argument, NULL, 'X'}, {"source-ports", required_argument, NULL, 'P'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"serve", required_argument, NULL, 's'},
+                                         {"connect", required_argument, NULL, 'C'},
+                                         {"ports", required_argument, NULL, 'k'},
+                                         {"expect", required_argument, NULL, 'e'},
+                                         {"count", required_argument, NULL, 'n'},
+                                         {"window", required_argument, NULL, 'w'},
+                                         {"sequential", no_argument, NULL, 'S'},
+                                         {"server-closes", no_argument, NULL, 'X'},
+                                         {"source-ports", required_argument, NULL, 'P'},
+                                         {NULL, 0, NULL, 0}};
     uint32_t source_ports = 0;
     bool seq = false, server_closes = false;
     const char *config = NULL;
