@@ -13,7 +13,8 @@ extern "C" {
 #include <string>
 #include <unistd.h>
 
-namespace {
+namespace
+{
 
 const std::string kPrefix = "ucs-test-life-" + std::to_string(getpid());
 

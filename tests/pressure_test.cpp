@@ -10,7 +10,8 @@
 
 using namespace kpeer;
 
-namespace {
+namespace
+{
 
 constexpr int kConns = 16;
 constexpr size_t kBytes = 2 << 20;

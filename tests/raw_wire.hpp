@@ -8,11 +8,13 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 
-namespace kpeer {
+namespace kpeer
+{
 
 // Crafted segments from the kernel's address on the tap (a raw socket), and
 // what the stack answers (a packet socket on the tap).
-class RawWire {
+class RawWire
+{
   public:
     RawWire()
     {
@@ -29,10 +31,12 @@ class RawWire {
         close(raw_);
         close(tap_);
     }
-    bool ok() const { return ok_; }
+    bool ok() const
+    {
+        return ok_;
+    }
     // A segment from the kernel's address; opts padded to 4 bytes.
-    void send(uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
-              std::vector<uint8_t> opts = {})
+    void send(uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags, std::vector<uint8_t> opts = {})
     {
         while (opts.size() % 4)
             opts.push_back(1);
@@ -48,9 +52,8 @@ class RawWire {
         in_addr src{}, dst{};
         inet_pton(AF_INET, kKernelV4, &src);
         inet_pton(AF_INET, kStackV4, &dst);
-        put(&t[16], tcp_checksum(reinterpret_cast<uint8_t *>(&src), reinterpret_cast<uint8_t *>(&dst), t.data(),
-                                 t.size()),
-            2);
+        put(&t[16],
+            tcp_checksum(reinterpret_cast<uint8_t *>(&src), reinterpret_cast<uint8_t *>(&dst), t.data(), t.size()), 2);
         Addr to = make_addr(AF_INET, kStackV4, 0);
         EXPECT_EQ(sendto(raw_, t.data(), t.size(), 0, to.sa(), to.len), static_cast<ssize_t>(t.size()));
     }

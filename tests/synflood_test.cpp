@@ -18,7 +18,8 @@
 
 using namespace kpeer;
 
-namespace {
+namespace
+{
 
 constexpr int kSpoofed = 16; // 198.18.2.100 ...
 constexpr unsigned kFloodMax = 300000;
@@ -56,15 +57,20 @@ long long tap_tx_dropped()
         long long v[12] = {};
         for (auto &x : v)
             f >> x;
-        return v[11]; // receive: bytes packets errs drop fifo frame compressed multicast; transmit: bytes packets errs drop
+        return v[11]; // receive: bytes packets errs drop fifo frame compressed multicast; transmit: bytes packets errs
+                      // drop
     }
     return -1;
 }
 
-std::string spoofed_ip(int i) { return "198.18.2." + std::to_string(100 + i); }
+std::string spoofed_ip(int i)
+{
+    return "198.18.2." + std::to_string(100 + i);
+}
 
 // The stack reaches the spoofed addresses through the tap's kernel side.
-class SpoofedNeighbours {
+class SpoofedNeighbours
+{
   public:
     SpoofedNeighbours()
     {
@@ -88,7 +94,10 @@ class SpoofedNeighbours {
                 etharp_remove_static_entry(&a);
         }
     }
-    bool ok() const { return ok_; }
+    bool ok() const
+    {
+        return ok_;
+    }
 
   private:
     bool ok_ = false;
@@ -237,7 +246,7 @@ TEST_F(KernelPeer, SpoofedSynFloodDoesNotKeepRealClientsOut)
                     publish();
                     return ucs_poll(&p, 1, 0) == 1 || (legit_over && accepted == legit_done);
                 },
-                        2 * kKernelTimeoutMs) ||
+                2 * kKernelTimeoutMs) ||
             !(p.revents & POLLIN))
             break;
         int s = ucs_accept(l, nullptr, nullptr);
@@ -288,10 +297,9 @@ TEST_F(KernelPeer, SpoofedSynFloodDoesNotKeepRealClientsOut)
     EXPECT_LE(max_pcbs, before.tcp_pcbs + 128 + accepted + 8);
     EXPECT_LE(after.tcp_pcbs, before.tcp_pcbs + 128 + accepted + 8);
     EXPECT_GE(after.mbufs_free + 1024, before.mbufs_free);
-    std::cout << "flood: " << sent.load() << " SYNs sent, "
-              << after.rx_frames - before.rx_frames << " frames received by the stack, "
-              << after.tcp_syn_cookies_sent - before.tcp_syn_cookies_sent << " cookies sent, "
-              << after.tcp_syn_cookies_accepted - before.tcp_syn_cookies_accepted << " accepted; "
+    std::cout << "flood: " << sent.load() << " SYNs sent, " << after.rx_frames - before.rx_frames
+              << " frames received by the stack, " << after.tcp_syn_cookies_sent - before.tcp_syn_cookies_sent
+              << " cookies sent, " << after.tcp_syn_cookies_accepted - before.tcp_syn_cookies_accepted << " accepted; "
               << accepted << " real connections, slowest " << worst << " ms; pcbs " << before.tcp_pcbs << " / "
               << max_pcbs << " / " << after.tcp_pcbs << ", free mbufs " << before.mbufs_free << " / " << min_free
               << " / " << after.mbufs_free << " (before / during / after); the tap dropped "
@@ -344,8 +352,8 @@ TEST_F(KernelPeer, TwoThousandClientsConnectAtOnce)
     EXPECT_TRUE(peer.finish());
     for (int k : fds)
         close(k);
-    std::cout << kClients << " connects at once: " << connected.load() << " connected, " << accepted
-              << " accepted, " << syn_retransmissions() - retrans0 << " SYNs resent by the kernel\n";
+    std::cout << kClients << " connects at once: " << connected.load() << " connected, " << accepted << " accepted, "
+              << syn_retransmissions() - retrans0 << " SYNs resent by the kernel\n";
     EXPECT_EQ(ucs_close(l), 0);
 }
 

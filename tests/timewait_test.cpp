@@ -14,7 +14,8 @@
 
 using namespace kpeer;
 
-namespace {
+namespace
+{
 
 // UCS_TIMEWAIT_CONNS: about 3,000 connections a second here (100,000 in about
 // 35 s); CI runs 10,000 (Linux connects from the even ports of the 200-port
@@ -45,7 +46,8 @@ long long kernel_counter(const char *file, const std::string &group, const std::
     return -1;
 }
 
-class PortRange {
+class PortRange
+{
   public:
     explicit PortRange(const std::string &range)
     {
@@ -53,7 +55,10 @@ class PortRange {
         std::getline(in, old_);
         std::ofstream(kPath) << range << "\n";
     }
-    ~PortRange() { std::ofstream(kPath) << old_ << "\n"; }
+    ~PortRange()
+    {
+        std::ofstream(kPath) << old_ << "\n";
+    }
 
   private:
     static constexpr const char *kPath = "/proc/sys/net/ipv4/ip_local_port_range";
@@ -116,12 +121,23 @@ TEST_F(KernelPeer, KernelClientReusesPortsTheServerHoldsInTimeWait)
 
 } // namespace
 
-namespace {
+namespace
+{
 
 std::vector<uint8_t> ts_option(uint32_t tsval)
 {
-    return {1, 1, 8, 10, static_cast<uint8_t>(tsval >> 24), static_cast<uint8_t>(tsval >> 16),
-            static_cast<uint8_t>(tsval >> 8), static_cast<uint8_t>(tsval), 0, 0, 0, 0};
+    return {1,
+            1,
+            8,
+            10,
+            static_cast<uint8_t>(tsval >> 24),
+            static_cast<uint8_t>(tsval >> 16),
+            static_cast<uint8_t>(tsval >> 8),
+            static_cast<uint8_t>(tsval),
+            0,
+            0,
+            0,
+            0};
 }
 
 tcp_pcb *timewait_pcb(uint16_t local, uint16_t remote)
@@ -163,7 +179,7 @@ TEST_F(KernelPeer, TimeWaitKeepsTheOldRulesForOldSegments)
     ASSERT_TRUE(wire.ok());
     ucs_stack_stats before{}, after{};
     ucs_stack_get_stats(ucs_stack_current(), &before);
-    wire.send(kport, port, rcv_nxt, 0, 0x04); // RST
+    wire.send(kport, port, rcv_nxt, 0, 0x04);          // RST
     wire.send(kport, port, rcv_nxt - 100000, 0, 0x02); // SYN, old sequence number, no timestamp
     wire.send(kport, port, rcv_nxt + 1000, 0, 0x02, ts_option(ts_recent - 1000)); // SYN, older timestamp
     EXPECT_FALSE(wire.wait(kport, 0x12, &seq, 500)) << "an old SYN got a SYN-ACK";
