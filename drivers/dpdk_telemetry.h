@@ -21,7 +21,7 @@
  * "truncated". 19 MB of snapshot at most (two buffers of 72-byte entries). */
 #define UCS_TEL_MAX_SOCKETS (1u << 17)
 #define UCS_TEL_BLOCK 1024 /* sockets per allocation: 72 KB */
-#define UCS_TEL_MAX_STATS 64
+#define UCS_TEL_MAX_STATS 128
 #define UCS_TEL_MAX_PORTS 4
 
 struct ucs_tel_stat {

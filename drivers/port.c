@@ -20,6 +20,9 @@
 #define TX_MBUFS 16383
 #define MBUF_CACHE 256
 #define TX_BURST 64
+#define RX_BURST 64
+/* What one burst can become after faults: duplicates and released frames. */
+#define RX_FAULTED (2 * RX_BURST + UCS_FAULT_HOLD_MAX)
 #define MAX_EAL_ARGS 64
 
 struct ucs_port {
@@ -33,6 +36,9 @@ struct ucs_port {
     uint64_t rx_frames, tx_frames, tx_backlogged, tx_alloc_failed;
     struct ucs_fault *fault;
     struct ucs_capture *capture;
+    /* Frames the faults let through that the caller had no room for yet. */
+    struct rte_mbuf *faulted[RX_FAULTED];
+    unsigned faulted_at, faulted_n;
     char name[RTE_DEV_NAME_MAX_LEN];
     /* The device this port's probe made (a vdev from devargs): removed when
      * the port closes, so that a later open (a stack created again after a
@@ -103,7 +109,7 @@ static int port_setup(struct ucs_port *p, const struct ucs_port_params *params, 
     conf.txmode.offloads = info.tx_offload_capa & (RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM);
     conf.intr_conf.lsc = 0;
 
-    p->rx_pool = pool_create("rx", p->id, RX_MBUFS, params->scratch_size, socket);
+    p->rx_pool = pool_create("rx", p->id, params->rx_mbufs ? params->rx_mbufs : RX_MBUFS, params->scratch_size, socket);
     p->tx_pool = pool_create("tx", p->id, TX_MBUFS, 0, socket);
     if (!p->rx_pool || !p->tx_pool) {
         snprintf(err, errlen, "port %s: mbuf pools on node %d: %s", p->name, socket, rte_strerror(rte_errno));
@@ -179,6 +185,8 @@ void ucs_port_close(struct ucs_port *p)
         return;
     ucs_capture_destroy(p->capture);
     ucs_fault_destroy(p->fault);
+    for (unsigned i = p->faulted_at; i < p->faulted_n; i++)
+        rte_pktmbuf_free(p->faulted[i]);
     if (p->backlog) {
         for (uint32_t i = 0; i < p->count; i++)
             rte_pktmbuf_free(p->backlog[(p->head + i) & (p->backlog_cap - 1)]);
@@ -227,6 +235,12 @@ void ucs_port_get_stats(const struct ucs_port *p, struct ucs_port_stats *s)
         ucs_fault_get_stats(p->fault, &s->faults);
 }
 
+void ucs_port_rx_mbufs(const struct ucs_port *p, unsigned *free, unsigned *total)
+{
+    *free = rte_mempool_avail_count(p->rx_pool);
+    *total = p->rx_pool->size;
+}
+
 bool ucs_port_link_up(struct ucs_port *p)
 {
     struct rte_eth_link link;
@@ -238,21 +252,36 @@ struct ucs_capture *ucs_port_capture(struct ucs_port *p)
     return p->capture;
 }
 
+/* A burst through the faults can yield more frames than it took in
+ * (duplicates, frames held back earlier): they wait in p->faulted and go to
+ * the caller max at a time, however small max is. */
+static unsigned rx_faulted(struct ucs_port *p, struct rte_mbuf **m, unsigned max)
+{
+    unsigned n;
+
+    if (p->faulted_at == p->faulted_n) {
+        struct rte_mbuf *burst[RX_BURST];
+        n = rte_eth_rx_burst(p->id, 0, burst, RX_BURST);
+        p->faulted_n = ucs_fault_apply(p->fault, burst, n, p->faulted);
+        p->faulted_at = 0;
+    }
+    n = RTE_MIN(max, p->faulted_n - p->faulted_at);
+    memcpy(m, &p->faulted[p->faulted_at], n * sizeof(*m));
+    p->faulted_at += n;
+    return n;
+}
+
 unsigned ucs_port_rx(struct ucs_port *p, struct ucs_rx_frame *frames, unsigned max)
 {
-    struct rte_mbuf *m[64], *burst[64];
+    struct rte_mbuf *m[RX_BURST];
     unsigned n, kept = 0;
 
     if (max > RTE_DIM(m))
         max = RTE_DIM(m);
-    if (p->fault) {
-        /* Duplicates and released frames must fit the caller's array too. */
-        unsigned want = (max - UCS_FAULT_HOLD_MAX) / 2;
-        n = rte_eth_rx_burst(p->id, 0, burst, (uint16_t)want);
-        n = ucs_fault_apply(p->fault, burst, n, m);
-    } else {
+    if (p->fault)
+        n = rx_faulted(p, m, max);
+    else
         n = rte_eth_rx_burst(p->id, 0, m, (uint16_t)max);
-    }
     if (p->capture)
         ucs_capture_rx(p->capture, m, n);
     for (unsigned i = 0; i < n; i++) {

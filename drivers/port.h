@@ -23,6 +23,7 @@ void ucs_dpdk_cleanup(void);
 struct ucs_port_params {
     const char *devargs;   /* a PCI address or a vdev string such as "net_tap0,iface=x" */
     uint16_t mtu;          /* 0: keep the port's own */
+    uint32_t rx_mbufs;     /* 0: the default */
     uint16_t scratch_size; /* bytes the stack may use beside each received frame */
     const struct ucs_fault_params *fault; /* NULL: received frames arrive as sent */
     const char *capture_path; /* NULL or "": no capture; else pcapng, started at once */
@@ -58,6 +59,8 @@ void ucs_port_get_stats(const struct ucs_port *port, struct ucs_port_stats *stat
 bool ucs_port_link_up(struct ucs_port *port);
 /* The port's capture (NULL when none was configured). */
 struct ucs_capture *ucs_port_capture(struct ucs_port *port);
+/* The receive buffers free now, and how many there are. */
+void ucs_port_rx_mbufs(const struct ucs_port *port, unsigned *free, unsigned *total);
 
 /* A received frame. The stack owns it until it calls ucs_frame_free(handle);
  * scratch is scratch_size bytes private to the stack for the frame's lifetime. */
@@ -67,7 +70,8 @@ struct ucs_rx_frame {
     void *scratch;
     void *handle;
 };
-/* With faults configured, max must be at least UCS_FAULT_HOLD_MAX + 2. */
+/* Fills at most max frames (any max; a port with faults keeps the rest for the
+ * next call). */
 unsigned ucs_port_rx(struct ucs_port *port, struct ucs_rx_frame *frames, unsigned max);
 void ucs_frame_free(void *handle);
 

@@ -3,6 +3,9 @@
 #include "cred_option.h"
 #include "sock.h"
 
+#include "../stack/rx_pressure.h"
+#include "../stack/syn_cookie.h"
+
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/tcp.h"
 
@@ -10,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* SOMAXCONN, as Linux: ucs_listen() honours a backlog up to it. */
 #define ACCEPTQ_MAX 4096
 
 /* Polls the stack until ready(s) holds or the deadline passes (EAGAIN). */
@@ -61,6 +65,15 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         tcp_recved(pcb, p->tot_len);
         pbuf_free(p);
         return ERR_OK;
+    }
+    if (ucs_rx_pressure()) {
+        /* receive buffers are short: the data moves to the heap (rx_pressure.c) */
+        struct pbuf *q = pbuf_clone(PBUF_RAW, PBUF_RAM, p);
+        if (q) {
+            pbuf_free(p);
+            p = q;
+            ucs_rx_pressure_copied();
+        }
     }
     s->u.tcp.rx_bytes += p->tot_len;
     for (last = p; last->next; last = last->next)
@@ -139,10 +152,11 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     s->cred = ucs_cred_hold(l->cred);
     s->peer_cred = cred_option_take_pending(pcb);
     attach(s, pcb);
-    tcp_backlog_delayed(pcb);
     tail = (l->u.tcp.acceptq_head + l->u.tcp.acceptq_len) % l->u.tcp.backlog;
     l->u.tcp.acceptq[tail] = s;
     l->u.tcp.acceptq_len++;
+    /* The accept queue is ours; lwIP's SYN queue counts half-open ones only. */
+    ucs_syn_set_accept_queued(l->u.tcp.pcb, (unsigned)l->u.tcp.acceptq_len);
     sock_wake(l);
     return ERR_OK;
 }
@@ -241,7 +255,7 @@ static int stream_listen(struct ucs_sock *s, int backlog)
         return sock_fail(ENOBUFS);
     if (s->u.tcp.pcb->local_port == 0 && s->family == AF_INET6 && !s->v6only)
         tcp_bind(s->u.tcp.pcb, IP_ANY_TYPE, 0);
-    lpcb = tcp_listen_with_backlog_and_err(s->u.tcp.pcb, (u8_t)(backlog > 255 ? 255 : backlog), &e);
+    lpcb = tcp_listen_with_backlog_and_err(s->u.tcp.pcb, (u16_t)backlog, &e);
     if (!lpcb) {
         free(s->u.tcp.acceptq);
         s->u.tcp.acceptq = NULL;
@@ -278,10 +292,10 @@ static int stream_accept(struct ucs_sock *s, struct sockaddr *addr, socklen_t *l
     c = s->u.tcp.acceptq[s->u.tcp.acceptq_head];
     s->u.tcp.acceptq_head = (s->u.tcp.acceptq_head + 1) % s->u.tcp.backlog;
     s->u.tcp.acceptq_len--;
+    ucs_syn_set_accept_queued(s->u.tcp.pcb, (unsigned)s->u.tcp.acceptq_len);
     c->nonblock = flags & SOCK_NONBLOCK;
     c->cloexec = flags & SOCK_CLOEXEC;
     if (c->u.tcp.pcb) {
-        tcp_backlog_accepted(c->u.tcp.pcb);
         addr_to_sockaddr(c->family, &c->u.tcp.pcb->remote_ip, c->u.tcp.pcb->remote_port, addr, len);
     } else {
         addr_to_sockaddr(c->family, IP_ANY_TYPE, 0, addr, len);

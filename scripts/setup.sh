@@ -6,7 +6,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(meson ninja-build pkg-config gcc g++ make dpkg-dev libdpdk-dev dpdk dpdk-dev
           libnuma-dev libgtest-dev nlohmann-json3-dev iproute2 iputils-ping netcat-openbsd
-          curl wrk util-linux patch valgrind clang-14 libclang-rt-14-dev llvm-14
+          curl wrk apache2-utils util-linux patch valgrind clang-14 libclang-rt-14-dev llvm-14
           gnuplot-nox groff-base man-db binutils tshark)
 
 missing=()

@@ -136,6 +136,16 @@ static const char *apply(struct ucs_config *cfg, const char *key, char *value)
         port->mtu = (uint16_t)v;
         return NULL;
     }
+    if (!strcmp(key, "rx_mbufs")) {
+        char *end;
+        long v;
+        errno = 0;
+        v = strtol(value, &end, 10);
+        if (errno || *end || end == value || v < 1535 || v > 1048575)
+            return "rx_mbufs wants a number from 1535 to 1048575";
+        port->rx_mbufs = (uint32_t)v;
+        return NULL;
+    }
     if (!strcmp(key, "host_local"))
         return parse_bool(value, &port->host_local) ? "host_local wants yes or no" : NULL;
     if (!strcmp(key, "attest"))

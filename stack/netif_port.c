@@ -9,6 +9,7 @@
 #include "links.h"
 #include "route.h"
 #include "attest.h"
+#include "rx_pressure.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,8 +101,8 @@ struct ucs_port *port_netif_open_port(const struct ucs_port_config *cfg, char *e
     struct ucs_fault_params fault = {cfg->fault.loss, cfg->fault.reorder, cfg->fault.duplicate, cfg->fault.corrupt,
                                      cfg->fault.seed};
     struct ucs_port_params params = {
-        .devargs = cfg->devargs, .mtu = cfg->mtu, .scratch_size = sizeof(struct rx_pbuf), .fault = &fault,
-        .capture_path = cfg->capture_path};
+        .devargs = cfg->devargs, .mtu = cfg->mtu, .rx_mbufs = cfg->rx_mbufs, .scratch_size = sizeof(struct rx_pbuf),
+        .fault = &fault, .capture_path = cfg->capture_path};
     return ucs_port_open(&params, err, errlen);
 }
 
@@ -179,6 +180,11 @@ unsigned port_netif_rx(struct port_netif *pn)
         p = pbuf_alloced_custom(PBUF_RAW, frames[i].len, PBUF_REF, &r->pc, frames[i].data, frames[i].len);
         if (pn->netif.input(p, &pn->netif) != ERR_OK)
             pbuf_free(p);
+    }
+    if (n) {
+        unsigned free, total;
+        ucs_port_rx_mbufs(pn->port, &free, &total);
+        ucs_rx_pressure_check(free, total);
     }
     return n;
 }

@@ -12,6 +12,9 @@
 #include "tcp_guard.h"
 #include "tcp_options.h"
 #include "tcp_timer_list.h"
+#include "tcp_timewait.h"
+#include "syn_cookie.h"
+#include "rx_pressure.h"
 #include "telemetry.h"
 #include "attest.h"
 #include "cred_table.h"
@@ -209,6 +212,9 @@ void ucs_stack_get_stats(const struct ucs_stack *s, struct ucs_stack_stats *out)
     struct ucs_tcpopt_stats opt;
     struct ucs_tcp_guard_stats guard;
     struct ucs_tcp_timer_stats timers;
+    struct ucs_tcp_timewait_stats tw;
+    struct ucs_syn_stats syn;
+    struct ucs_rx_pressure_stats rxp;
     struct ucs_attest_stats as;
     uint64_t dropped;
 
@@ -248,6 +254,20 @@ void ucs_stack_get_stats(const struct ucs_stack *s, struct ucs_stack_stats *out)
     ucs_tcp_timer_get_stats(&timers);
     out->tcp_timer_due = (uint32_t)timers.due;
     out->tcp_timer_visits = timers.visits + timers.timewait_visits;
+    ucs_tcp_timewait_get_stats(&tw);
+    out->tcp_timewait_reopened = tw.reopened;
+    out->tcp_timewait_old_syn = tw.old_syn;
+    out->tcp_timewait_paws_syn = tw.paws_syn;
+    ucs_syn_get_stats(&syn);
+    out->tcp_syn_cookies_sent = syn.cookies_sent;
+    out->tcp_syn_cookies_accepted = syn.cookies_accepted;
+    out->tcp_syn_cookies_rejected = syn.cookies_rejected;
+    out->tcp_syn_queue_full = syn.syn_queue_full;
+    out->tcp_accept_queue_full = syn.accept_queue_full;
+    ucs_rx_pressure_get_stats(&rxp);
+    out->rx_pressure = rxp.events;
+    out->rx_ooseq_shed = rxp.ooseq_shed;
+    out->rx_copied = rxp.copied;
     ucs_tcpopt_get_stats(&opt);
     out->tcpopt_malformed = opt.malformed;
     out->tcpopt_unknown = opt.unknown_exid;

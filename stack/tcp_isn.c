@@ -16,6 +16,11 @@ u32_t ucs_hook_tcp_isn(const ip_addr_t *local_ip, u16_t local_port, const ip_add
     uint8_t tuple[2 * 16 + 4];
     struct timespec now;
     size_t alen = IP_IS_V6(local_ip) ? 16 : 4;
+    u32_t isn;
+
+    /* A SYN that ended a TIME-WAIT pcb: past the old connection (tcp_timewait.c). */
+    if (ucs_tcp_timewait_isn(local_ip, local_port, remote_ip, remote_port, &isn))
+        return isn;
 
     if (!isn_secret_ready) {
         ucs_random_bytes(isn_secret, sizeof(isn_secret));

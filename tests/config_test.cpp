@@ -168,6 +168,20 @@ TEST(ConfigParse, PrefixAndMtuBoundsAccepted)
     EXPECT_EQ(9000, cfg.ports[1].mtu);
 }
 
+TEST(ConfigParse, RxMbufsBounds)
+{
+    struct ucs_config cfg;
+    char err[256] = "";
+    ASSERT_EQ(0, ucs_config_parse("port = a\nrx_mbufs = 2047\nport = b\n", &cfg, err, sizeof(err))) << err;
+    EXPECT_EQ(2047u, cfg.ports[0].rx_mbufs);
+    EXPECT_EQ(0u, cfg.ports[1].rx_mbufs); // the default
+    for (const char *bad : {"1534", "1048576", "x", "-1", ""}) {
+        std::string text = std::string("port = a\nrx_mbufs = ") + bad + "\n";
+        EXPECT_EQ(-1, ucs_config_parse(text.c_str(), &cfg, err, sizeof(err))) << bad;
+        EXPECT_NE(std::string(err).find("rx_mbufs"), std::string::npos) << err;
+    }
+}
+
 TEST(ConfigParse, HostLocalSpellings)
 {
     const struct {

@@ -43,6 +43,7 @@ inline const char *const kKernelV6 = "fd75:6374::1";
 inline const int kKernelTimeoutMs = 10000; // SO_RCVTIMEO/SO_SNDTIMEO of every kernel socket
 
 inline std::string skip_reason;        // why every test skips, when it does
+inline std::string extra_port_config;  // more lines for the tap port (a test program's main sets it)
 inline cpu_set_t all_cpus;             // before EAL pins the main thread to its lcore
 inline std::atomic<int> sigpipes{0};   // the stack must never raise SIGPIPE
 
@@ -390,7 +391,7 @@ class KernelPeerEnvironment : public ::testing::Environment {
         prefix_ = "ucs-test-kpeer-" + std::to_string(getpid());
         std::string text = "eal = --no-huge -m 512 --no-pci --no-shconf --no-telemetry --log-level=warning -l 1 "
                            "--file-prefix=" + prefix_ + "\nport = net_tap0,iface=ucstap0\n"
-                           "ipv4 = 198.18.2.2/24\nipv6 = fd75:6374::2/64\n";
+                           "ipv4 = 198.18.2.2/24\nipv6 = fd75:6374::2/64\n" + extra_port_config;
         struct ucs_config cfg;
         char err[256];
         ASSERT_EQ(ucs_config_parse(text.c_str(), &cfg, err, sizeof(err)), 0) << err;

@@ -5,16 +5,27 @@
  *
  *   ucs-conns --config FILE --serve PORT --ports K --expect N
  *   ucs-conns --config FILE --connect ADDR,PORT --ports K --count N [--window W]
+ *   ucs-conns --config FILE --serve PORT --expect N --server-closes
+ *   ucs-conns --config FILE --connect ADDR,PORT --count N --sequential [--source-ports K]
  *
  * The server listens on ports PORT..PORT+K-1 (more than 32,768 connections
  * from one client address need several server ports); client connection i
  * goes to PORT + i % K. At most W connects, requests or closes are in flight
- * at a time (default 200 per server port: lwIP keeps at most 255 half-open
- * or unaccepted connections per listener and drops SYNs beyond). Lines, in order:
+ * at a time (default 200 per server port, well within a listener's SYN queue
+ * and its 4,096-connection accept queue). Lines, in order:
  *   server: "ready", "idle conns=N ...", "drained ...", then at the end "stats ..."
  *   client: "established n=N seconds=S conn_per_s=R peer_creds=N", "idle conns=N ...",
  *           "exercised n=N ok=N seconds=S", "closed n=N eofs=N seconds=S",
  *           then, once its standard input closes, "stats ..."
+ * With --sequential the client opens one connection at a time (connect,
+ * request, answer, the server's close, close) N times, on port PORT only,
+ * and says "sequential n=N ok=N failed=F seconds=S conn_per_s=R rto=T";
+ * the server, with --server-closes, closes each connection once it has
+ * answered, so its side holds the TIME-WAIT pcbs and the client's ports come
+ * round again while their 4-tuples are still in TIME-WAIT there (after
+ * 32,768 connections, or after K with --source-ports K: connection i is then
+ * bound to port 40000 + i % K); its "drained" line then comes when all N
+ * are closed.
  * The request is 32 bytes (magic, index, nonce, index ^ nonce); the answer is
  * the request with every bit flipped. Both sides check every byte.
  */
@@ -39,6 +50,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #define MAGIC 0x314e4e4f43534355ull /* "UCSCONN1" */
@@ -142,11 +154,13 @@ static void print_stats(struct ucs_stack *stack, const struct mem_snap *base, ui
     ucs_tcp_index_get_stats(&ix);
     mem_snap(&now);
     printf("stats active=%u time_wait=%u pcbs_used=%u sockets_open=%u lwip_heap_delta=%.0f mbufs_free_delta=%.0f "
-           "tcp_drops=%llu ip_drops=%llu index_lookups=%llu index_compared=%llu tcp_seg_exhausted=%u\n",
+           "tcp_drops=%llu ip_drops=%llu index_lookups=%llu index_compared=%llu tcp_seg_exhausted=%u tw_reopened=%llu "
+           "tw_old_syn=%llu\n",
            count_list(tcp_active_pcbs), count_list(tcp_tw_pcbs), (unsigned)memp_pools[MEMP_TCP_PCB]->stats->used,
            open_sockets, now.lwip_heap - base->lwip_heap, now.mbufs_free - base->mbufs_free,
            (unsigned long long)s.tcp_drops, (unsigned long long)s.ip_drops, (unsigned long long)ix.lookups,
-           (unsigned long long)ix.compared, (unsigned)memp_pools[MEMP_TCP_SEG]->stats->err);
+           (unsigned long long)ix.compared, (unsigned)memp_pools[MEMP_TCP_SEG]->stats->err,
+           (unsigned long long)s.tcp_timewait_reopened, (unsigned long long)s.tcp_timewait_old_syn);
 }
 
 /* Whether the peer's credential came with the connection. */
@@ -209,7 +223,7 @@ static void flip(uint8_t *msg)
         msg[i] = (uint8_t)~msg[i];
 }
 
-static int serve(struct ucs_stack *stack, int port, int nports, uint32_t expect)
+static int serve(struct ucs_stack *stack, int port, int nports, uint32_t expect, bool server_closes)
 {
     struct epoll_event evs[MAX_EVENTS];
     struct mem_snap base;
@@ -277,6 +291,10 @@ static int serve(struct ucs_stack *stack, int port, int nports, uint32_t expect)
                 }
                 served += s > 0;
                 bad += s < 0;
+                if (s > 0 && server_closes) {
+                    r = -1;
+                    break;
+                }
             }
             if (r < 0) {
                 bad += r == -2;
@@ -293,7 +311,7 @@ static int serve(struct ucs_stack *stack, int port, int nports, uint32_t expect)
         if (!drained_said && closed == expect) {
             struct ucs_tcp_index_stats ix;
             ucs_tcp_index_get_stats(&ix);
-            if (ix.indexed == 0) {
+            if (ix.indexed == 0 || server_closes) {
                 printf("drained accepted=%u served=%u closed=%u bad=%u peer_creds=%u\n", accepted, served, closed, bad,
                        creds);
                 drained_said = true;
@@ -430,13 +448,82 @@ static int client(struct ucs_stack *stack, struct target *t, int nports, uint32_
     return 0;
 }
 
+/* One connection at a time: connect, request, answer, the server's close,
+ * close. The socket is blocking: each call runs the stack while it waits. */
+static int sequential(struct ucs_stack *stack, struct target *t, uint32_t count, uint32_t source_ports)
+{
+    uint64_t nonce = ((uint64_t)getpid() << 32) ^ (uint64_t)(tool_now() * 1e6);
+    uint32_t ok = 0, failed = 0;
+    struct ucs_stack_stats before, after;
+    struct timeval tv = {10, 0};
+
+    if (ucs_drive_ping(stack, &t->ss, 5000) < 0) {
+        printf("ping FAILED\n");
+        return 1;
+    }
+    ucs_stack_get_stats(stack, &before);
+    double t0 = tool_now();
+    for (uint32_t i = 0; i < count; i++) {
+        struct conn c = {.fd = ucs_socket(t->ss.ss_family, SOCK_STREAM, 0)};
+        uint64_t w[4] = {MAGIC, i, nonce, i ^ nonce};
+        char eof;
+        ucs_setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        ucs_setsockopt(c.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        if (source_ports) {
+            struct sockaddr_storage from = t->ss;
+            int one = 1;
+            /* sin_port and sin6_port sit at the same offset; the address: any */
+            if (from.ss_family == AF_INET)
+                ((struct sockaddr_in *)&from)->sin_addr.s_addr = INADDR_ANY;
+            else
+                ((struct sockaddr_in6 *)&from)->sin6_addr = in6addr_any;
+            ((struct sockaddr_in *)&from)->sin_port = htons((uint16_t)(40000 + i % source_ports));
+            ucs_setsockopt(c.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+            if (ucs_bind(c.fd, (struct sockaddr *)&from, t->len) != 0) {
+                if (!failed++)
+                    printf("bind %u FAILED: %s\n", i, strerror(errno));
+                ucs_close(c.fd);
+                continue;
+            }
+        }
+        if (ucs_connect(c.fd, (struct sockaddr *)&t->ss, t->len) != 0 || ucs_send(c.fd, w, MSG, 0) != MSG) {
+            if (!failed++)
+                printf("connection %u FAILED: %s\n", i, strerror(errno));
+            ucs_close(c.fd);
+            continue;
+        }
+        int r = read_msg(&c); /* blocking: 0 only when SO_RCVTIMEO passed */
+        flip((uint8_t *)w);
+        if (r == 1 && memcmp(w, c.buf, MSG) == 0 && ucs_recv(c.fd, &eof, 1, 0) == 0) {
+            ok++;
+        } else if (!failed++) {
+            printf("connection %u FAILED: answer %d, %s\n", i, r, strerror(errno));
+        }
+        ucs_close(c.fd);
+    }
+    double secs = tool_now() - t0;
+    ucs_stack_get_stats(stack, &after);
+    printf("sequential n=%u ok=%u failed=%u seconds=%.3f conn_per_s=%.0f rto=%llu\n", count, ok, failed, secs,
+           secs > 0 ? ok / secs : 0.0, (unsigned long long)(after.tcp_rto - before.tcp_rto));
+    wait_stdin_closed(stack);
+    return failed ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},  {"serve", required_argument, NULL, 's'},
-        {"connect", required_argument, NULL, 'C'}, {"ports", required_argument, NULL, 'k'},
-        {"expect", required_argument, NULL, 'e'},  {"count", required_argument, NULL, 'n'},
-        {"window", required_argument, NULL, 'w'},  {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"serve", required_argument, NULL, 's'},
+                                         {"connect", required_argument, NULL, 'C'},
+                                         {"ports", required_argument, NULL, 'k'},
+                                         {"expect", required_argument, NULL, 'e'},
+                                         {"count", required_argument, NULL, 'n'},
+                                         {"window", required_argument, NULL, 'w'},
+                                         {"sequential", no_argument, NULL, 'S'},
+                                         {"server-closes", no_argument, NULL, 'X'},
+                                         {"source-ports", required_argument, NULL, 'P'},
+                                         {NULL, 0, NULL, 0}};
+    uint32_t source_ports = 0;
+    bool seq = false, server_closes = false;
     const char *config = NULL;
     char *peer = NULL, err[256];
     int port = 0, nports = 1, opt, rc;
@@ -467,15 +554,24 @@ int main(int argc, char **argv)
         case 'w':
             window = (uint32_t)strtoul(optarg, NULL, 10);
             break;
+        case 'S':
+            seq = true;
+            break;
+        case 'X':
+            server_closes = true;
+            break;
+        case 'P':
+            source_ports = (uint32_t)strtoul(optarg, NULL, 10);
+            break;
         default:
             return 2;
         }
     }
     if (!window)
-        window = 200 * (uint32_t)nports; /* lwIP holds at most 255 connections per listener until accepted */
+        window = 200 * (uint32_t)nports;
     if (!config || !count || nports < 1 || nports > 64 || (!port == !peer)) {
-        fprintf(stderr, "usage: ucs-conns --config FILE (--serve PORT --expect N | --connect ADDR,PORT --count N "
-                        "[--window W]) [--ports K]\n");
+        fprintf(stderr, "usage: ucs-conns --config FILE (--serve PORT --expect N [--server-closes] | --connect "
+                        "ADDR,PORT --count N [--window W | --sequential]) [--ports K]\n");
         return 2;
     }
     if (ucs_config_load(config, &cfg, err, sizeof(err)) != 0 || !(stack = ucs_stack_create(&cfg, err, sizeof(err)))) {
@@ -483,7 +579,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (port) {
-        rc = serve(stack, port, nports, count);
+        rc = serve(stack, port, nports, count, server_closes);
     } else {
         struct target t[64];
         double deadline = tool_now() + 30;
@@ -499,7 +595,7 @@ int main(int argc, char **argv)
         }
         while (!ucs_stack_links_up(stack) && tool_now() < deadline)
             ucs_stack_poll(stack);
-        rc = client(stack, t, nports, count, window);
+        rc = seq ? sequential(stack, t, count, source_ports) : client(stack, t, nports, count, window);
     }
     ucs_stack_destroy(stack);
     free(conns);

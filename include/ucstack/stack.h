@@ -32,6 +32,7 @@ struct ucs_port_config {
     uint8_t ipv6_prefix;
     struct in_addr gateway;
     uint16_t mtu;           /* 0: the port's own */
+    uint32_t rx_mbufs;      /* receive buffers (0: 16,383) */
     bool host_local;        /* a link to another ucstack instance on this machine */
     /* The AF_UNIX socket where a host-local link's two ends attest each other
      * ("" none: the link then carries no credentials); this end listens on it
@@ -56,9 +57,10 @@ struct ucs_config {
 
 /*
  * Parses "key = value" lines ('#' starts a comment). Keys: eal, telemetry
- * (yes or no), port, ipv4, ipv6, gateway, mtu, host_local, attest ("listen
- * PATH" or "connect PATH"), fault, capture (a pcapng file). Each "port" line
- * starts a new port; the keys after it describe that port. "fault = loss=0.01,reorder=1%,dup=0.001,corrupt=0.001,seed=42" injects
+ * (yes or no), port, ipv4, ipv6, gateway, mtu, rx_mbufs, host_local, attest
+ * ("listen PATH" or "connect PATH"), fault, capture (a pcapng file). Each
+ * "port" line starts a new port; the keys after it describe that port.
+ * "fault = loss=0.01,reorder=1%,dup=0.001,corrupt=0.001,seed=42" injects
  * faults into what the port receives (any subset; a rate is a fraction or a
  * percentage). Returns 0, or -1 with a message naming the line in err.
  */
@@ -114,6 +116,21 @@ struct ucs_stack_stats {
      * (active connections and TIME-WAIT ones, all passes so far). */
     uint32_t tcp_timer_due;
     uint64_t tcp_timer_visits;
+    /* A SYN for a 4-tuple in TIME-WAIT: opened a new connection at once
+     * (RFC 6191), or refused as a possible old duplicate (neither its
+     * sequence number nor its timestamp newer; or its timestamp older: PAWS). */
+    uint64_t tcp_timewait_reopened, tcp_timewait_old_syn, tcp_timewait_paws_syn;
+    /* Listeners: SYN-ACKs sent with a SYN cookie (the SYN queue was full),
+     * ACKs whose cookie opened a connection, ACKs with no valid cookie while
+     * cookies were out (reset, as any stray ACK); SYNs dropped because a
+     * host-local link's SYN queue was full; SYNs and final ACKs dropped
+     * because the accept queue was full. */
+    uint64_t tcp_syn_cookies_sent, tcp_syn_cookies_accepted, tcp_syn_cookies_rejected, tcp_syn_queue_full,
+        tcp_accept_queue_full;
+    /* Receive buffers running short (fewer than 1/8 of a port's free):
+     * times it happened, out-of-order segments dropped to free them, and
+     * in-order data copied out of them into the heap while it lasted. */
+    uint64_t rx_pressure, rx_ooseq_shed, rx_copied;
     int numa_node, cpu;
 };
 void ucs_stack_get_stats(const struct ucs_stack *stack, struct ucs_stack_stats *stats);

@@ -46,6 +46,8 @@ u32_t sys_now(void) { return 0; }
 uint32_t ucs_random32(void) { return 0; }
 void ucs_random_bytes(void *buf, size_t len) { memset(buf, 0, len); }
 u32_t ucs_hook_tcp_isn(const ip_addr_t *l, u16_t lp, const ip_addr_t *r, u16_t rp) { return 0; }
+/* stack/syn_cookie.c asks (netif_port.c is not linked) */
+bool ucs_netif_is_host_local(const struct netif *netif) { return netif == NULL; }
 err_t ucs_hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len, u8_t *opt2,
                             struct pbuf *p)
 {
