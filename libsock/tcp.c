@@ -3,8 +3,8 @@
 #include "cred_option.h"
 #include "sock.h"
 
-#include "../stack/rx_pressure.h"
-#include "../stack/syn_cookie.h"
+#include "rx_pressure.h"
+#include "syn_cookie.h"
 
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/tcp.h"
