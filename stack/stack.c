@@ -134,10 +134,11 @@ struct ucs_stack *ucs_stack_create(const struct ucs_config *cfg, char *err, size
         if (!s->ports[i])
             goto fail;
     }
-    /* Peers read the credentials our sockets carry from this table; without it
-     * connections still work, with the peer's credentials unknown. */
+    /* Peers read the credentials our sockets carry from this table (this
+     * thread holds its liveness mark); without it connections still work,
+     * with the peer's credentials unknown. */
     if (ucs_cred_table_open() != 0)
-        fprintf(stderr, "ucstack: no credential table in /dev/shm: peers will not learn credentials\n");
+        fprintf(stderr, "ucstack: no credential table: peers will not learn credentials\n");
     check_links(s);
     current = s;
     owner_thread = true;
@@ -157,6 +158,7 @@ void ucs_stack_poll(struct ucs_stack *s)
     netif_poll_all();
     for (unsigned i = 0; i < s->nports; i++)
         port_netif_tx_flush(s->ports[i]);
+    ucs_cred_table_reap(); /* credentials other threads let go of */
 }
 
 struct ucs_stack *ucs_stack_current(void)

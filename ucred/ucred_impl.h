@@ -17,6 +17,7 @@
 struct ucred_s {
     pid_t pid;
     int pidfd;
+    struct ucs_pidfd *shared_pidfd; /* pidfd's holder when it is shared (a stack peer's), else NULL */
     uid_t ruid, euid, suid;
     gid_t rgid, egid, sgid;
     int ngroups;
@@ -32,8 +33,9 @@ size_t ucred_groups_max(void);
 ucred_t *ucred_alloc(void);
 
 /* Replaces what uc holds (allocating it when *ucp is NULL) with cred and pidfd,
- * which the ucred_t then owns. Returns 0, or -1 with errno EAGAIN or ENOMEM
- * (more groups than a ucred_t holds) and nothing changed, pidfd not taken. */
+ * which the ucred_t then owns; with pidfd -1, the pidfd cred shares (a peer's:
+ * a reference, no system call), if any. Returns 0, or -1 with errno EAGAIN or
+ * ENOMEM (more groups than a ucred_t holds) and nothing changed, pidfd not taken. */
 int ucred_store(ucred_t **ucp, const struct ucs_cred *cred, int pidfd);
 
 /* All of ucred/'s memory comes from here. NULL with errno EAGAIN, or the error
