@@ -7,8 +7,9 @@
  *   ucs-local --connect PATH [--mode echo|stream|hold] [--kernel]
  *
  * The listener creates, binds and listens, prints "ready", and only then drops
- * to --drop's identity. Both print "self ..." and "peer ..." lines (what
- * getpeerucred() says). Modes: echo (the connector sends 1 MiB and checks it
+ * to --drop's identity (real and effective: its saved uid stays 0, so it may
+ * still vouch for its root creation-time credential). Both print "self ..."
+ * and "peer ..." lines (what getpeerucred() says). Modes: echo (the connector sends 1 MiB and checks it
  * comes back), sink (the listener reads until EOF or an error and prints
  * "end ..."), stream (the connector writes until it fails), hold (the
  * connector writes 4 KiB, prints "held" and waits to be killed, reading
@@ -93,7 +94,7 @@ static int drop_to(const char *spec)
         if (n == MAX_GROUPS)
             break;
     }
-    return setgroups(n, groups) || setresgid(gid, gid, gid) || setresuid(uid, uid, uid) ? -1 : 0;
+    return setgroups(n, groups) || setresgid(gid, gid, gid) || setresuid(uid, uid, 0) ? -1 : 0;
 }
 
 static unsigned char pattern(size_t i)
