@@ -6,6 +6,7 @@
 
 #include "../ucred/ucred_testing.h"
 extern "C" {
+#include "../libsock/local_ring.h"
 #include "../ucred/attest.h"
 #include "../ucred/attested.h"
 #include "../ucred/cred.h"
@@ -34,6 +35,7 @@ extern "C" {
 #include <netinet/in.h>
 #include <poll.h>
 #include <string>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1427,6 +1429,104 @@ TEST(Capture, AForkedChildRecordsItsOwnPid)
         return c && c->pid == getpid() && grandchild.reap() == 0 ? 0 : 1;
     });
     EXPECT_EQ(child.reap(), 0);
+}
+
+} // namespace
+
+namespace {
+
+// ---- local sockets: the same rule, the kernel socket beside each one as the attester ----
+
+#define SA(x) reinterpret_cast<const sockaddr *>(&(x))
+
+// A raw kernel listener as 65534 (no groups, no label from the kernel) takes
+// one offer per lie and, as the acceptor, claims to be itself but with egid 0,
+// with the groups 0,27,4242, or with a label; then honestly. Only the honest
+// claim is believed, and no label the kernel did not give. (Before, only the
+// uids and the pid were compared: 65534 was believed for egid 0, the groups
+// and the label.)
+TEST(LocalCredentials, EveryFieldOfTheAcceptorsClaimIsChecked)
+{
+    REQUIRE_ROOT();
+    const char *forged_label = "system_u:system_r:kernel_t:s0";
+    std::string path = "/tmp/ucred-test-local-" + std::to_string(getpid());
+    sockaddr_un p{};
+    p.sun_family = AF_UNIX;
+    snprintf(p.sun_path, sizeof(p.sun_path), "%s", path.c_str());
+    unlink(path.c_str());
+    Pipe ready;
+    const int lies = 4;
+    Process hostile([&] {
+        if (setgroups(0, nullptr) || setresgid(kNobody, kNobody, kNobody) || setresuid(kNobody, kNobody, kNobody))
+            return 1;
+        Fd l(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        if (bind(l.get(), SA(p), sizeof(p)) || listen(l.get(), 4) || !write_all(ready.write_end.get(), "r", 1))
+            return 1;
+        for (int i = 0; i < lies; i++) {
+            Fd k(accept(l.get(), nullptr, nullptr));
+            char o[16], ctl[CMSG_SPACE(sizeof(int))];
+            iovec iov = {o, sizeof(o)};
+            msghdr m{};
+            m.msg_iov = &iov;
+            m.msg_iovlen = 1;
+            m.msg_control = ctl;
+            m.msg_controllen = sizeof(ctl);
+            if (recvmsg(k.get(), &m, 0) != 16 || !CMSG_FIRSTHDR(&m))
+                return 1;
+            int fd;
+            memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof(fd));
+            auto *shm =
+                static_cast<local_shm *>(mmap(nullptr, sizeof(local_shm), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+            if (shm == MAP_FAILED)
+                return 1;
+            ucs_cred_claim &c = shm->claim[1];
+            memset(&c, 0, sizeof(c));
+            c.pid = (uint32_t)getpid();
+            c.ruid = c.euid = c.suid = c.rgid = c.egid = c.sgid = kNobody;
+            if (i == 0)
+                c.egid = 0;
+            if (i == 1) {
+                c.ngroups = 3;
+                c.groups[0] = 0, c.groups[1] = 27, c.groups[2] = 4242;
+            }
+            if (i == 2)
+                snprintf(c.label, sizeof(c.label), "%s", forged_label);
+            __atomic_store_n(&shm->accepted, LOCAL_ACCEPTED, __ATOMIC_RELEASE);
+            if (send(k.get(), "", 1, 0) != 1)
+                return 1;
+            char b;
+            while (recv(k.get(), &b, 1, 0) > 0)
+                ;
+        }
+        return 0;
+    });
+    ready.write_end.reset();
+    char r;
+    ASSERT_EQ(read(ready.read_end.get(), &r, 1), 1);
+    ucs_cred_option_stats before, after;
+    ucs_get_cred_option_stats(&before);
+    for (int i = 0; i < lies; i++) {
+        int c = ucs_socket(UCS_AF_LOCAL, SOCK_STREAM, 0);
+        ASSERT_EQ(ucs_connect(c, SA(p), sizeof(p)), 0) << strerror(errno);
+        Ucred uc;
+        int rc = getpeerucred(c, &uc.uc);
+        if (i < 2) {
+            EXPECT_EQ(rc, -1) << (i == 0 ? "65534 believed for egid 0" : "65534 believed for groups 0,27,4242");
+            EXPECT_EQ(errno, EINVAL);
+        } else if (i == 2 && rc == 0) {
+            EXPECT_EQ(ucred_getlabel(uc.uc), nullptr) << "believed a label the kernel did not give";
+        } else if (i == 3) {
+            ASSERT_EQ(rc, 0) << strerror(errno);
+            EXPECT_EQ(ucred_getegid(uc.uc), kNobody);
+            EXPECT_EQ(ucred_getpid(uc.uc), hostile.pid());
+            EXPECT_EQ(groups_of(uc.uc), std::vector<gid_t>{});
+        }
+        ucs_close(c);
+    }
+    ucs_get_cred_option_stats(&after);
+    EXPECT_GE(after.local_untrusted - before.local_untrusted, 2u) << "the lies were not counted";
+    EXPECT_EQ(hostile.reap(), 0);
+    unlink(path.c_str());
 }
 
 } // namespace
