@@ -1360,9 +1360,10 @@ TEST(CredTable, TheLivenessMarkFollowsItsThreadNotForks)
     ucs_cred_release(mine);
     ucs_cred_table_close();
 
+    ucs_cred *theirs = labelled_cred("thread");
     std::thread maker([&] {
         ucs_cred_table_open();
-        ucs_cred_table_publish(labelled_cred("thread"), &ref);
+        ucs_cred_table_publish(theirs, &ref);
     });
     maker.join();
     {
@@ -1371,6 +1372,7 @@ TEST(CredTable, TheLivenessMarkFollowsItsThreadNotForks)
         EXPECT_EQ(verdict(ref, &seen.peer), "unattested") << "a table whose thread exited is still believed";
     }
     ucs_cred_table_close();
+    ucs_cred_release(theirs);
 }
 
 // Captures, ucred_get(P_MYID) and ucred_free() on another thread while the
