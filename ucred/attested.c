@@ -1,4 +1,8 @@
 /* What the kernel says about a peer process (attested.h). */
+/* memfd_create(), the seals, struct ucred; meson defines it, the fuzz build does not. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include "attested.h"
 #include "ucred_impl.h"
 
@@ -97,7 +101,7 @@ static int read_ids(struct ucs_attested *k)
 
 bool ucs_attested_fresh(struct ucs_attested *k)
 {
-    return now_ms() - k->read_ms <= UCS_ATTESTED_FRESH_MS || read_ids(k) == 0;
+    return now_ms() <= k->read_ms + UCS_ATTESTED_FRESH_MS || read_ids(k) == 0;
 }
 
 bool ucs_attested_root(const struct ucs_attested *k)

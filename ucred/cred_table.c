@@ -1,3 +1,7 @@
+/* memfd_create(), the seals, struct ucred; meson defines it, the fuzz build does not. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include "cred_table.h"
 
 #include "attest.h"
