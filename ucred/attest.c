@@ -1,4 +1,4 @@
-/* SO_PEERCRED's struct ucred, accept4(), POLLRDHUP; meson defines it, the fuzz build does not. */
+/* accept4(); meson defines it, the fuzz build does not. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -15,7 +15,6 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 

@@ -2,9 +2,9 @@
  * Link attestation: which process is at the other end of a host-local cable.
  *
  * The two stack instances meet on an AF_UNIX socket (one listens, the other
- * connects) and the kernel tells each who the other is: SO_PEERCRED (pid, uid,
- * gid) and SO_PEERPIDFD (a pidfd, so the attestation dies with that process and
- * never passes to a later process with the same pid). That alone says nothing
+ * connects) and the kernel tells each who the other is (attested.h: pid,
+ * pidfd, groups, label, its ids read live; the pidfd makes the attestation die
+ * with that process, never passing to a later process with the same pid). That alone says nothing
  * about the cable, so each side sends a fresh random nonce over the socket and
  * its peer must send it back across the cable, in a frame of its own: only the
  * process that holds the socket knows the nonce, so a nonce coming back on the
