@@ -9,13 +9,10 @@ client_uid=65534
 dir=$(mktemp -d /tmp/ucstack-demo-XXXXXX)
 chmod 755 "$dir"
 server_pid=""
-cred_pids=""
 cleanup() {
     [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
     rm -rf "$dir"
     rmdir "/var/run/dpdk/ucs-demo-$$-s" 2>/dev/null || true
-    # The credential server dropped its privileges and cannot remove these itself.
-    for pid in $cred_pids; do rm -f "/dev/shm/ucstack-cred-$pid"; done
 }
 trap cleanup EXIT
 
@@ -83,7 +80,7 @@ echo "  server counters: $(grep '^stats' "$dir/server.out" | sed 's/^stats //')"
 whoami="$(cd "$build" && pwd)/tests/ucs-whoami"
 rm -f "$dir/cable.sock"
 echo
-echo "credentials: the server (uid $(id -u)) listens, then drops to uid 1000 with groups 1000,4242;"
+echo "credentials: the server (uid $(id -u)) listens, then drops to uid 1000 with groups 1000,4242 (saved uid 0);"
 echo "             the client connects as uid $client_uid; each asks getpeerucred() about the other."
 echo "             The link came up only after each stack learned from the kernel (SO_PEERCRED, a pidfd)"
 echo "             who holds the other end of $dir/attest.sock, and that process sent a nonce back across the cable."
@@ -91,7 +88,6 @@ mkfifo "$dir/who.fifo"
 exec {who_out}<>"$dir/who.fifo"
 "$whoami" --config "$dir/server.conf" --listen 7000 --drop 1000:1000:1000,4242 >&$who_out 2>&1 &
 server_pid=$!
-cred_pids="$server_pid"
 ready=""
 while read -r -t 30 line <&$who_out; do
     echo "$line" >> "$dir/who-server.out"
@@ -106,7 +102,7 @@ server_pid=""
 # The server has exited: what it printed is already in the pipe.
 while read -r -t 1 line <&$who_out; do echo "$line" >> "$dir/who-server.out"; done
 exec {who_out}>&-
-describe() { sed -E 's/^(self|peer) /  /; s/ label=-$//' ; }
+describe() { sed -E 's/^(self|peer) /  /; s/ label=-//' ; }
 echo "  the client (pid $(grep '^self' "$dir/who-client.out" | sed -E 's/.*pid=([0-9]+).*/\1/')) was told about the server:"
 grep '^peer' "$dir/who-client.out" | describe
 echo "  the server, now $(grep '^self' "$dir/who-server.out" | sed -E 's/.* euid=([0-9]+).*/uid \1/'), was told about the client:"
@@ -116,19 +112,19 @@ if ! grep -q '^peer pid' "$dir/who-client.out" || ! grep -q '^peer pid' "$dir/wh
     cat "$dir/who-client.out" "$dir/who-server.out"
     exit 1
 fi
-echo "  (the client sees uid 0: credentials are the listener's as of socket creation, as on illumos)"
+echo "  (the client sees uid 0: credentials are the listener's as of socket creation, as on illumos;"
+echo "   believed because the server may still become root: a server that gave up root entirely could not vouch for it)"
 
-# A liar: the client's stack is built to lie (a test-only knob). After one honest
-# connection it reads the server's table (world-readable) and names the server's
-# root credential in its next SYN. The server believes only what the process the
-# kernel attested at the cable's other end may claim: its own credential.
+# A liar: the client's stack is built to lie (tests/cred_forge.c). After one
+# honest connection it rewrites its own claim in its own table to every id 0,
+# and connects again. The server believes only what the kernel says of the
+# process attested at the cable's other end: uid 65534.
 echo
-echo "a liar: the client (uid $client_uid) connects once, then names the server's root credential in its option"
+echo "a liar: the client (uid $client_uid) connects once, then claims root in its own credential table"
 rm -f "$dir/cable.sock"
 exec {liar_out}<>"$dir/who.fifo"
 "$whoami" --config "$dir/server.conf" --listen 7000 --drop 1000:1000:1000 --accept 2 >&$liar_out 2>&1 &
 server_pid=$!
-cred_pids="$cred_pids $server_pid"
 ready=""
 while read -r -t 30 line <&$liar_out; do
     echo "$line" >> "$dir/liar-server.out"
@@ -137,14 +133,14 @@ done
 [ -n "$ready" ] || { echo "demo: the server did not start"; exit 1; }
 chmod 666 "$dir/cable.sock" "$dir/attest.sock"
 env -u XDG_RUNTIME_DIR setpriv --reuid=$client_uid --regid=$client_uid --clear-groups \
-    "$whoami" --config "$dir/client.conf" --connect 198.18.0.1,7000 --lie > "$dir/liar-client.out" 2>&1 || true
+    "$whoami" --config "$dir/client.conf" --connect 198.18.0.1,7000 --lie root > "$dir/liar-client.out" 2>&1 || true
 wait "$server_pid" || true
 server_pid=""
 while read -r -t 1 line <&$liar_out; do echo "$line" >> "$dir/liar-server.out"; done
 exec {liar_out}>&-
-grep '^lying' "$dir/liar-client.out" | sed 's/^lying /  the liar named the server'"'"'s root credential: /'
-grep -E '^peer' "$dir/liar-server.out" | sed -E 's/ label=-$//' | sed -n '1s/^peer /  the server was told, honest connection: /p; 2s/^peer /  the server was told, lying connection:  /p'
-grep '^credstats' "$dir/liar-server.out" | tail -1 | sed -E 's/.*(unattested=[0-9]+).*/  counted: \1/'
+grep '^lying' "$dir/liar-client.out" | sed 's/^lying /  the liar claimed: /'
+grep -E '^peer' "$dir/liar-server.out" | sed -E 's/ label=-//' | sed -n '1s/^peer /  the server was told, honest connection: /p; 2s/^peer /  the server was told, lying connection:  /p'
+grep '^credstats' "$dir/liar-server.out" | tail -1 | sed -E 's/.*(untrusted=[0-9]+).*/  counted: \1/'
 if ! grep -q "^peer unknown: Invalid argument" "$dir/liar-server.out"; then
     echo "demo: the lie was believed, or the liar did not get through; outputs:"
     cat "$dir/liar-client.out" "$dir/liar-server.out"
