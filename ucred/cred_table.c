@@ -56,6 +56,7 @@ static struct {
     unsigned nfree;
     uint32_t next_gen;
     pid_t pid;
+    pid_t thread; /* the thread that holds the liveness mark */
 } own = {.fd = -1};
 
 /* Published credentials whose last reference went, to withdraw on the stack's
@@ -104,6 +105,7 @@ int ucs_cred_table_open(void)
         goto fail;
     own.fd = fd;
     own.pid = ucs_cred_own_pid();
+    own.thread = gettid();
     own.entries = (struct table_entry *)(own.hdr + 1);
     own.hdr->version = TABLE_VERSION;
     own.hdr->slots = TABLE_SLOTS;
@@ -149,9 +151,9 @@ void ucs_cred_table_close(void)
         __atomic_store_n(&c->table_gen, 0, __ATOMIC_RELEASE);
     }
     __atomic_store_n(&own.hdr->magic, 0, __ATOMIC_RELEASE);
-    /* The mutex is on its thread's robust list until unlocked: on another
-     * thread the unlock fails, and the mapping must stay for that list. */
-    if (pthread_mutex_unlock(&own.hdr->alive) == 0)
+    /* The mutex is on its thread's robust list until unlocked, which only
+     * that thread may do: on another, the mapping must stay for that list. */
+    if (gettid() == own.thread && pthread_mutex_unlock(&own.hdr->alive) == 0)
         munmap(own.hdr, TABLE_SIZE);
     close(own.fd);
     memset(&own, 0, sizeof(own));
