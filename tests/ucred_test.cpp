@@ -1318,6 +1318,57 @@ TEST(LinkAttestation, APeerThatGaveUpRootIsHeldToItsNewIds)
     EXPECT_EQ(peer.process().reap(), 0);
 }
 
+// What a candidate hands over as its table must be a memfd of a table's size,
+// sealed, naming its pid: a FIFO, a regular file or an unsealed memfd is
+// malformed and drops the candidate, without blocking the attesting end.
+TEST(LinkAttestation, AHandedOverTableMustBeASealedMemfd)
+{
+    std::string path = attest_path("handover"), fifo = attest_path("handover-fifo");
+    char err[256];
+    ucs_attest *a = ucs_attest_open(path.c_str(), true, err, sizeof(err));
+    ASSERT_NE(a, nullptr) << err;
+    std::unique_ptr<ucs_attest, void (*)(ucs_attest *)> closer(a, ucs_attest_close);
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    Fd pipe_end(open(fifo.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
+    Fd file(open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+    Fd memfd(memfd_create("not-a-table", MFD_CLOEXEC));
+    unlink(fifo.c_str());
+    for (int bad : {pipe_end.get(), file.get(), memfd.get()}) {
+        ASSERT_GE(bad, 0);
+        ucs_attest_stats before, after;
+        ucs_attest_get_stats(a, &before);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+        Fd sock(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+        ASSERT_EQ(connect(sock.get(), reinterpret_cast<sockaddr *>(&addr), sizeof(addr)), 0) << strerror(errno);
+        for (int i = 0; i < 1000 && !readable(sock.get(), 1); i++)
+            ucs_attest_step(a);
+        ucs_attest_msg m{};
+        ASSERT_EQ(recv(sock.get(), &m, sizeof(m), 0), static_cast<ssize_t>(sizeof(m)));
+        ucs_attest_msg_init(&m, UCS_ATTEST_NONCE_FOR_YOU, m.nonce);
+        iovec iov = {&m, sizeof(m)};
+        char ctl[CMSG_SPACE(sizeof(int))] = {};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = ctl;
+        msg.msg_controllen = sizeof(ctl);
+        cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &bad, sizeof(bad));
+        ASSERT_EQ(sendmsg(sock.get(), &msg, 0), static_cast<ssize_t>(sizeof(m)));
+        char c;
+        for (int i = 0; i < 1000 && !readable(sock.get(), 1); i++)
+            ucs_attest_step(a);
+        EXPECT_EQ(recv(sock.get(), &c, 1, MSG_DONTWAIT), 0) << "a candidate that handed over no table stayed";
+        ucs_attest_get_stats(a, &after);
+        EXPECT_EQ(after.malformed, before.malformed + 1);
+    }
+}
+
 // Our own table, as a peer that was handed it sees it (this process at the
 // other end of a socketpair).
 struct OwnTableSeenByAPeer {

@@ -313,7 +313,11 @@ bool ucs_attest_cable_frame(struct ucs_attest *a, const void *payload, size_t le
             break;
         /* Its first message (and table) left before its echo: take it in
          * now, so that the SYNs following the echo find the table. */
-        if (!a->cand[i].have_theirs && (!read_candidate(a, i) || !a->cand[i].have_theirs))
+        if (!a->cand[i].have_theirs && !read_candidate(a, i)) {
+            drop_candidate(a, i);
+            return false;
+        }
+        if (!a->cand[i].have_theirs)
             return false;
         send_msg(a->cand[i].fd, UCS_ATTEST_DONE, NULL, -1);
         /* The others did not hold the cable: they go. */
