@@ -35,7 +35,10 @@ extern "C" {
 #include <netinet/in.h>
 #include <poll.h>
 #include <string>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1589,6 +1592,63 @@ TEST(LocalCredentials, EveryFieldOfTheAcceptorsClaimIsChecked)
     EXPECT_GE(after.local_untrusted - before.local_untrusted, 2u) << "the lies were not counted";
     EXPECT_EQ(hostile.reap(), 0);
     unlink(path.c_str());
+}
+
+} // namespace
+
+namespace {
+
+// A capture is shared until a set*id call goes through libc; after one, the
+// next capture reads the ids again and sees the change.
+TEST(Capture, SharedUntilASetidCall)
+{
+    REQUIRE_ROOT();
+    ucs_cred *first = ucs_cred_capture(), *again = ucs_cred_capture();
+    ASSERT_NE(first, nullptr);
+    EXPECT_EQ(first, again) << "nothing changed, yet the capture was read again";
+    ucs_cred_release(again);
+    Process child([&] {
+        if (setresgid(kNobody, kNobody, 0) != 0)
+            return 1;
+        ucs_cred *now = ucs_cred_capture();
+        return now && now != first && now->egid == kNobody && now->rgid == kNobody && now->sgid == 0 ? 0 : 2;
+    });
+    EXPECT_EQ(child.reap(), 0) << "a capture after setresgid() did not see it";
+    ucs_cred_release(first);
+}
+
+
+// The steady state of a connection's two captures (socket, connect): no
+// system call while no set*id call went through libc. A child captures
+// 10,000 times under a seccomp filter that kills it on any system call but
+// write and exit_group. (Each capture used to ask getresuid, getresgid and
+// getgroups.)
+TEST(Capture, MakesNoSystemCallInTheSteadyState)
+{
+    ucs_cred *warm = ucs_cred_capture();
+    ASSERT_NE(warm, nullptr);
+    Process child([] {
+        sock_filter filter[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_write, 2, 0),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit_group, 1, 0),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        sock_fprog prog = {static_cast<unsigned short>(sizeof(filter) / sizeof(filter[0])), filter};
+        ucs_cred_release(ucs_cred_capture()); // the child's first: its pid is new
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0)
+            return 1;
+        for (int i = 0; i < 10000; i++) {
+            ucs_cred *c = ucs_cred_capture();
+            if (!c)
+                return 2;
+            ucs_cred_release(c);
+        }
+        return 0;
+    });
+    EXPECT_EQ(child.reap(), 0) << "a capture made a system call (the child was killed)";
+    ucs_cred_release(warm);
 }
 
 } // namespace
