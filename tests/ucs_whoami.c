@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #define MAX_GROUPS 64
@@ -281,5 +282,10 @@ int main(int argc, char **argv)
     for (int i = 0; i < 1000; i++)
         ucs_stack_poll(stack);
     ucs_stack_destroy(stack);
+    /* Root again (the saved uid allows it), so that the sanitized tree's leak
+     * check, which ptraces this process, may (the id changes made it
+     * undumpable). */
+    if (drop && (setresuid(0, 0, 0) != 0 || setresgid(0, 0, 0) != 0 || prctl(PR_SET_DUMPABLE, 1) != 0))
+        rc = rc ? rc : 2;
     return rc;
 }
