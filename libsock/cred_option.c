@@ -13,8 +13,9 @@
  *
  * Sent only on the loopback path and host-local links whose other end is
  * attested; received anywhere else it is ignored and counted, and the peer's
- * credential stays unknown. On a port, it is believed only as far as the
- * attested process could vouch for it (ucs_cred_table_resolve_from).
+ * credential stays unknown. On a port, it is resolved in the table the attested
+ * process handed over and believed only as far as the kernel vouches for that
+ * process (ucs_cred_table_resolve_from). It is read on SYN and SYN-ACK only.
  */
 #include "cred_option.h"
 
@@ -49,6 +50,11 @@ static struct {
 void ucs_get_cred_option_stats(struct ucs_cred_option_stats *out)
 {
     *out = stats;
+}
+
+void cred_option_count_local_untrusted(void)
+{
+    __atomic_add_fetch(&stats.local_untrusted, 1, __ATOMIC_RELAXED);
 }
 
 void ucs_set_cred_option(bool on)
@@ -125,6 +131,10 @@ static void opt_received(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const u
     struct netif *in;
     struct ucs_sock *s;
 
+    /* Only a SYN to a listener and a SYN-ACK to a connector can use it:
+     * anything else is not worth a look at the table. */
+    if (!(TCPH_FLAGS(hdr) & TCP_SYN) || (pcb->state != LISTEN && pcb->state != SYN_SENT))
+        return;
     if (!ucs_netif_is_host_local(ip_current_input_netif())) {
         stats.ignored_foreign_link++;
         return;

@@ -16,5 +16,7 @@ void cred_option_bind(struct tcp_pcb *pcb, struct ucs_sock *sock);
 /* The peer credential a SYN brought for a connection not accepted yet; the
  * caller takes the reference. */
 struct ucs_cred *cred_option_take_pending(struct tcp_pcb *pcb);
+/* A local-socket claim the kernel could not vouch for (counted with the option's). */
+void cred_option_count_local_untrusted(void);
 
 #endif

@@ -4,10 +4,16 @@
  * and offers it to the acceptor with SCM_RIGHTS. The listener's process takes
  * the kernel connection and the offer in its poll step, checks the memfd
  * (sealed, the right size), believes the connector's claim only as far as
- * SO_PEERCRED allows, writes its own claim and marks the memory accepted; the
- * connector checks that claim against SO_PEERCRED in turn.
+ * the kernel vouches for the process at the other end of the kernel
+ * connection (ucred/attested.h: SO_PEERCRED, SO_PEERGROUPS, SO_PEERSEC, its
+ * pidfd and its ids read live), writes its own claim and marks the memory
+ * accepted; the connector checks that claim the same way in turn.
  */
 #include "local.h"
+
+#include "cred_option.h"
+
+#include "../ucred/attested.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -58,26 +64,23 @@ static void write_claim(struct ucs_cred_claim *claim, const struct ucs_cred *cre
         claim->pid = 0;
 }
 
-static int kernel_peer(int kfd, pid_t *pid, uid_t *uid)
-{
-    struct ucred kc;
-    socklen_t len = sizeof(kc);
-    if (getsockopt(kfd, SOL_SOCKET, SO_PEERCRED, &kc, &len) != 0)
-        return -1;
-    *pid = kc.pid;
-    *uid = kc.uid;
-    return 0;
-}
-
-/* The peer's claim, copied out of the shared memory before it is looked at. */
-static struct ucs_cred *believe(const struct ucs_cred_claim *shared, pid_t kpid, uid_t kuid)
+/* The peer's claim, copied out of the shared memory before it is looked at,
+ * believed by ucred/'s one rule for claims against what the kernel says of
+ * the process at the other end of kernel connection kfd. */
+static struct ucs_cred *believe(const struct ucs_cred_claim *shared, int kfd)
 {
     struct ucs_cred_claim *copy = malloc(sizeof(*copy));
     struct ucs_cred *cred = NULL;
+    struct ucs_attested kernel;
+
     if (!copy)
         return NULL;
     memcpy(copy, shared, sizeof(*copy));
-    ucs_cred_claim_resolve(copy, kpid, kuid, &cred);
+    if (ucs_attested_of_socket(kfd, &kernel) == 0) {
+        if (ucs_cred_claim_resolve(copy, &kernel, &cred) == UCS_CRED_UNTRUSTED)
+            cred_option_count_local_untrusted();
+        ucs_attested_clear(&kernel);
+    }
     free(copy);
     return cred;
 }
@@ -95,8 +98,6 @@ int local_offer(struct ucs_sock *s)
     struct local_shm *shm;
     int fd, err;
 
-    if (kernel_peer(s->u.local.kfd, &s->u.local.kernel_pid, &s->u.local.kernel_uid) != 0)
-        return -1;
     if ((fd = make_shm()) < 0)
         return -1;
     if (!(shm = map_shm(fd))) {
@@ -131,7 +132,7 @@ bool local_check_ack(struct ucs_sock *s)
         return true;
     if (!shm || s->u.local.broken || __atomic_load_n(&shm->accepted, __ATOMIC_ACQUIRE) != LOCAL_ACCEPTED)
         return false;
-    s->peer_cred = believe(&shm->claim[1], s->u.local.kernel_pid, s->u.local.kernel_uid);
+    s->peer_cred = believe(&shm->claim[1], s->u.local.kfd);
     s->u.local.acked = true;
     sock_wake(s);
     return true;
@@ -195,8 +196,6 @@ static int read_offer(int k)
 static int take(struct ucs_sock *l, int k, struct local_shm *shm)
 {
     struct ucs_sock *c = sock_alloc(SOCK_KIND_LOCAL);
-    pid_t kpid;
-    uid_t kuid;
     int tail;
 
     if (!c)
@@ -209,8 +208,7 @@ static int take(struct ucs_sock *l, int k, struct local_shm *shm)
     c->u.local.state = LOCAL_S_CONNECTED;
     c->u.local.acked = true;
     local_end_init(&c->u.local.end, shm, 1);
-    if (kernel_peer(k, &kpid, &kuid) == 0)
-        c->peer_cred = believe(&shm->claim[0], kpid, kuid);
+    c->peer_cred = believe(&shm->claim[0], k);
     if (local_rewatch(k, LOCAL_WATCH_CONN, c->fd) != 0) {
         c->u.local.kfd = -1;
         c->u.local.end.shm = NULL;

@@ -75,7 +75,7 @@ static void plug_in(void)
 {
     if (ucs_ucred_register_provider(UCS_FD_BASE, UCS_FD_MAX, peer_cred) != 0)
         plug_errno = errno;
-    ucs_cred_on_last_release(ucs_cred_table_withdraw);
+    ucs_cred_on_last_release(ucs_cred_table_defer);
     icmp_errors_init();
     ucs_stack_telemetry_lister(sock_snapshot);
     ucs_stack_telemetry_counters(sock_snapshot_counters);

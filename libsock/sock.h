@@ -99,8 +99,6 @@ struct ucs_sock {
             int kfd; /* the kernel AF_UNIX socket: names, rendezvous, doorbell, liveness */
             struct local_end end;
             bool acked;       /* connector: the acceptor took the connection */
-            pid_t kernel_pid; /* connector: who the kernel says listens (SO_PEERCRED) */
-            uid_t kernel_uid;
             bool rd_shut, wr_shut;
             bool peer_gone;   /* its kernel socket closed, or it broke the rings */
             bool broken;      /* the peer wrote an impossible index: the rings are not read again */

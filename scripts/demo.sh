@@ -22,7 +22,6 @@ cleanup() {
     # A client killed here cannot remove its credential table itself.
     if [ -n "$client_pid" ] && kill "$client_pid" 2>/dev/null; then
         wait "$client_pid" 2>/dev/null || true
-        rm -f "/dev/shm/ucstack-cred-$client_pid"
     fi
     [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
     rm -rf "$dir"
@@ -134,22 +133,22 @@ awk '/^echo / && / ok / { split($4, b, "="); split($5, s, "="); split($6, g, "="
     "$dir/bulk.out"
 [ "$(grep -c ' ok bytes=268435456 ' "$dir/bulk.out")" = 2 ] || fail "the bulk echo failed" "$dir/bulk.out"
 
-# 3. A liar: a stack built to lie (a test helper, tests/ucs-whoami --lie; not
-# installed). After one honest connection it reads the server's table
-# (world-readable) and names the server's root credential in its next SYN. The
-# server believes only what the process the kernel attested at the cable's
-# other end may claim: its own credential.
+# 3. A liar: a stack built to lie (a test helper, tests/ucs-whoami --lie, with
+# the forging code of tests/cred_forge.c; not installed). After one honest
+# connection it rewrites its own claim in its own credential table to every id
+# 0 and connects again. The server believes only what the kernel says of the
+# process attested at the cable's other end: uid $client_uid.
 echo
-echo "a liar (tests/ucs-whoami --lie, a test helper built to lie, not shipped), uid $client_uid: it connects once,"
-echo "then names the server's root credential in its option"
-as_client "$liar_bin" --config "$dir/client.conf" --connect 198.18.0.1,7777 --lie > "$dir/liar.out" 2>&1 ||
+echo "a liar (tests/ucs-whoami --lie root, a test helper built to lie, not shipped), uid $client_uid: it connects once,"
+echo "then claims root in its own credential table"
+as_client "$liar_bin" --config "$dir/client.conf" --connect 198.18.0.1,7777 --lie root > "$dir/liar.out" 2>&1 ||
     fail "the liar did not get through" "$dir/liar.out"
 server_until 'credential unknown' || fail "the lie was believed" "$dir/server.out" "$dir/liar.out"
-grep '^lying' "$dir/liar.out" | sed 's/^lying /  the liar named the server'"'"'s root credential: /'
+grep '^lying' "$dir/liar.out" | sed 's/^lying /  the liar claimed: /'
 tail -2 "$dir/server.out" | sed 's/^/  the server was told: /'
 "$ss" -f "$prefix-s" --stats > "$dir/stats.out" || fail "ucstack-ss --stats failed" "$dir/stats.out"
-grep -q '^cred_unattested 1$' "$dir/stats.out" || fail "the lie was not counted" "$dir/stats.out"
-echo "  counted (ucstack-ss --stats): $(grep '^cred_unattested' "$dir/stats.out")"
+grep -q '^cred_untrusted 1$' "$dir/stats.out" || fail "the lie was not counted" "$dir/stats.out"
+echo "  counted (ucstack-ss --stats): $(grep '^cred_untrusted' "$dir/stats.out")"
 
 echo
 echo "ucstack-ss -f $prefix-s, at the end:"

@@ -150,10 +150,11 @@ struct ucs_stack *ucs_stack_create(const struct ucs_config *cfg, char *err, size
         if (!s->ports[i])
             goto fail;
     }
-    /* Peers read the credentials our sockets carry from this table; without it
-     * connections still work, with the peer's credentials unknown. */
+    /* Peers read the credentials our sockets carry from this table (this
+     * thread holds its liveness mark); without it connections still work,
+     * with the peer's credentials unknown. */
     if (ucs_cred_table_open() != 0)
-        fprintf(stderr, "ucstack: no credential table in /dev/shm: peers will not learn credentials\n");
+        fprintf(stderr, "ucstack: no credential table: peers will not learn credentials\n");
     if (ucs_stack_telemetry_start(cfg, err, errlen) != 0)
         goto fail;
     check_links(s);
@@ -176,6 +177,7 @@ void ucs_stack_poll(struct ucs_stack *s)
     for (unsigned i = 0; i < s->nports; i++)
         port_netif_tx_flush(s->ports[i]);
     ucs_stack_telemetry_step(s, s->ports, s->nports);
+    ucs_cred_table_reap(); /* credentials other threads let go of */
 }
 
 struct ucs_stack *ucs_stack_current(void)

@@ -118,12 +118,9 @@ int Child::wait_exit(int timeout_ms)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-// A stack process that was killed, or dropped the privileges to remove it,
-// leaves its credential table behind.
 void Child::reap(int *status)
 {
     waitpid(pid_, status, 0);
-    unlink(("/dev/shm/ucstack-cred-" + std::to_string(pid_)).c_str());
 }
 
 bool Child::write_stdin(const std::string &text)

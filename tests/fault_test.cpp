@@ -188,7 +188,6 @@ TEST_F(FaultTest, PeerKilledMidTransferLeavesSurvivorWithTimeoutAndNothingLeaked
         ASSERT_EQ(kill(victim, SIGKILL), 0);
         EXPECT_EQ(client.wait_exit(10000), -1); // died by the signal
     }
-    unlink(("/dev/shm/ucstack-cred-" + std::to_string(victim)).c_str());
 
     std::string line;
     ASSERT_TRUE(server.wait_line("stream ", 30000, &line)) << server.output();

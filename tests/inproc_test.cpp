@@ -245,7 +245,6 @@ void retransmit_after_switch(uint16_t port, bool on_at_syn)
     ucs_close(l);
     for (int i = 0; i < 100; i++)
         ucs_stack_poll(g_stack);
-    ucs_cred_table_withdraw(mine);
     ucs_cred_release(mine);
 }
 

@@ -748,7 +748,6 @@ TEST_F(KernelPeer, CredentialOptionFromTheWireIsIgnoredAndCounted)
     etharp_remove_static_entry(&forger);
     close(packet);
     close(raw);
-    ucs_cred_table_withdraw(root);
     ucs_cred_release(root);
 }
 

@@ -1,8 +1,10 @@
-/* SO_PEERCRED's struct ucred, accept4(), POLLRDHUP; meson defines it, the fuzz build does not. */
+/* accept4(); meson defines it, the fuzz build does not. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include "attest.h"
+
+#include "cred_table.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,13 +15,8 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#ifndef SO_PEERPIDFD
-#define SO_PEERPIDFD 77
-#endif
 
 #define ATTEST_VERSION 1
 /* Processes connected to a listener that have not yet proved they hold the
@@ -32,7 +29,7 @@ struct candidate {
     struct ucs_attest_peer peer;
     uint8_t mine[UCS_ATTEST_NONCE];   /* it must send this back across the cable */
     uint8_t theirs[UCS_ATTEST_NONCE]; /* we must send this across the cable */
-    bool have_theirs, peer_done;
+    bool have_theirs, peer_done; /* have_theirs: its first message, with its table, is in */
 };
 
 struct ucs_attest {
@@ -48,9 +45,9 @@ struct ucs_attest {
 static void candidate_close(struct candidate *c)
 {
     close(c->fd);
-    if (c->peer.pidfd >= 0)
-        close(c->peer.pidfd);
-    ucs_attest_peer_forget_table(&c->peer);
+    ucs_attested_clear(&c->peer.kernel);
+    ucs_peer_table_close(c->peer.table);
+    c->peer.table = NULL;
 }
 
 static void drop_candidate(struct ucs_attest *a, unsigned i)
@@ -79,42 +76,29 @@ static bool msg_ok(const struct ucs_attest_msg *m)
     return !memcmp(m->magic, "ucat", 4) && m->version == ATTEST_VERSION && !m->zero[0] && !m->zero[1];
 }
 
-static bool send_msg(int fd, enum ucs_attest_type type, const uint8_t *nonce)
+/* A message, with descriptor fd attached when it is not -1. */
+static bool send_msg(int sock, enum ucs_attest_type type, const uint8_t *nonce, int fd)
 {
     struct ucs_attest_msg m;
+    struct iovec iov = {&m, sizeof(m)};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+
     ucs_attest_msg_init(&m, type, nonce);
-    return send(fd, &m, sizeof(m), MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof(m);
-}
-
-/* What the kernel says about the process at the other end of fd. The pidfd
- * comes from the socket itself where the kernel can (Linux 6.5); pidfd_open()
- * on the pid is the fallback, and the peer must then still hold the socket. */
-static int peer_of(int fd, struct ucs_attest_peer *peer)
-{
-    struct ucred uc;
-    socklen_t len = sizeof(uc);
-    int pidfd = -1;
-
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) != 0 || uc.pid <= 0)
-        return -1;
-    len = sizeof(pidfd);
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) != 0) {
-        struct pollfd p = {.fd = fd, .events = POLLRDHUP};
-        pidfd = (int)syscall(SYS_pidfd_open, uc.pid, 0);
-        if (pidfd >= 0 && (poll(&p, 1, 0) < 0 || (p.revents & (POLLHUP | POLLRDHUP)))) {
-            close(pidfd);
-            pidfd = -1;
-        }
+    if (fd >= 0) {
+        struct cmsghdr *cm;
+        msg.msg_control = ctl.buf;
+        msg.msg_controllen = sizeof(ctl.buf);
+        cm = CMSG_FIRSTHDR(&msg);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &fd, sizeof(fd));
     }
-    if (pidfd < 0)
-        return -1;
-    fcntl(pidfd, F_SETFD, FD_CLOEXEC);
-    peer->pid = uc.pid;
-    peer->uid = uc.uid;
-    peer->gid = uc.gid;
-    peer->pidfd = pidfd;
-    peer->table_fd = -1;
-    return 0;
+    return sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof(m);
 }
 
 static void add_candidate(struct ucs_attest *a, int fd)
@@ -126,9 +110,13 @@ static void add_candidate(struct ucs_attest *a, int fd)
     c = &a->cand[a->ncand];
     memset(c, 0, sizeof(*c));
     c->fd = fd;
-    if (peer_of(fd, &c->peer) != 0 || getrandom(c->mine, sizeof(c->mine), 0) != (ssize_t)sizeof(c->mine) ||
-        !send_msg(fd, UCS_ATTEST_NONCE_FOR_YOU, c->mine)) {
-        close(fd);
+    /* Our table goes to every candidate: it says only what our peers may
+     * read, and a candidate that passes it on speaks no better for it (a
+     * claim is judged by what the kernel says of whoever hands it over). */
+    if (ucs_attested_of_socket(fd, &c->peer.kernel) != 0 ||
+        getrandom(c->mine, sizeof(c->mine), 0) != (ssize_t)sizeof(c->mine) ||
+        !send_msg(fd, UCS_ATTEST_NONCE_FOR_YOU, c->mine, ucs_cred_table_fd())) {
+        candidate_close(c);
         return;
     }
     a->ncand++;
@@ -194,21 +182,68 @@ static void try_connect(struct ucs_attest *a)
     add_candidate(a, fd);
 }
 
-/* Reads what candidate i sent; false when it is gone or broke the protocol. */
+/* One message and the descriptor that came with it (-1: none; -2: more than
+ * one, or cut off). 0 at the end of the connection, -1 with errno. */
+static ssize_t recv_msg(int sock, struct ucs_attest_msg *m, int *fd)
+{
+    struct iovec iov = {m, sizeof(*m)};
+    union {
+        char buf[CMSG_SPACE(4 * sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
+    ssize_t n = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+    *fd = -1;
+    for (struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL; cm; cm = CMSG_NXTHDR(&msg, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+            continue;
+        for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+            int got;
+            memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof(got));
+            if (*fd == -1) {
+                *fd = got;
+                continue;
+            }
+            close(got);
+            if (*fd >= 0)
+                close(*fd);
+            *fd = -2;
+        }
+    }
+    if (n > 0 && (msg.msg_flags & MSG_CTRUNC)) {
+        if (*fd >= 0)
+            close(*fd);
+        *fd = -2;
+    }
+    return n;
+}
+
+/* Reads what candidate i sent; false when it is gone or broke the protocol:
+ * a descriptor anywhere but on its first message, more than one, or one that
+ * is not a sealed credential table of its own pid. */
 static bool read_candidate(struct ucs_attest *a, unsigned i)
 {
     struct candidate *c = &a->cand[i];
     struct ucs_attest_msg m;
     ssize_t n;
+    int fd;
 
-    while ((n = recv(c->fd, &m, sizeof(m), MSG_DONTWAIT)) != 0) {
+    while ((n = recv_msg(c->fd, &m, &fd)) != 0) {
         if (n < 0)
             return errno == EAGAIN || errno == EINTR;
-        if (n != (ssize_t)sizeof(m) || !msg_ok(&m)) {
+        if (n != (ssize_t)sizeof(m) || !msg_ok(&m) || fd == -2 ||
+            (fd >= 0 && (m.type != UCS_ATTEST_NONCE_FOR_YOU || c->have_theirs))) {
+            if (fd >= 0)
+                close(fd);
             a->stats.malformed++;
             return false;
         }
-        if (m.type == UCS_ATTEST_NONCE_FOR_YOU) {
+        if (m.type == UCS_ATTEST_NONCE_FOR_YOU && !c->have_theirs) {
+            if (fd >= 0 && !(c->peer.table = ucs_peer_table_adopt(fd, c->peer.kernel.pid))) {
+                a->stats.malformed++;
+                return false;
+            }
             memcpy(c->theirs, m.nonce, sizeof(c->theirs));
             c->have_theirs = true;
         } else if (m.type == UCS_ATTEST_DONE) {
@@ -276,7 +311,15 @@ bool ucs_attest_cable_frame(struct ucs_attest *a, const void *payload, size_t le
             return false; /* a repeat: the peer has not seen our DONE yet */
         if (a->winner >= 0)
             break;
-        send_msg(a->cand[i].fd, UCS_ATTEST_DONE, NULL);
+        /* Its first message (and table) left before its echo: take it in
+         * now, so that the SYNs following the echo find the table. */
+        if (!a->cand[i].have_theirs && !read_candidate(a, i)) {
+            drop_candidate(a, i);
+            return false;
+        }
+        if (!a->cand[i].have_theirs)
+            return false;
+        send_msg(a->cand[i].fd, UCS_ATTEST_DONE, NULL, -1);
         /* The others did not hold the cable: they go. */
         for (unsigned j = a->ncand; j-- > 0;)
             if (j != i)
@@ -301,15 +344,8 @@ bool ucs_attest_complete(const struct ucs_attest *a)
 
 bool ucs_attest_peer_alive(const struct ucs_attest_peer *peer)
 {
-    struct pollfd p = {.fd = peer->pidfd, .events = POLLIN};
+    struct pollfd p = {.fd = peer->kernel.pidfd->fd, .events = POLLIN};
     return poll(&p, 1, 0) == 0;
-}
-
-void ucs_attest_peer_forget_table(struct ucs_attest_peer *peer)
-{
-    if (peer->table_fd >= 0)
-        close(peer->table_fd);
-    peer->table_fd = -1;
 }
 
 void ucs_attest_get_stats(const struct ucs_attest *a, struct ucs_attest_stats *stats)

@@ -2,21 +2,26 @@
  * Link attestation: which process is at the other end of a host-local cable.
  *
  * The two stack instances meet on an AF_UNIX socket (one listens, the other
- * connects) and the kernel tells each who the other is: SO_PEERCRED (pid, uid,
- * gid) and SO_PEERPIDFD (a pidfd, so the attestation dies with that process and
- * never passes to a later process with the same pid). That alone says nothing
+ * connects) and the kernel tells each who the other is (attested.h: pid,
+ * pidfd, groups, label, its ids read live; the pidfd makes the attestation die
+ * with that process, never passing to a later process with the same pid). That alone says nothing
  * about the cable, so each side sends a fresh random nonce over the socket and
  * its peer must send it back across the cable, in a frame of its own: only the
  * process that holds the socket knows the nonce, so a nonce coming back on the
  * cable shows the attested process is the one at the cable's other end.
  *
  * Messages on the socket (SOCK_SEQPACKET) and the payload of the cable frame
- * (ethertype UCS_ATTEST_ETHERTYPE) have one shape, struct ucs_attest_msg.
+ * (ethertype UCS_ATTEST_ETHERTYPE) have one shape, struct ucs_attest_msg. The
+ * first message each end sends carries its credential table (cred_table.h)
+ * with SCM_RIGHTS: a peer is attested only once its table (or its word that
+ * it has none) is in, so its first SYN finds it.
  *
  * Knows neither lwIP nor DPDK: the stack carries the frames.
  */
 #ifndef UCS_UCRED_ATTEST_H
 #define UCS_UCRED_ATTEST_H
+
+#include "attested.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -26,7 +31,7 @@
 #define UCS_ATTEST_NONCE 16
 
 enum ucs_attest_type {
-    UCS_ATTEST_NONCE_FOR_YOU = 1, /* socket: send this nonce back across the cable */
+    UCS_ATTEST_NONCE_FOR_YOU = 1, /* socket: send this nonce back across the cable (and my table) */
     UCS_ATTEST_DONE = 2,          /* socket: your nonce came back, stop sending it */
     UCS_ATTEST_ECHO = 3,          /* cable: the nonce my socket peer gave me */
 };
@@ -42,16 +47,11 @@ struct ucs_attest_msg {
 /* A message of that type (nonce NULL: zeros). */
 void ucs_attest_msg_init(struct ucs_attest_msg *m, enum ucs_attest_type type, const uint8_t *nonce);
 
-/* What the kernel said about the attested peer when it connected. */
+/* The attested peer: what the kernel says of it, and the credential table it
+ * handed over (NULL when it has none). */
 struct ucs_attest_peer {
-    pid_t pid;
-    uid_t uid; /* effective uid at connect() or listen() */
-    gid_t gid;
-    int pidfd;
-    /* The peer's credential table, opened by cred_table.c at the first
-     * reference the peer sends and closed with the attestation (-1: not open). */
-    int table_fd;
-    uid_t table_owner;
+    struct ucs_attested kernel;
+    struct ucs_peer_table *table;
 };
 
 struct ucs_attest_stats {
@@ -84,8 +84,6 @@ struct ucs_attest_peer *ucs_attest_peer(struct ucs_attest *a);
 bool ucs_attest_complete(const struct ucs_attest *a);
 /* Whether the attested process is still alive (its pidfd has not signalled). */
 bool ucs_attest_peer_alive(const struct ucs_attest_peer *peer);
-/* Closes the peer's credential table, if open: the next reference opens it again. */
-void ucs_attest_peer_forget_table(struct ucs_attest_peer *peer);
 void ucs_attest_get_stats(const struct ucs_attest *a, struct ucs_attest_stats *stats);
 
 #endif

@@ -1,7 +1,10 @@
 /* Capturing the calling process's credential, and sharing it by reference count. */
+#include "attested.h"
 #include "ucred_impl.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <grp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +17,57 @@
  * values shares it, so the thousands of sockets of one process take one entry
  * of the credential table (it has 4096) and one allocation, not one each. */
 static struct ucs_cred *last;
+static uint32_t last_gen; /* setid_gen when last was read */
 static pthread_mutex_t last_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * A process's ids and groups change only when it asks (set*id(), setgroups()),
+ * so a capture reuses the last one until it does: every such call that goes
+ * through libc passes through the wrappers below, which bump setid_gen once
+ * the change is made. They live in this file because the static library's
+ * archive then links them into every program that captures credentials, and
+ * a shared library calling these functions reaches them too.
+ *
+ * What bypasses libc (a raw system call, a security module's label change)
+ * leaves the capture stale until the next call through libc. That makes no
+ * peer believe more than it should: a peer judges every claim against what
+ * the kernel says of this process now (attested.h, claim.h), so a stale claim
+ * is either still true of the process or not believed.
+ */
+static uint32_t setid_gen;
+
+static void *real_fn(void **slot, const char *name)
+{
+    void *fn = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (!fn) {
+        fn = dlsym(RTLD_NEXT, name);
+        __atomic_store_n(slot, fn, __ATOMIC_RELEASE);
+    }
+    if (!fn)
+        errno = ENOSYS;
+    return fn;
+}
+
+#define SETID_WRAPPER(name, params, args)                                                                              \
+    int name params                                                                                                    \
+    {                                                                                                                  \
+        static void *real;                                                                                             \
+        int (*fn) params = (int (*) params)real_fn(&real, #name);                                                      \
+        int rc = fn ? fn args : -1;                                                                                    \
+        __atomic_add_fetch(&setid_gen, 1, __ATOMIC_RELEASE);                                                           \
+        return rc;                                                                                                     \
+    }
+
+SETID_WRAPPER(setuid, (uid_t u), (u))
+SETID_WRAPPER(seteuid, (uid_t u), (u))
+SETID_WRAPPER(setreuid, (uid_t r, uid_t e), (r, e))
+SETID_WRAPPER(setresuid, (uid_t r, uid_t e, uid_t s), (r, e, s))
+SETID_WRAPPER(setgid, (gid_t g), (g))
+SETID_WRAPPER(setegid, (gid_t g), (g))
+SETID_WRAPPER(setregid, (gid_t r, gid_t e), (r, e))
+SETID_WRAPPER(setresgid, (gid_t r, gid_t e, gid_t s), (r, e, s))
+SETID_WRAPPER(setgroups, (size_t n, const gid_t *list), (n, list))
+SETID_WRAPPER(initgroups, (const char *user, gid_t group), (user, group))
 
 /* getpid() is a system call (glibc no longer caches it) and a connection
  * captures twice (socket, connect). The pid changes only in a child made by
@@ -37,7 +90,7 @@ static void pid_cache_init(void)
     pid_cache = p;
 }
 
-static pid_t own_pid(void)
+pid_t ucs_cred_own_pid(void)
 {
     pid_t pid;
 
@@ -101,21 +154,34 @@ static bool same_cred(const struct ucs_cred *a, const struct ucs_cred *b)
            strcmp(a->label, b->label) == 0;
 }
 
-/* cred, freshly read, or the last capture if it read the same. */
-static struct ucs_cred *share_last(struct ucs_cred *cred)
+/* The last capture, when nothing changed since it was read (gen) in this process. */
+static struct ucs_cred *last_if_current(uint32_t gen, pid_t pid)
+{
+    struct ucs_cred *shared = NULL;
+
+    pthread_mutex_lock(&last_lock);
+    if (last && last_gen == gen && last->pid == pid)
+        shared = ucs_cred_hold(last);
+    pthread_mutex_unlock(&last_lock);
+    return shared;
+}
+
+/* cred, freshly read as of gen, or the last capture if it read the same. */
+static struct ucs_cred *share_last(struct ucs_cred *cred, uint32_t gen)
 {
     struct ucs_cred *old;
 
     pthread_mutex_lock(&last_lock);
     if (last && same_cred(last, cred)) {
         struct ucs_cred *shared = ucs_cred_hold(last);
+        last_gen = gen;
         pthread_mutex_unlock(&last_lock);
-        free(cred->groups);
-        free(cred);
+        ucs_cred_free(cred);
         return shared;
     }
     old = last;
     last = ucs_cred_hold(cred);
+    last_gen = gen;
     pthread_mutex_unlock(&last_lock);
     if (old)
         ucs_cred_release(old);
@@ -124,21 +190,26 @@ static struct ucs_cred *share_last(struct ucs_cred *cred)
 
 struct ucs_cred *ucs_cred_capture(void)
 {
-    struct ucs_cred *cred = ucred_mem_alloc(sizeof(*cred));
+    /* Read before the ids: a change made meanwhile bumps it past this value. */
+    uint32_t gen = __atomic_load_n(&setid_gen, __ATOMIC_ACQUIRE);
+    pid_t pid = ucs_cred_own_pid();
+    struct ucs_cred *cred = last_if_current(gen, pid);
 
-    if (cred == NULL)
+    if (cred)
+        return cred;
+    if (!(cred = ucred_mem_alloc(sizeof(*cred))))
         return NULL;
+    memset(cred, 0, sizeof(*cred));
     if (capture_groups(cred) != 0) {
         free(cred);
         return NULL;
     }
     cred->refs = 1;
-    cred->table_gen = 0;
-    cred->pid = own_pid();
+    cred->pid = pid;
     getresuid(&cred->ruid, &cred->euid, &cred->suid);
     getresgid(&cred->rgid, &cred->egid, &cred->sgid);
     ucred_read_label("/proc/self/attr/current", cred->label);
-    return share_last(cred);
+    return share_last(cred, gen);
 }
 
 struct ucs_cred *ucs_cred_hold(struct ucs_cred *cred)
@@ -147,11 +218,30 @@ struct ucs_cred *ucs_cred_hold(struct ucs_cred *cred)
     return cred;
 }
 
+struct ucs_cred *ucs_cred_hold_live(struct ucs_cred *cred)
+{
+    uint32_t refs = __atomic_load_n(&cred->refs, __ATOMIC_RELAXED);
+
+    do {
+        if (refs == 0)
+            return NULL;
+    } while (!__atomic_compare_exchange_n(&cred->refs, &refs, refs + 1, true, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED));
+    return cred;
+}
+
+void ucs_cred_free(struct ucs_cred *cred)
+{
+    ucs_pidfd_release(cred->pidfd);
+    free(cred->groups);
+    free(cred);
+}
+
 void ucs_cred_release(struct ucs_cred *cred)
 {
     if (__atomic_sub_fetch(&cred->refs, 1, __ATOMIC_ACQ_REL) != 0)
         return;
-    ucred_last_release(cred);
-    free(cred->groups);
-    free(cred);
+    /* A credential the table published is withdrawn on the stack's thread
+     * (the hook defers it there and frees it after); any other is freed now. */
+    if (!ucred_last_release(cred))
+        ucs_cred_free(cred);
 }

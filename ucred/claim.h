@@ -3,13 +3,13 @@
  * memory shared with a peer: local sockets put one per side in their shared
  * memory, and each entry of the credential table (cred_table.c) is one. A
  * claim read back is believed only as far as the kernel vouches for its
- * writer: the rule of the credential table (root may claim any identity;
- * anyone else only its own uid, as real, effective and saved uid, and its own
- * pid).
+ * writer (attested.h), by one rule for TCP across a link and local sockets
+ * alike (ucs_cred_claim_resolve).
  */
 #ifndef UCS_UCRED_CLAIM_H
 #define UCS_UCRED_CLAIM_H
 
+#include "attested.h"
 #include "cred.h"
 #include "cred_table.h"
 
@@ -30,10 +30,19 @@ int ucs_cred_claim_write(struct ucs_cred_claim *claim, const struct ucs_cred *cr
  * (too many groups, no pid, an unterminated label) or memory is short. */
 enum ucs_cred_verdict ucs_cred_claim_decode(const struct ucs_cred_claim *copy, struct ucs_cred **out);
 
-/* Turns a private copy of a peer's claim into a credential (a new reference),
- * given what the kernel attests about the peer (SO_PEERCRED). UCS_CRED_STALE:
- * the claim is malformed; UCS_CRED_UNTRUSTED: the peer could not hold it. */
-enum ucs_cred_verdict ucs_cred_claim_resolve(const struct ucs_cred_claim *copy, pid_t kernel_pid, uid_t kernel_uid,
+/* Turns a private copy of a peer's claim into a credential (a new reference,
+ * holding the peer's pidfd), given what the kernel attests about the peer:
+ * - the pid must be the peer's;
+ * - a peer none of whose three uids is 0 (in a reading the caller keeps
+ *   fresh) must hold each claimed uid among its three uids, each claimed gid
+ *   among its three gids, and exactly its groups; a root peer may claim any
+ *   ids and groups (root can become anyone);
+ * - the label is the kernel's: a claimed label other than the one the kernel
+ *   gives is not believed from a non-root peer and dropped from a root one's
+ *   claim, and where the kernel gives none the credential has none.
+ * UCS_CRED_STALE: the claim is malformed; UCS_CRED_UNTRUSTED: the peer could
+ * not hold it. */
+enum ucs_cred_verdict ucs_cred_claim_resolve(const struct ucs_cred_claim *copy, const struct ucs_attested *kernel,
                                              struct ucs_cred **out);
 
 #endif

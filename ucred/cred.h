@@ -20,14 +20,29 @@ struct ucs_cred {
     uint32_t ngroups;
     gid_t *groups;                  /* ngroups entries, owned */
     char label[UCS_CRED_LABEL_MAX]; /* security label, "" when the process has none */
-    /* Where cred_table.c published it for peers to read (gen 0: not yet). */
+    /* A peer's credential: a pidfd of the process the kernel attested (NULL
+     * for our own). */
+    struct ucs_pidfd *pidfd;
+    /* Where cred_table.c published it for peers to read (gen 0: not yet;
+     * read and cleared atomically: a release may run on any thread). */
     uint16_t table_slot;
     uint32_t table_gen;
+    struct ucs_cred *next_dead; /* on cred_table.c's list of entries to withdraw */
 };
 
-/* The calling process's credential, now. NULL with errno ENOMEM/EAGAIN. */
+/* The calling process's credential. Shared with the last capture while no
+ * set*id() or setgroups() call went through libc since (capture.c): no system
+ * call then. NULL with errno ENOMEM/EAGAIN. */
 struct ucs_cred *ucs_cred_capture(void);
 struct ucs_cred *ucs_cred_hold(struct ucs_cred *cred);
+/* A new reference unless the last one is gone already (then NULL). */
+struct ucs_cred *ucs_cred_hold_live(struct ucs_cred *cred);
+/* Any thread may drop the last reference: a published credential is then
+ * withdrawn from the table by the stack's own thread (cred_table.h). */
 void ucs_cred_release(struct ucs_cred *cred);
+/* Frees a credential no one holds any more. */
+void ucs_cred_free(struct ucs_cred *cred);
+/* getpid(), without a system call after the first (capture.c). */
+pid_t ucs_cred_own_pid(void);
 
 #endif

@@ -4,6 +4,7 @@
  * ask it, and it holds the peer's credential in the connection's own memory;
  * kernel descriptors ask the kernel.
  */
+#include "attested.h"
 #include "ucred_impl.h"
 
 #include <errno.h>
@@ -76,42 +77,6 @@ static int peer_ids(int fd, struct ucs_cred *cred)
     return 0;
 }
 
-/* The peer's groups, in few when they fit, else in an array allocated to the
- * size the kernel asks for (freed by the caller when it is not few). */
-static int peer_groups(int fd, struct ucs_cred *cred, gid_t few[FEW_GROUPS])
-{
-    socklen_t len = FEW_GROUPS * sizeof(gid_t);
-
-    cred->groups = few;
-    while (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, cred->groups, &len) != 0) {
-        if (errno != ERANGE)
-            return -1;
-        if (cred->groups != few)
-            free(cred->groups);
-        cred->groups = ucred_mem_alloc(len);
-        if (cred->groups == NULL)
-            return -1;
-    }
-    cred->ngroups = len / sizeof(gid_t);
-    return 0;
-}
-
-/* No label when the kernel has no security module that labels sockets
- * (ENOPROTOOPT) or when the label would not fit whole (ERANGE). */
-static int peer_label(int fd, struct ucs_cred *cred)
-{
-    socklen_t len = sizeof(cred->label) - 1;
-
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERSEC, cred->label, &len) != 0) {
-        cred->label[0] = '\0';
-        return errno == ENOPROTOOPT || errno == ERANGE ? 0 : -1;
-    }
-    while (len > 0 && cred->label[len - 1] == '\0')
-        len--;
-    cred->label[len] = '\0';
-    return 0;
-}
-
 /* -1 when the kernel predates SO_PEERPIDFD (6.5) or the peer has been reaped. */
 static int peer_pidfd(int fd, int *pidfd)
 {
@@ -126,10 +91,11 @@ static int local_peer(int fd, ucred_t **ucp)
     gid_t few[FEW_GROUPS];
     struct ucs_cred cred = { .groups = NULL };
     int pidfd = -1, rc = -1, err;
+    bool labelled;
 
     if (check_connected_local_stream(fd) == 0 && peer_ids(fd, &cred) == 0 &&
-        peer_groups(fd, &cred, few) == 0 && peer_label(fd, &cred) == 0 &&
-        peer_pidfd(fd, &pidfd) == 0)
+        ucs_socket_peer_groups(fd, few, FEW_GROUPS, &cred.groups, &cred.ngroups) == 0 &&
+        ucs_socket_peer_label(fd, cred.label, &labelled) == 0 && peer_pidfd(fd, &pidfd) == 0)
         rc = ucred_store(ucp, &cred, pidfd);
     err = errno;
     if (rc != 0 && pidfd >= 0)

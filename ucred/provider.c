@@ -16,7 +16,7 @@ static struct provider {
 static unsigned nproviders;
 static pthread_mutex_t providers_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void (*release_hook)(struct ucs_cred *cred);
+static bool (*release_hook)(struct ucs_cred *cred);
 
 static int add_provider(int lo, int hi, ucs_ucred_peer_fn peer)
 {
@@ -62,15 +62,14 @@ ucs_ucred_peer_fn ucred_provider_of(int fd)
     return NULL;
 }
 
-void ucs_cred_on_last_release(void (*hook)(struct ucs_cred *cred))
+void ucs_cred_on_last_release(bool (*hook)(struct ucs_cred *cred))
 {
     __atomic_store_n(&release_hook, hook, __ATOMIC_RELEASE);
 }
 
-void ucred_last_release(struct ucs_cred *cred)
+bool ucred_last_release(struct ucs_cred *cred)
 {
-    void (*hook)(struct ucs_cred *) = __atomic_load_n(&release_hook, __ATOMIC_ACQUIRE);
+    bool (*hook)(struct ucs_cred *) = __atomic_load_n(&release_hook, __ATOMIC_ACQUIRE);
 
-    if (hook != NULL)
-        hook(cred);
+    return hook != NULL && hook(cred);
 }

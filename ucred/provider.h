@@ -11,6 +11,8 @@
 
 #include "cred.h"
 
+#include <stdbool.h>
+
 /* The peer of fd: 0 with *peer borrowed (valid until the socket closes), or a
  * negative errno as getpeerucred() documents it: -EBADF (no such descriptor),
  * -ENOTSUP (not a stream socket), -ENOTCONN (not connected), -EINVAL
@@ -24,9 +26,11 @@ typedef int (*ucs_ucred_peer_fn)(int fd, const struct ucs_cred **peer);
  * library's callbacks live as long as the process. */
 int ucs_ucred_register_provider(int fd_lo, int fd_hi, ucs_ucred_peer_fn peer);
 
-/* Called with a credential whose last reference is being released, before it
- * is freed (the table withdraws what it published of it). One hook; NULL
- * removes it. */
-void ucs_cred_on_last_release(void (*hook)(struct ucs_cred *cred));
+/* Called with a credential whose last reference is being released, on any
+ * thread. It returns true when it took the credential (the table withdraws
+ * what it published of it on the stack's thread, then frees it with
+ * ucs_cred_free()); false, and the credential is freed at once. One hook;
+ * NULL removes it. */
+void ucs_cred_on_last_release(bool (*hook)(struct ucs_cred *cred));
 
 #endif

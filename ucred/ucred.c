@@ -1,4 +1,5 @@
 /* The ucred_t: its size, its life, and the accessors of illumos <ucred.h>. */
+#include "attested.h"
 #include "ucred_impl.h"
 
 #include <errno.h>
@@ -28,13 +29,21 @@ size_t ucred_size(void)
     return offsetof(struct ucred_s, groups) + ucred_groups_max() * sizeof(gid_t);
 }
 
-/* Every field unknown (closing the pidfd a reused ucred_t held). */
+static void drop_pidfd(ucred_t *uc)
+{
+    if (uc->shared_pidfd)
+        ucs_pidfd_release(uc->shared_pidfd);
+    else if (uc->pidfd >= 0)
+        close(uc->pidfd);
+    uc->shared_pidfd = NULL;
+    uc->pidfd = -1;
+}
+
+/* Every field unknown (letting go of the pidfd a reused ucred_t held). */
 static void forget(ucred_t *uc)
 {
-    if (uc->pidfd >= 0)
-        close(uc->pidfd);
+    drop_pidfd(uc);
     uc->pid = -1;
-    uc->pidfd = -1;
     uc->ruid = uc->euid = uc->suid = (uid_t)-1;
     uc->rgid = uc->egid = uc->sgid = (gid_t)-1;
     uc->ngroups = -1;
@@ -52,6 +61,7 @@ ucred_t *ucred_alloc(void)
         return NULL;
     }
     uc->pidfd = -1;
+    uc->shared_pidfd = NULL;
     forget(uc);
     return uc;
 }
@@ -60,8 +70,7 @@ void ucred_free(ucred_t *uc)
 {
     if (!ucred_registry_remove(uc))
         return;
-    if (uc->pidfd >= 0)
-        close(uc->pidfd);
+    drop_pidfd(uc);
     free(uc);
 }
 
@@ -75,10 +84,13 @@ int ucred_store(ucred_t **ucp, const struct ucs_cred *cred, int pidfd)
     }
     if (uc == NULL && (uc = ucred_alloc()) == NULL)
         return -1;
-    if (uc->pidfd >= 0)
-        close(uc->pidfd);
+    drop_pidfd(uc);
     uc->pid = cred->pid;
     uc->pidfd = pidfd;
+    if (pidfd < 0 && cred->pidfd) {
+        uc->shared_pidfd = ucs_pidfd_hold(cred->pidfd);
+        uc->pidfd = cred->pidfd->fd;
+    }
     uc->ruid = cred->ruid;
     uc->euid = cred->euid;
     uc->suid = cred->suid;

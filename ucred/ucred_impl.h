@@ -18,6 +18,7 @@
 struct ucred_s {
     pid_t pid;
     int pidfd;
+    struct ucs_pidfd *shared_pidfd; /* pidfd's holder when it is shared (a stack peer's), else NULL */
     uid_t ruid, euid, suid;
     gid_t rgid, egid, sgid;
     int ngroups;
@@ -33,8 +34,9 @@ size_t ucred_groups_max(void);
 ucred_t *ucred_alloc(void);
 
 /* Replaces what uc holds (allocating it when *ucp is NULL) with cred and pidfd,
- * which the ucred_t then owns. Returns 0, or -1 with errno EAGAIN or ENOMEM
- * (more groups than a ucred_t holds) and nothing changed, pidfd not taken. */
+ * which the ucred_t then owns; with pidfd -1, the pidfd cred shares (a peer's:
+ * a reference, no system call), if any. Returns 0, or -1 with errno EAGAIN or
+ * ENOMEM (more groups than a ucred_t holds) and nothing changed, pidfd not taken. */
 int ucred_store(ucred_t **ucp, const struct ucs_cred *cred, int pidfd);
 
 /* The same for what the kernel tells of a TCP peer: the uid its socket
@@ -57,8 +59,9 @@ bool ucred_registry_remove(const void *p); /* false when p was not registered */
 
 /* The provider registered for fd (provider.h), NULL for the kernel's. */
 ucs_ucred_peer_fn ucred_provider_of(int fd);
-/* Runs the release hook on a credential about to be freed. */
-void ucred_last_release(struct ucs_cred *cred);
+/* Offers a credential whose last reference went to the release hook: true
+ * when the hook took it. */
+bool ucred_last_release(struct ucs_cred *cred);
 
 /* Reads a /proc attr/current file into label: "" when unreadable, empty, or too
  * long to hold whole. */

@@ -80,9 +80,10 @@ struct ucs_cred_option_stats {
     uint64_t sent, received;
     uint64_t ignored_foreign_link; /* arrived on a port that is not an attested host-local link */
     uint64_t malformed;            /* wrong length or version */
-    uint64_t untrusted;            /* claims its sender's table could not vouch for */
+    uint64_t untrusted;            /* claims outside what the kernel says of the process that made them */
     uint64_t unresolved;           /* no such table, slot or generation */
     uint64_t unattested;           /* not what the process attested at the link's other end may claim */
+    uint64_t local_untrusted;      /* local-socket claims the kernel did not vouch for */
 };
 void ucs_get_cred_option_stats(struct ucs_cred_option_stats *stats);
 /* Local sockets (see docs/local-sockets.md): kernel connections this process's

@@ -138,7 +138,7 @@ bool ucs_netif_is_host_local(const struct netif *netif)
 /* The fuzzed port's attested peer: any process; its claims are judged below. */
 struct ucs_attest_peer *ucs_netif_attested_peer(const struct netif *netif)
 {
-    static struct ucs_attest_peer anyone = {.pid = 4242, .pidfd = -1, .table_fd = -1};
+    static struct ucs_attest_peer anyone = {.kernel = {.pid = 4242}};
     return ucs_netif_is_host_local(netif) ? &anyone : NULL;
 }
 

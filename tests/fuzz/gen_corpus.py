@@ -248,32 +248,33 @@ def tcpopt_seeds():
 
 def credtable_seeds():
     # seq, gen, then a struct ucs_cred_claim: pid, six ids, ngroups, 1024 groups, a 256-byte label.
-    def entry(gen, ngroups=2, label=b"system_u:system_r:unconfined_t", uid=0, seq=0, claimed=None):
-        e = struct.pack("<IIIIIIIIII", seq, gen, 0, uid, uid, uid, 0, 0, 0,
-                        ngroups if claimed is None else claimed)
-        e += struct.pack("<%dI" % ngroups, *range(ngroups)).ljust(4096, b"\0")
+    def entry(gen, groups=(5, 9), label=b"fuzz", uids=(1000, 1001, 1002), gids=(2000, 2001, 2002), seq=0,
+              claimed=None):
+        e = struct.pack("<IIIIIIIIII", seq, gen, 0, *uids, *gids, len(groups) if claimed is None else claimed)
+        e += struct.pack("<%dI" % len(groups), *groups).ljust(4096, b"\0")
         e += label.ljust(256, b"\0")
         return e
 
     def inp(slot, gen, mode, hdr=bytes(32), body=b""):
         return struct.pack("!HIB", slot, gen, mode) + hdr + body
-    good = 1 | 2 | 4 | 8
+    good, user, dead = 1 | 4 | 8, 16, 64
     return {
-        "ok_root": inp(3, 42, good, body=entry(42)),
-        "ok_user": inp(3, 42, good | 16, body=entry(42, uid=1000)),
-        "untrusted_user": inp(3, 42, good | 16, body=entry(42, uid=0)),
+        "ok_root": inp(3, 42, good, body=entry(42, uids=(0, 0, 0))),
+        "ok_user": inp(3, 42, good | user, body=entry(42)),
+        "user_claims_root": inp(3, 42, good | user, body=entry(42, uids=(0, 0, 0))),
+        "user_claims_gid0": inp(3, 42, good | user, body=entry(42, gids=(2000, 0, 2002))),
+        "user_claims_groups": inp(3, 42, good | user, body=entry(42, groups=(0, 27, 4242))),
+        "user_claims_label": inp(3, 42, good | user, body=entry(42, label=b"system_u:system_r:kernel_t:s0")),
+        "root_claims_label": inp(3, 42, good, body=entry(42, label=b"system_u:system_r:kernel_t:s0")),
+        "dead_maker": inp(3, 42, good | dead, body=entry(42)),
         "odd_seq": inp(3, 42, good, body=entry(42, seq=1)),
-        "too_many_groups": inp(3, 42, good, body=entry(42, ngroups=4, claimed=2000)),
+        "too_many_groups": inp(3, 42, good, body=entry(42, claimed=2000)),
         "unterminated_label": inp(3, 42, good, body=entry(42, label=b"L" * 256)),
-        "bad_header": inp(3, 42, 1 | 8, hdr=struct.pack("<IIIIi", 0x75637274, 1, 4096, 4392, 0) + bytes(12),
+        "bad_header": inp(3, 42, 1 | 8, hdr=struct.pack("<IIIIi", 0x75637274, 2, 4096, 4392, 0) + bytes(12),
                           body=entry(42)),
-        "no_table": inp(3, 42, 2 | 4 | 8, body=entry(42)),
+        "other_pid": inp(3, 42, 4 | 8 | user, body=entry(42)),
+        "entry_of_another_pid": inp(3, 42, 1 | 4, body=entry(42)),
         "slot_out_of_range": inp(5000, 42, good),
-        # Through an attested peer that keeps the table open (bit 5); bit 6: the peer is uid 1001.
-        "peer_root_table": inp(3, 42, good | 32, body=entry(42)),
-        "peer_user_table": inp(3, 42, good | 16 | 32, body=entry(42, uid=1000)),
-        "peer_not_owner": inp(3, 42, good | 16 | 32 | 64, body=entry(42, uid=1000)),
-        "peer_other_pid": inp(3, 42, (good & ~1) | 16 | 32, body=entry(42, uid=1000)),
     }
 
 
