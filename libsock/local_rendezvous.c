@@ -13,7 +13,7 @@
 
 #include "cred_option.h"
 
-#include "../ucred/attested.h"
+#include "attested.h"
 
 #include <fcntl.h>
 #include <stdlib.h>

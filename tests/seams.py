@@ -24,7 +24,7 @@ MAY_USE = {
     'libsock': {'credlink', 'stack', 'ucred'},
 }
 PENDING = {('stack', 'credlink'): {
-    'ucs_cred_table_open', 'ucs_cred_table_close', 'ucs_attest_open', 'ucs_attest_close', 'ucs_attest_step',
+    'ucs_cred_table_open', 'ucs_cred_table_close', 'ucs_cred_table_reap', 'ucs_attest_open', 'ucs_attest_close', 'ucs_attest_step',
     'ucs_attest_complete', 'ucs_attest_peer', 'ucs_attest_get_stats', 'link_attest_is_frame',
     'link_attest_frame_in', 'link_attest_send_echoes'}}
 FOLDERS = ['ucred', 'drivers', 'stack', 'libsock', 'credlink', 'include']
