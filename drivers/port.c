@@ -227,6 +227,7 @@ unsigned ucs_port_rx(struct ucs_port *p, struct ucs_rx_frame *frames, unsigned m
         /* Duplicates and released frames must fit the caller's array too. */
         unsigned want = (max - UCS_FAULT_HOLD_MAX) / 2;
         n = rte_eth_rx_burst(p->id, 0, burst, (uint16_t)want);
+        n = ucs_fault_delay(p->fault, burst, n, want);
         n = ucs_fault_apply(p->fault, burst, n, m);
     } else {
         n = rte_eth_rx_burst(p->id, 0, m, (uint16_t)max);

@@ -216,6 +216,8 @@ void ucs_stack_get_stats(const struct ucs_stack *s, struct ucs_stack_stats *out)
         out->fault_reordered += ps.faults.reordered;
         out->fault_duplicated += ps.faults.duplicated;
         out->fault_corrupted += ps.faults.corrupted;
+        out->fault_delayed += ps.faults.delayed;
+        out->fault_delay_dropped += ps.faults.delay_dropped;
     }
     out->ip_drops = lwip_stats.ip.drop + lwip_stats.ip6.drop;
     out->tcp_drops = lwip_stats.tcp.drop;

@@ -17,10 +17,12 @@ extern "C" {
 #define UCS_MAX_PORTS 4
 
 /* Faults injected into the frames a port receives, for testing recovery: each
- * a probability from 0 to 1 per frame; the same seed makes the same choices. */
+ * a probability from 0 to 1 per frame; the same seed makes the same choices.
+ * delay_ms holds every received frame that long first (a path delay). */
 struct ucs_fault_config {
     double loss, reorder, duplicate, corrupt;
     uint64_t seed;
+    unsigned delay_ms;
 };
 
 struct ucs_port_config {
@@ -51,9 +53,9 @@ struct ucs_config {
  * Parses "key = value" lines ('#' starts a comment). Keys: eal, port, ipv4,
  * ipv6, gateway, mtu, host_local, attest ("listen PATH" or "connect PATH"),
  * fault. Each "port" line starts a new port; the keys after it describe that
- * port. "fault = loss=0.01,reorder=1%,dup=0.001,corrupt=0.001,seed=42" injects
- * faults into what the port receives (any subset; a rate is a fraction or a
- * percentage). Returns 0, or -1 with a message naming the line in err.
+ * port. "fault = loss=0.01,reorder=1%,dup=0.001,corrupt=0.001,seed=42,delay=50ms"
+ * injects faults into what the port receives (any subset; a rate is a fraction
+ * or a percentage; delay holds each frame that many milliseconds). Returns 0, or -1 with a message naming the line in err.
  */
 int ucs_config_parse(const char *text, struct ucs_config *cfg, char *err, size_t errlen);
 int ucs_config_load(const char *path, struct ucs_config *cfg, char *err, size_t errlen);
@@ -93,6 +95,9 @@ struct ucs_stack_stats {
     /* Injected by the ports' "fault" key, and the IPv4 header checksum failures
      * that, with tcp_checksum_errors, show corrupted frames were caught. */
     uint64_t fault_dropped, fault_reordered, fault_duplicated, fault_corrupted;
+    /* Frames the delay held, and those it dropped because its queue was full
+     * (UCS_FAULT_DELAY_MAX frames: a router's tail drop). */
+    uint64_t fault_delayed, fault_delay_dropped;
     uint64_t ip_checksum_errors;
     /* Loss recovery: retransmission timeouts, fast recoveries (on three
      * duplicate ACKs or on SACKs), segments resent because the peer's SACK
