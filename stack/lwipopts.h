@@ -94,11 +94,8 @@ extern unsigned char *ucs_ram_heap;
  * so idle connections cost nothing per tick; a busy one is visited 40 times a
  * second by the fast timer and 20 by the slow one. */
 #define TCP_TMR_INTERVAL 25
-/* RFC 6298's RTO has a floor of 1 s, Linux's 200 ms; ours is two slow-timer
- * ticks (50-100 ms after the last ACK), above a delayed ACK (one 25 ms tick)
- * on the microsecond links this stack is for. Losses are mostly repaired by
- * SACK recovery and tail loss probes before it (stack/patches/0004). */
-#define TCP_RTO_MIN_MS 100
+/* The RTO (RFC 6298 with Linux's 200 ms floor) and the tail loss probe
+ * (RFC 8985) are computed in milliseconds by stack/tcp_rtt.c. */
 #define TCP_QUEUE_OOSEQ 1
 #define TCP_OOSEQ_MAX_BYTES (4 * 1024 * 1024)
 #define TCP_OOSEQ_MAX_PBUFS 4096

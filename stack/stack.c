@@ -11,6 +11,7 @@
 #include "netif_port.h"
 #include "tcp_guard.h"
 #include "tcp_options.h"
+#include "tcp_rtt.h"
 #include "tcp_timer_list.h"
 #include "../ucred/attest.h"
 #include "../ucred/cred_table.h"
@@ -192,6 +193,7 @@ void ucs_stack_get_stats(const struct ucs_stack *s, struct ucs_stack_stats *out)
     struct ucs_tcpopt_stats opt;
     struct ucs_tcp_guard_stats guard;
     struct ucs_tcp_timer_stats timers;
+    struct ucs_tcp_rtt_stats rtt;
     struct ucs_attest_stats as;
     uint64_t dropped;
 
@@ -230,6 +232,9 @@ void ucs_stack_get_stats(const struct ucs_stack *s, struct ucs_stack_stats *out)
     out->tcp_tail_loss_probes = tcp_recovery_stats.tail_loss_probes;
     out->tcp_sack_blocks = tcp_recovery_stats.sack_blocks;
     out->tcp_sack_ignored = tcp_recovery_stats.sack_ignored;
+    ucs_tcp_rtt_get_stats(&rtt);
+    out->tcp_rtt_ts_samples = rtt.ts_samples;
+    out->tcp_rtt_timed_samples = rtt.timed_samples;
     ucs_tcp_timer_get_stats(&timers);
     out->tcp_timer_due = (uint32_t)timers.due;
     out->tcp_timer_visits = timers.visits + timers.timewait_visits;

@@ -45,6 +45,7 @@ inline const int kKernelTimeoutMs = 10000; // SO_RCVTIMEO/SO_SNDTIMEO of every k
 inline std::string skip_reason;        // why every test skips, when it does
 inline cpu_set_t all_cpus;             // before EAL pins the main thread to its lcore
 inline std::atomic<int> sigpipes{0};   // the stack must never raise SIGPIPE
+inline std::string port_extra;         // more config lines for the tap port (a program sets it before main's environment)
 
 inline const char *stack_ip(int family) { return family == AF_INET ? kStackV4 : kStackV6; }
 inline const char *kernel_ip(int family) { return family == AF_INET ? kKernelV4 : kKernelV6; }
@@ -390,7 +391,7 @@ class KernelPeerEnvironment : public ::testing::Environment {
         prefix_ = "ucs-test-kpeer-" + std::to_string(getpid());
         std::string text = "eal = --no-huge -m 512 --no-pci --no-shconf --no-telemetry --log-level=warning -l 1 "
                            "--file-prefix=" + prefix_ + "\nport = net_tap0,iface=ucstap0\n"
-                           "ipv4 = 198.18.2.2/24\nipv6 = fd75:6374::2/64\n";
+                           "ipv4 = 198.18.2.2/24\nipv6 = fd75:6374::2/64\n" + port_extra;
         struct ucs_config cfg;
         char err[256];
         ASSERT_EQ(ucs_config_parse(text.c_str(), &cfg, err, sizeof(err)), 0) << err;

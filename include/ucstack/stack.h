@@ -106,6 +106,9 @@ struct ucs_stack_stats {
      * malformed SACK options). */
     uint64_t tcp_rto, tcp_fast_recoveries, tcp_sack_rexmits, tcp_tail_loss_probes, tcp_sack_blocks,
         tcp_sack_ignored;
+    /* Round-trip time samples: from echoed timestamps (RFC 7323), and from
+     * the one timed segment of connections without them. */
+    uint64_t tcp_rtt_ts_samples, tcp_rtt_timed_samples;
     uint32_t tcp_pcbs; /* connections lwIP holds in any state */
     /* lwIP's TCP timers visit only connections with timer work (the due
      * list): how many are on it now, and how many visits the timers made
