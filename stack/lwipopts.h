@@ -96,6 +96,11 @@ extern unsigned char *ucs_ram_heap;
 #define TCP_TMR_INTERVAL 25
 /* The RTO (RFC 6298 with Linux's 200 ms floor) and the tail loss probe
  * (RFC 8985) are computed in milliseconds by stack/tcp_rtt.c. */
+/* The handshake's retries are Linux's (stack/tcp_rtt.c): the last SYN-ACK
+ * times out 63 s after the first, so SYN_RCVD lasts that long, not 20 s. */
+#define TCP_SYN_RCVD_TIMEOUT 64000
+/* RFC 6928's initial window, as Linux: a 5-15 KB response in one round trip. */
+#define LWIP_TCP_CALC_INITIAL_CWND(mss) ((tcpwnd_size_t)(10U * (mss)))
 #define TCP_QUEUE_OOSEQ 1
 #define TCP_OOSEQ_MAX_BYTES (4 * 1024 * 1024)
 #define TCP_OOSEQ_MAX_PBUFS 4096

@@ -112,3 +112,24 @@ int ucs_tcp_pto_due(const struct tcp_pcb *pcb)
     }
     return pcb->rtime >= ticks && pcb->rtime < pcb->rto;
 }
+
+/* Linux's handshake retries: tcp_syn_retries 6, tcp_synack_retries 5, with
+ * the timeout doubling from 1 s (1, 3, 7, 15, 31, 63 s after the first); the
+ * connection is given up when the last one's timeout runs out (at 127 and
+ * 63 s), not at once after it as lwIP did. Called each slow tick before the
+ * retransmission timer counts it. */
+#define SYN_RETRIES 6
+#define SYNACK_RETRIES 5
+
+int ucs_tcp_handshake_gives_up(const struct tcp_pcb *pcb)
+{
+    u8_t retries;
+
+    if (pcb->state == SYN_SENT)
+        retries = SYN_RETRIES;
+    else if (pcb->state == SYN_RCVD)
+        retries = SYNACK_RETRIES;
+    else
+        return 0;
+    return pcb->nrtx >= retries && pcb->rtime >= 0 && pcb->rtime + 1 >= pcb->rto;
+}
