@@ -75,6 +75,9 @@ extern unsigned char *ucs_ram_heap;
 /* 64-bit pointers do not fit in the fragment header lwIP would reuse. */
 #define IPV6_FRAG_COPYHEADER 1
 
+/* TTL and hop limit 64, as Linux (lwIP's 255 tells an observer what we are). */
+#define IP_DEFAULT_TTL 64
+
 /* TCP: 1460-byte segments, a 2 MiB scaled receive window, SACK and timestamps. */
 #define TCP_MSS 1460
 #define LWIP_WND_SCALE 1

@@ -254,6 +254,9 @@ void ucs_stack_get_stats(const struct ucs_stack *s, struct ucs_stack_stats *out)
     out->tcp_ack_unacceptable = guard.ack_unacceptable;
     out->tcp_challenge_acks = guard.challenge_acks;
     out->tcp_challenge_limited = guard.challenge_limited;
+    out->tcp_seq_unacceptable = guard.seq_unacceptable;
+    out->tcp_paws_rejected = guard.paws;
+    out->tcp_syn_fin = guard.syn_fin;
     out->numa_node = s->numa_node;
     out->cpu = s->cpu;
 }

@@ -88,6 +88,10 @@ struct ucs_stack_stats {
      * challenge ACK, at most one per connection every 500 ms. */
     uint64_t tcp_far_seq, tcp_tiny_mss, tcp_rst_in_window, tcp_rst_out_of_window, tcp_syn_synchronized,
         tcp_ack_unacceptable, tcp_challenge_acks, tcp_challenge_limited;
+    /* Also refused there: ACK-only segments outside the receive window (RFC
+     * 9293 3.10.7.4) and segments failing PAWS (RFC 7323), both answered with
+     * an ACK as limited as a challenge ACK, and SYNs with FIN (never answered). */
+    uint64_t tcp_seq_unacceptable, tcp_paws_rejected, tcp_syn_fin;
     /* Host-local link attestation: peers attested and lost, cable echoes of a
      * nonce this instance did not give out, malformed attestation messages, and
      * frames dropped because they came before the attestation. */
