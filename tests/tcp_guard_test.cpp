@@ -20,6 +20,7 @@ struct Seg {
     uint8_t flags = 0;
     uint16_t wnd = 65535;
     std::vector<uint8_t> opts, data;
+    uint8_t ttl = 0; // of the segments the stack sent
 };
 
 void put16(uint8_t *p, uint32_t v)
@@ -137,6 +138,8 @@ class Wire {
             s->ack = get32(t + 8);
             s->flags = t[13] & 0x3f;
             s->wnd = static_cast<uint16_t>(get16(t + 14));
+            s->ttl = f[eth + 8];
+            s->opts.assign(t + 20, t + doff);
             s->data.assign(t + doff, static_cast<const uint8_t *>(f + eth + total));
             return true;
         }
@@ -225,6 +228,34 @@ void open_conn(uint16_t port, Wire &w, Conn *c)
 }
 
 bool pure_ack(const Seg &g) { return g.flags == kAck && g.data.empty(); }
+
+// The timestamps option of a segment: true with TSval and TSecr, if it has one.
+bool timestamps(const Seg &g, uint32_t *val, uint32_t *ecr)
+{
+    for (size_t i = 0; i < g.opts.size() && g.opts[i] != 0;) {
+        if (g.opts[i] == 1) {
+            i++;
+            continue;
+        }
+        if (i + 1 >= g.opts.size() || g.opts[i + 1] < 2)
+            return false;
+        if (g.opts[i] == 8 && g.opts[i + 1] == 10 && i + 10 <= g.opts.size()) {
+            *val = get32(&g.opts[i + 2]);
+            *ecr = get32(&g.opts[i + 6]);
+            return true;
+        }
+        i += g.opts[i + 1];
+    }
+    return false;
+}
+
+std::vector<uint8_t> ts_option(uint32_t val, uint32_t ecr)
+{
+    std::vector<uint8_t> o = {1, 1, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0};
+    put32(&o[4], val);
+    put32(&o[8], ecr);
+    return o;
+}
 
 class TcpGuard : public KernelPeer {
   protected:
@@ -381,6 +412,118 @@ TEST_F(TcpGuard, SynWithAnMssOrWindowLwipCannotHandleIsRefused)
     for (const Seg &g : wire.seen)
         EXPECT_TRUE(g.dport != 40001 && g.dport != 40002 && g.dport != 40003) << "answered port " << g.dport;
     EXPECT_EQ(ucs_close(l), 0);
+}
+
+// RFC 9293 3.10.7.4: an ACK-only segment whose sequence number is outside
+// the receive window (50,000 behind, 10 MB ahead) is answered with an ACK and
+// dropped; lwIP took it (and its ACK field). Linux does the same as now.
+TEST_F(TcpGuard, AckOnlySegmentOutsideTheWindowIsAnsweredAndDropped)
+{
+    // A connection each: their answers are limited per connection (RFC 5961 7).
+    for (int32_t off : {-50000, 10000000}) {
+        Conn c;
+        ASSERT_NO_FATAL_FAILURE(open_conn(static_cast<uint16_t>(off < 0 ? 7128 : 7133), wire, &c));
+        uint32_t seq = c.rcv_nxt + static_cast<uint32_t>(off);
+        auto before = stats();
+        wire.seen.clear();
+        wire.send(c.seg(kAck, seq, c.snd_nxt));
+        Seg ack;
+        ASSERT_TRUE(wire.wait([&](const Seg &g) { return g.sport == c.sport && pure_ack(g); }, &ack));
+        EXPECT_EQ(ack.ack, c.rcv_nxt);
+        EXPECT_EQ(ack.seq, c.snd_nxt);
+        EXPECT_EQ(stats().tcp_seq_unacceptable - before.tcp_seq_unacceptable, 1u);
+        ASSERT_TRUE(exchange(c, wire, 'c', 'd'));
+    }
+}
+
+// PAWS (RFC 7323 5): data at rcv_nxt whose TSval is 100 s older than
+// TS.Recent is an old duplicate: answered with an ACK, not delivered, and
+// TS.Recent (what the stack echoes) does not move back. lwIP took it.
+TEST_F(TcpGuard, SegmentWithAnOldTimestampFailsPaws)
+{
+    Conn c;
+    ASSERT_NO_FATAL_FAILURE(open_conn(7129, wire, &c));
+    Seg last = wire.seen.back();
+    uint32_t val = 0, recent = 0;
+    ASSERT_TRUE(timestamps(last, &val, &recent)) << "no timestamps negotiated with the kernel";
+    auto before = stats();
+    Seg old = c.seg(kAck | kPsh, c.rcv_nxt, c.snd_nxt);
+    old.opts = ts_option(recent - 100000, val);
+    old.data = {'X'};
+    wire.seen.clear();
+    wire.send(old);
+    Seg ack;
+    ASSERT_TRUE(wire.wait([&](const Seg &g) { return g.sport == c.sport && pure_ack(g); }, &ack));
+    EXPECT_EQ(ack.ack, c.rcv_nxt) << "the old segment's byte was taken";
+    uint32_t ecr = 0;
+    ASSERT_TRUE(timestamps(ack, &val, &ecr));
+    EXPECT_EQ(ecr, recent) << "TS.Recent moved backwards";
+    EXPECT_EQ(stats().tcp_paws_rejected - before.tcp_paws_rejected, 1u);
+    ASSERT_TRUE(exchange(c, wire, 'c', 'd')) << "the old byte took the real one's place";
+}
+
+// RFC 7323 3.2: once negotiated, timestamps are on every segment the stack
+// sends, keepalive probes included (lwIP sent them bare, and zero-window
+// probes too: the same code, patch 0010).
+TEST_F(TcpGuard, KeepaliveProbesCarryTimestamps)
+{
+    Conn c;
+    ASSERT_NO_FATAL_FAILURE(open_conn(7130, wire, &c));
+    int on = 1, idle = 1;
+    ASSERT_EQ(ucs_setsockopt(c.s, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)), 0);
+    ASSERT_EQ(ucs_setsockopt(c.s, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)), 0);
+    Seg probe;
+    ASSERT_TRUE(wire.wait([&](const Seg &g) { return g.sport == c.sport && g.seq == c.snd_nxt - 1; }, &probe));
+    uint32_t val = 0, ecr = 0;
+    EXPECT_TRUE(timestamps(probe, &val, &ecr)) << "a keepalive without timestamps";
+    for (const Seg &g : wire.seen) {
+        if (g.sport == c.sport) {
+            EXPECT_TRUE(timestamps(g, &val, &ecr)) << "a segment without timestamps, seq " << g.seq;
+        }
+    }
+}
+
+// Linux drops a SYN with FIN (only scanners send it); lwIP opened a
+// connection. Dropped, counted, never answered.
+TEST_F(TcpGuard, SynWithFinIsDropped)
+{
+    const uint16_t port = 7131;
+    int l = stack_listener(AF_INET, port);
+    auto before = stats();
+    Seg synfin;
+    synfin.sport = 40010;
+    synfin.dport = port;
+    synfin.seq = 5000;
+    synfin.flags = kSyn | kFin;
+    synfin.opts = {2, 4, 0x05, 0xb4};
+    wire.send(synfin);
+    ASSERT_TRUE(pump_until([&] { return stats().tcp_syn_fin - before.tcp_syn_fin == 1; }, kKernelTimeoutMs));
+    Seg syn = synfin;
+    syn.sport = 40011;
+    syn.flags = kSyn;
+    wire.send(syn);
+    ASSERT_TRUE(wire.wait([&](const Seg &g) { return g.dport == syn.sport && g.flags == (kSyn | kAck); }));
+    for (const Seg &g : wire.seen)
+        EXPECT_NE(g.dport, synfin.sport) << "answered the SYN+FIN";
+    EXPECT_EQ(ucs_close(l), 0);
+}
+
+// Linux's fingerprint: TTL 64 (lwIP 255), and a reset answering a segment for
+// no connection has window 0 (lwIP swapped its window's bytes: 128).
+TEST_F(TcpGuard, ResetAndTtlLookLikeLinux)
+{
+    Seg stray;
+    stray.sport = 40012;
+    stray.dport = 7132; // nobody listens
+    stray.seq = 7000;
+    stray.ack = 12345;
+    stray.flags = kAck;
+    wire.send(stray);
+    Seg rst;
+    ASSERT_TRUE(wire.wait([&](const Seg &g) { return g.dport == stray.sport && (g.flags & kRst); }, &rst));
+    EXPECT_EQ(rst.wnd, 0);
+    EXPECT_EQ(rst.seq, stray.ack);
+    EXPECT_EQ(rst.ttl, 64);
 }
 
 } // namespace
