@@ -57,17 +57,17 @@ int listen_on(uint16_t port)
 constexpr s16_t kOneSecondTicks = 1000 / TCP_SLOW_INTERVAL + 1;
 
 // Runs the stack until the peer has n segments or the pcb is gone; each time
-// pcb's retransmission timer is one tick from expiring, as if the time had
-// passed (the backed-off timeouts add up to minutes).
-bool fast_forward(HandPeer &peer, size_t n, u16_t local, u16_t remote)
+// pcb's retransmission timer is `lead` ticks from expiring, as if the time
+// had passed (the backed-off timeouts add up to minutes).
+bool fast_forward(HandPeer &peer, size_t n, u16_t local, u16_t remote, s16_t lead = 1)
 {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (peer.count() < n && std::chrono::steady_clock::now() < deadline) {
         struct tcp_pcb *pcb = hand_pcb(local, remote);
         if (!pcb)
             return false;
-        if (pcb->rtime >= 0 && pcb->rtime < pcb->rto - 1)
-            pcb->rtime = static_cast<s16_t>(pcb->rto - 1);
+        if (pcb->rtime >= 0 && pcb->rtime < pcb->rto - lead)
+            pcb->rtime = static_cast<s16_t>(pcb->rto - lead);
         ucs_stack_poll(ucs_stack_current());
     }
     return peer.count() >= n;
@@ -171,6 +171,48 @@ TEST(Handshake, AcceptorSamplesTheHandshakeAndSendsTenSegments)
     ucs_close(fd);
     ucs_close(l);
     peer.settle();
+}
+
+// LAST_ACK with a peer that never acknowledges the FIN: each timeout sends
+// the FIN once. lwIP's tail loss probe sent it again a tick after every
+// timeout (the probe ran in RTO recovery): two FINs per timeout.
+TEST(Handshake, LastAckSendsOneFinPerTimeout)
+{
+    const uint16_t port = 7503;
+    int l = listen_on(port);
+    HandPeer peer;
+    peer.send(port, kPeerIss, 0, TCP_SYN, {2, 4, 0x05, 0xb4, 4, 2, 1, 1});
+    ASSERT_TRUE(peer.wait_segments(1));
+    uint32_t iss = be32(&peer.segment(0)[4]);
+    peer.send(port, kPeerIss + 1, iss + 1, TCP_ACK, {});
+    int fd = -1;
+    for (int i = 0; i < 100000 && fd < 0; i++) {
+        ucs_stack_poll(ucs_stack_current());
+        fd = ucs_accept(l, nullptr, nullptr);
+    }
+    ASSERT_GE(fd, 0) << strerror(errno);
+    peer.send(port, kPeerIss + 1, iss + 1, TCP_FIN | TCP_ACK, {});
+    char b;
+    ssize_t n = -1;
+    for (int i = 0; i < 100000 && n != 0; i++) {
+        ucs_stack_poll(ucs_stack_current());
+        n = ucs_recv(fd, &b, 1, 0);
+    }
+    ASSERT_EQ(n, 0) << "no end of file";
+    auto before = stats_now();
+    size_t first = peer.count();
+    ASSERT_EQ(ucs_close(fd), 0);
+    // Two ticks before each timeout: the tick between is where a probe went.
+    ASSERT_TRUE(fast_forward(peer, first + 6, port, 40000, 2));
+    peer.settle();
+    size_t fins = 0;
+    for (size_t i = first; i < peer.count(); i++)
+        fins += (peer.segment(i)[13] & TCP_FIN) != 0;
+    auto after = stats_now();
+    EXPECT_GE(fins, 6u);
+    EXPECT_EQ(fins, 1 + (after.tcp_rto - before.tcp_rto)) << "FINs beyond one per timeout";
+    EXPECT_EQ(after.tcp_tail_loss_probes, before.tcp_tail_loss_probes);
+    ucs_close(l);
 }
 
 } // namespace
