@@ -17,6 +17,8 @@ u8_t ucs_hook_tcp_optlen(const struct tcp_pcb *pcb, u8_t internal_len);
 u32_t *ucs_hook_tcp_addopts(struct pbuf *p, struct tcp_hdr *hdr, const struct tcp_pcb *pcb, u32_t *opts);
 struct netif *ucs_hook_ip4_route(const ip4_addr_t *src, const ip4_addr_t *dest);
 struct netif *ucs_hook_ip6_route(const ip6_addr_t *src, const ip6_addr_t *dest);
+/* stack/ip4_id.c: the IPv4 ID of a packet to dest (patch 0010). */
+u16_t ucs_ip4_id(const ip4_addr_t *dest, u8_t proto);
 /* libsock/icmp_errors.c: ICMP port unreachable for connected UDP sockets. */
 int ucs_hook_ip4_input(struct pbuf *p, struct netif *inp);
 int ucs_hook_ip6_input(struct pbuf *p, struct netif *inp);

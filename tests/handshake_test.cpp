@@ -212,6 +212,10 @@ TEST(Handshake, LastAckSendsOneFinPerTimeout)
     EXPECT_GE(fins, 6u);
     EXPECT_EQ(fins, 1 + (after.tcp_rto - before.tcp_rto)) << "FINs beyond one per timeout";
     EXPECT_EQ(after.tcp_tail_loss_probes, before.tcp_tail_loss_probes);
+    // The peer resets at last: no pcb left to time out in later tests.
+    peer.send(port, kPeerIss + 2, 0, TCP_RST, {});
+    peer.settle();
+    EXPECT_EQ(hand_pcb(port, 40000), nullptr);
     ucs_close(l);
 }
 

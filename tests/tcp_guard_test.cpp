@@ -20,7 +20,9 @@ struct Seg {
     uint8_t flags = 0;
     uint16_t wnd = 65535;
     std::vector<uint8_t> opts, data;
-    uint8_t ttl = 0; // of the segments the stack sent
+    uint8_t ttl = 0;  // of the segments the stack sent
+    uint16_t id = 0;  // their IPv4 identification
+    uint32_t dst = 0; // and destination (network order)
 };
 
 void put16(uint8_t *p, uint32_t v)
@@ -139,6 +141,8 @@ class Wire {
             s->flags = t[13] & 0x3f;
             s->wnd = static_cast<uint16_t>(get16(t + 14));
             s->ttl = f[eth + 8];
+            s->id = static_cast<uint16_t>(get16(&f[eth + 4]));
+            memcpy(&s->dst, &f[eth + 16], 4);
             s->opts.assign(t + 20, t + doff);
             s->data.assign(t + doff, static_cast<const uint8_t *>(f + eth + total));
             return true;
@@ -426,13 +430,21 @@ TEST_F(TcpGuard, AckOnlySegmentOutsideTheWindowIsAnsweredAndDropped)
         uint32_t seq = c.rcv_nxt + static_cast<uint32_t>(off);
         auto before = stats();
         wire.seen.clear();
-        wire.send(c.seg(kAck, seq, c.snd_nxt));
+        // Its window of 0 would stop the stack sending (lwIP took the window:
+        // the sequence number is past snd_wl1).
+        Seg forged = c.seg(kAck, seq, c.snd_nxt);
+        forged.wnd = 0;
+        wire.send(forged);
         Seg ack;
         ASSERT_TRUE(wire.wait([&](const Seg &g) { return g.sport == c.sport && pure_ack(g); }, &ack));
         EXPECT_EQ(ack.ack, c.rcv_nxt);
         EXPECT_EQ(ack.seq, c.snd_nxt);
         EXPECT_EQ(stats().tcp_seq_unacceptable - before.tcp_seq_unacceptable, 1u);
-        ASSERT_TRUE(exchange(c, wire, 'c', 'd'));
+        std::vector<char> more(1000, 'm');
+        ASSERT_EQ(ucs_send(c.s, more.data(), more.size(), 0), 1000);
+        Seg data;
+        ASSERT_TRUE(wire.wait([&](const Seg &g) { return g.sport == c.sport && !g.data.empty(); }, &data));
+        EXPECT_EQ(data.data.size(), more.size()) << "the forged window was taken: a window probe";
     }
 }
 
@@ -526,4 +538,73 @@ TEST_F(TcpGuard, ResetAndTtlLookLikeLinux)
     EXPECT_EQ(rst.ttl, 64);
 }
 
+// RFC 6864 and 7739: the IPv4 ID is not one counter for all destinations
+// (any peer could count what the stack sends to the others: an idle-scan
+// zombie). Segments to the kernel's address and to a second one it holds,
+// alternating: lwIP's IDs ran 1 apart across both.
+TEST_F(TcpGuard, IpIdsAreNotOneCounterAcrossDestinations)
+{
+    ASSERT_EQ(sh("ip addr add 198.18.2.3/24 dev ucstap0"), 0);
+    Addr other = make_addr(AF_INET, "198.18.2.3", 0);
+    uint32_t other_ip = reinterpret_cast<const sockaddr_in *>(&other.ss)->sin_addr.s_addr;
+    int fds[2] = {-1, -1};
+    for (int i = 0; i < 2; i++) {
+        fds[i] = ucs_socket(AF_INET, SOCK_DGRAM, 0);
+        ASSERT_GE(fds[i], UCS_FD_BASE);
+    }
+    Addr to[2] = {make_addr(AF_INET, kKernelV4, 9), make_addr(AF_INET, "198.18.2.3", 9)};
+    // UDP to the discard port: the kernel answers port unreachable, never
+    // anything the stack must reply to, so nothing else is sent meanwhile.
+    int close_gaps = 0, rounds = 8;
+    uint16_t last[2] = {0, 0};
+    bool have[2] = {false, false};
+    int udp = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_IP));
+    sockaddr_ll ll{};
+    ll.sll_family = AF_PACKET;
+    ll.sll_protocol = htons(ETH_P_IP);
+    ll.sll_ifindex = static_cast<int>(if_nametoindex("ucstap0"));
+    ASSERT_EQ(bind(udp, reinterpret_cast<sockaddr *>(&ll), sizeof(ll)), 0);
+    in_addr stack{};
+    inet_pton(AF_INET, kStackV4, &stack);
+    for (int r = 0; r < rounds; r++) {
+        for (int i = 0; i < 2; i++) {
+            ASSERT_EQ(ucs_sendto(fds[i], "x", 1, 0, to[i].sa(), to[i].len), 1) << strerror(errno);
+            uint16_t id = 0;
+            ASSERT_TRUE(pump_until(
+                [&] {
+                    uint8_t f[2048];
+                    ssize_t n;
+                    const size_t eth = sizeof(ether_header);
+                    while ((n = recv(udp, f, sizeof(f), 0)) > 0) {
+                        if (static_cast<size_t>(n) < eth + 28 || f[eth + 9] != IPPROTO_UDP ||
+                            memcmp(&f[eth + 12], &stack, 4))
+                            continue;
+                        uint32_t dst;
+                        memcpy(&dst, &f[eth + 16], 4);
+                        if ((dst == other_ip) == (i == 1)) {
+                            id = static_cast<uint16_t>(get16(&f[eth + 4]));
+                            return true;
+                        }
+                    }
+                    return false;
+                },
+                kKernelTimeoutMs));
+            // The previous datagram went to the other destination.
+            int j = 1 - i;
+            if (have[j] && static_cast<uint16_t>(id - last[j]) <= 2)
+                close_gaps++;
+            last[i] = id;
+            have[i] = true;
+        }
+    }
+    // One counter: every datagram's ID 1 above the previous one's. Per
+    // destination with a hashed offset: by chance, 1 in 20,000 each.
+    EXPECT_LT(close_gaps, 2) << "IDs run on across destinations";
+    close(udp);
+    for (int fd : fds)
+        ucs_close(fd);
+    EXPECT_EQ(sh("ip addr del 198.18.2.3/24 dev ucstap0"), 0);
+}
+
 } // namespace
+
