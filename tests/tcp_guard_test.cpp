@@ -5,6 +5,7 @@
 #include "kernel_peer.hpp"
 
 #include <linux/if_packet.h>
+#include <map>
 #include <net/ethernet.h>
 #include <net/if.h>
 
@@ -40,8 +41,8 @@ void put32(uint8_t *p, uint32_t v)
 uint32_t get16(const uint8_t *p) { return static_cast<uint32_t>(p[0] << 8 | p[1]); }
 uint32_t get32(const uint8_t *p) { return get16(p) << 16 | get16(p + 2); }
 
-// A TCP segment from the kernel's IPv4 address to the stack's, checksummed.
-std::vector<uint8_t> encode(const Seg &s)
+// A TCP segment from one IPv4 address to another, checksummed.
+std::vector<uint8_t> encode(const Seg &s, const char *from, const char *to)
 {
     size_t optlen = (s.opts.size() + 3) & ~size_t(3);
     std::vector<uint8_t> b(20 + optlen + s.data.size(), 0);
@@ -55,24 +56,27 @@ std::vector<uint8_t> encode(const Seg &s)
     std::copy(s.opts.begin(), s.opts.end(), b.begin() + 20);
     std::copy(s.data.begin(), s.data.end(), b.begin() + 20 + static_cast<long>(optlen));
     in_addr src{}, dst{};
-    inet_pton(AF_INET, kKernelV4, &src);
-    inet_pton(AF_INET, kStackV4, &dst);
+    inet_pton(AF_INET, from, &src);
+    inet_pton(AF_INET, to, &dst);
     put16(&b[16], tcp_checksum(reinterpret_cast<const uint8_t *>(&src), reinterpret_cast<const uint8_t *>(&dst),
                                b.data(), b.size()));
     return b;
 }
 
-// The kernel's side of the tap: crafted segments out, the stack's segments in.
+// The kernel's side of a link: crafted segments out from `from` to
+// `target`, target's segments in, read off interface `ifname` (by default the
+// tap, and the stack behind it).
 class Wire {
   public:
-    Wire()
+    Wire(const char *ifname = "ucstap0", const char *from = kKernelV4, const char *target = kStackV4)
+        : from_(from), target_(target)
     {
         raw_ = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_TCP);
         tap_ = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_IP));
         sockaddr_ll ll{};
         ll.sll_family = AF_PACKET;
         ll.sll_protocol = htons(ETH_P_IP);
-        ll.sll_ifindex = static_cast<int>(if_nametoindex("ucstap0"));
+        ll.sll_ifindex = static_cast<int>(if_nametoindex(ifname));
         bound_ = ll.sll_ifindex > 0 && bind(tap_, reinterpret_cast<sockaddr *>(&ll), sizeof(ll)) == 0;
     }
     ~Wire()
@@ -87,8 +91,8 @@ class Wire {
 
     void send(const Seg &s)
     {
-        auto b = encode(s);
-        Addr to = make_addr(AF_INET, kStackV4, 0);
+        auto b = encode(s, from_, target_);
+        Addr to = make_addr(AF_INET, target_, 0);
         EXPECT_EQ(sendto(raw_, b.data(), b.size(), 0, to.sa(), to.len), static_cast<ssize_t>(b.size()))
             << strerror(errno);
     }
@@ -126,7 +130,7 @@ class Wire {
             if (static_cast<size_t>(n) < eth + 40 || f[eth + 9] != IPPROTO_TCP)
                 continue;
             in_addr src{};
-            inet_pton(AF_INET, kStackV4, &src);
+            inet_pton(AF_INET, target_, &src);
             if (memcmp(&f[eth + 12], &src, 4) != 0)
                 continue;
             size_t ihl = static_cast<size_t>(f[eth] & 0x0f) * 4, total = get16(&f[eth + 2]);
@@ -150,6 +154,7 @@ class Wire {
         return false;
     }
 
+    const char *from_, *target_;
     int raw_ = -1, tap_ = -1;
     bool bound_ = false;
 };
@@ -604,6 +609,169 @@ TEST_F(TcpGuard, IpIdsAreNotOneCounterAcrossDestinations)
     for (int fd : fds)
         ucs_close(fd);
     EXPECT_EQ(sh("ip addr del 198.18.2.3/24 dev ucstap0"), 0);
+}
+
+// --- differential cases: the same segments to the stack and to Linux ---
+
+// The Linux kernel's own TCP in a second network namespace, behind a veth
+// pair (198.18.4.1 here, 198.18.4.2 there), to send the same crafted
+// segments to as to the stack and compare the answers.
+class LinuxReference {
+  public:
+    LinuxReference() : name_("ucs-kref-" + std::to_string(getpid()))
+    {
+        ok_ = sh("ip netns add " + name_) == 0 &&
+              sh("ip link add ucsref0 type veth peer name ucsref1") == 0 &&
+              sh("ip link set ucsref1 netns " + name_) == 0 && sh("ip addr add 198.18.4.1/24 dev ucsref0") == 0 &&
+              sh("ip link set ucsref0 up") == 0 &&
+              sh("ip netns exec " + name_ + " ip addr add 198.18.4.2/24 dev ucsref1") == 0 &&
+              sh("ip netns exec " + name_ + " ip link set ucsref1 up") == 0 &&
+              sh("ip netns exec " + name_ + " ip link set lo up") == 0;
+    }
+    ~LinuxReference()
+    {
+        for (int fd : fds_)
+            close(fd);
+        sh("ip netns del " + name_ + " 2>/dev/null");
+    }
+    LinuxReference(const LinuxReference &) = delete;
+    LinuxReference &operator=(const LinuxReference &) = delete;
+    bool ok() const { return ok_; }
+
+    // A listener of Linux's on 198.18.4.2:port (made by a thread that enters
+    // the namespace; the socket stays there).
+    bool listen_on(uint16_t port)
+    {
+        int fd = -1;
+        std::thread t([&] {
+            int ns = open(("/run/netns/" + name_).c_str(), O_RDONLY | O_CLOEXEC);
+            if (ns < 0 || setns(ns, CLONE_NEWNET) != 0)
+                return;
+            close(ns);
+            fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            Addr a = make_addr(AF_INET, "198.18.4.2", port);
+            if (bind(fd, a.sa(), a.len) != 0 || listen(fd, 16) != 0) {
+                close(fd);
+                fd = -1;
+            }
+        });
+        t.join();
+        if (fd >= 0)
+            fds_.push_back(fd);
+        return fd >= 0;
+    }
+
+  private:
+    std::string name_;
+    std::vector<int> fds_;
+    bool ok_ = false;
+};
+
+// What a target answers to a SYN with FIN followed by a plain SYN: whether
+// the SYN+FIN got any answer, and the SYN-ACK.
+struct SynFinAnswers {
+    bool answered_syn_fin = false;
+    Seg syn_ack;
+};
+
+SynFinAnswers probe_syn_fin(Wire &w, uint16_t port)
+{
+    SynFinAnswers a;
+    Seg synfin;
+    synfin.sport = 40020;
+    synfin.dport = port;
+    synfin.seq = 5000;
+    synfin.flags = kSyn | kFin;
+    synfin.opts = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7};
+    w.send(synfin);
+    Seg syn = synfin;
+    syn.sport = 40021;
+    syn.flags = kSyn;
+    w.send(syn);
+    EXPECT_TRUE(w.wait([&](const Seg &g) { return g.dport == syn.sport && g.flags == (kSyn | kAck); }, &a.syn_ack));
+    for (const Seg &g : w.seen)
+        a.answered_syn_fin |= g.dport == synfin.sport;
+    return a;
+}
+
+// The options of a SYN-ACK by kind, with their lengths.
+std::map<uint8_t, size_t> option_kinds(const Seg &g)
+{
+    std::map<uint8_t, size_t> kinds;
+    for (size_t i = 0; i < g.opts.size() && g.opts[i] != 0;) {
+        if (g.opts[i] == 1) {
+            i++;
+            continue;
+        }
+        if (i + 1 >= g.opts.size() || g.opts[i + 1] < 2)
+            break;
+        kinds[g.opts[i]] = g.opts[i + 1];
+        i += g.opts[i + 1];
+    }
+    return kinds;
+}
+
+class Differential : public TcpGuard {
+  protected:
+    void SetUp() override
+    {
+        TcpGuard::SetUp();
+        if (IsSkipped() || HasFatalFailure())
+            return;
+        ASSERT_TRUE(ref.ok()) << "could not make the reference namespace";
+        ASSERT_TRUE(ref_wire.ok());
+    }
+    LinuxReference ref;
+    Wire ref_wire{"ucsref0", "198.18.4.1", "198.18.4.2"};
+};
+
+// A SYN with FIN is dropped by both; the SYN-ACK to a plain SYN agrees in
+// TTL, MSS and which options it carries (timestamps, SACK-permitted, window
+// scale). The window and the scale factor differ deliberately (ours: a 2 MiB
+// window, scale 6; Linux's depend on its memory settings).
+TEST_F(Differential, SynWithFinAndTheSynAck)
+{
+    const uint16_t port = 7140;
+    int l = stack_listener(AF_INET, port);
+    ASSERT_TRUE(ref.listen_on(port));
+    SynFinAnswers ours = probe_syn_fin(wire, port), ref_ans = probe_syn_fin(ref_wire, port);
+    EXPECT_FALSE(ref_ans.answered_syn_fin) << "the reference answered a SYN+FIN";
+    EXPECT_EQ(ours.answered_syn_fin, ref_ans.answered_syn_fin);
+    EXPECT_EQ(ours.syn_ack.ttl, ref_ans.syn_ack.ttl);
+    EXPECT_EQ(ours.syn_ack.ack, 5001u);
+    EXPECT_EQ(ref_ans.syn_ack.ack, 5001u);
+    auto ok = option_kinds(ours.syn_ack), lk = option_kinds(ref_ans.syn_ack);
+    for (uint8_t kind : {2, 3, 4, 8})
+        EXPECT_EQ(ok.count(kind), lk.count(kind)) << "option kind " << int(kind);
+    EXPECT_EQ(ucs_close(l), 0);
+}
+
+// A segment for no connection is answered with a reset at SEG.ACK, window 0,
+// TTL 64 by both. Deliberate difference: lwIP sets ACK on every reset
+// (RST|ACK, ack = SEG.SEQ + SEG.LEN) where RFC 9293 and Linux send a bare RST
+// when the segment had ACK; receivers check the reset's sequence number,
+// which agrees.
+TEST_F(Differential, ResetForNoConnection)
+{
+    auto probe = [](Wire &w) {
+        Seg stray;
+        stray.sport = 40022;
+        stray.dport = 7141; // nobody listens, on either
+        stray.seq = 7000;
+        stray.ack = 12345;
+        stray.flags = kAck;
+        w.send(stray);
+        Seg rst;
+        EXPECT_TRUE(w.wait([&](const Seg &g) { return g.dport == stray.sport && (g.flags & kRst); }, &rst));
+        return rst;
+    };
+    Seg ours = probe(wire), ref_ans = probe(ref_wire);
+    EXPECT_EQ(ours.seq, ref_ans.seq);
+    EXPECT_EQ(ours.seq, 12345u);
+    EXPECT_EQ(ours.wnd, ref_ans.wnd);
+    EXPECT_EQ(ours.ttl, ref_ans.ttl);
+    EXPECT_EQ(ref_ans.flags, kRst);
+    EXPECT_EQ(ours.flags, kRst | kAck);
 }
 
 } // namespace
