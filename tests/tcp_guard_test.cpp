@@ -774,5 +774,42 @@ TEST_F(Differential, ResetForNoConnection)
     EXPECT_EQ(ours.flags, kRst | kAck);
 }
 
+// An ACK-only segment 10 MB beyond the window of an established connection:
+// both answer with an ACK at RCV.NXT and SND.NXT and take nothing of it (ours
+// is checked to keep its window in AckOnlySegmentOutsideTheWindow...).
+TEST_F(Differential, AckOnlySegmentOutsideTheWindow)
+{
+    const uint16_t port = 7142;
+    Conn c;
+    ASSERT_NO_FATAL_FAILURE(open_conn(port, wire, &c));
+    ASSERT_TRUE(ref.listen_on(port));
+    // The kernel here connects to Linux there; the handshake tells the numbers.
+    int k = ksocket(AF_INET, SOCK_STREAM);
+    Addr to = make_addr(AF_INET, "198.18.4.2", port);
+    ASSERT_EQ(connect(k, to.sa(), to.len), 0) << strerror(errno);
+    Addr me = kname(k, false);
+    uint16_t kport = ntohs(reinterpret_cast<const sockaddr_in *>(&me.ss)->sin_port);
+    Seg syn_ack;
+    ASSERT_TRUE(ref_wire.wait([&](const Seg &g) { return g.dport == kport && g.flags == (kSyn | kAck); }, &syn_ack));
+    Conn r; // Linux's side, as the stack's is in c
+    r.sport = port;
+    r.kport = kport;
+    r.rcv_nxt = syn_ack.ack;
+    r.snd_nxt = syn_ack.seq + 1;
+    auto probe = [](Wire &w, const Conn &x) {
+        w.seen.clear();
+        w.send(x.seg(kAck, x.rcv_nxt + 10000000, x.snd_nxt));
+        Seg ack;
+        EXPECT_TRUE(w.wait([&](const Seg &g) { return g.sport == x.sport && g.dport == x.kport && pure_ack(g); }, &ack));
+        return ack;
+    };
+    Seg ours = probe(wire, c), ref_ans = probe(ref_wire, r);
+    EXPECT_EQ(ours.ack - c.rcv_nxt, 0u);
+    EXPECT_EQ(ref_ans.ack - r.rcv_nxt, 0u);
+    EXPECT_EQ(ours.seq - c.snd_nxt, ref_ans.seq - r.snd_nxt);
+    EXPECT_EQ(ours.ttl, ref_ans.ttl);
+    close(k);
+}
+
 } // namespace
 
