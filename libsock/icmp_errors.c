@@ -1,6 +1,10 @@
 /*
  * ICMP and ICMPv6 "port unreachable" for connected UDP sockets: Linux reports
- * ECONNREFUSED on the next call, and lwIP 2.1.3 hands ICMP errors to nobody. The
+ * ECONNREFUSED on the next call, and lwIP 2.1.3 hands ICMP errors to nobody.
+ * ICMPv6 "packet too big" for TCP (RFC 8201): lwIP only caches the MTU per
+ * destination, believing any; here one quoting a segment of a connection
+ * that is in flight (RFC 5927) lowers the connection's segment size, and any
+ * other is dropped before lwIP sees it. The
  * IP input hooks see every packet before lwIP validates it, so everything read
  * here is bounds-checked and checksummed before it is believed (except on the
  * loopback netif, where lwIP computes no checksums and packets are our own).
@@ -16,6 +20,7 @@
 #include "lwip/prot/icmp6.h"
 #include "lwip/prot/ip4.h"
 #include "lwip/prot/ip6.h"
+#include "lwip/priv/tcp_priv.h"
 #include "lwip/udp.h"
 
 #include <string.h>
@@ -24,6 +29,15 @@
 #define ICMP_PORT_UNREACH 3
 #define ICMP6_DEST_UNREACH 1
 #define ICMP6_PORT_UNREACH 4
+#define ICMP6_PACKET_TOO_BIG 2
+#define IP6_MIN_MTU 1280
+
+static struct ucs_icmp_stats stats;
+
+void ucs_icmp_get_stats(struct ucs_icmp_stats *out)
+{
+    *out = stats;
+}
 
 /* One's-complement sum of len bytes of p from offset, as 16-bit big-endian words. */
 static uint32_t sum_pbuf(const struct pbuf *p, uint16_t offset, uint16_t len)
@@ -107,6 +121,33 @@ int ucs_hook_ip4_input(struct pbuf *p, struct netif *inp)
     return 0;
 }
 
+/* A packet too big quoting TCP from local to remote: true if it is to be
+ * believed (and then the connection's MSS is lowered). */
+static bool packet_too_big(const uint8_t *icmp, const uint8_t *inner, const uint8_t *tcp)
+{
+    ip_addr_t local, remote;
+    uint32_t mtu = (uint32_t)icmp[4] << 24 | (uint32_t)icmp[5] << 16 | (uint32_t)icmp[6] << 8 | icmp[7];
+    uint32_t seq = (uint32_t)tcp[4] << 24 | (uint32_t)tcp[5] << 16 | (uint32_t)tcp[6] << 8 | tcp[7];
+    struct tcp_pcb *pcb;
+
+    IP_ADDR6(&local, 0, 0, 0, 0);
+    IP_ADDR6(&remote, 0, 0, 0, 0);
+    memcpy(ip_2_ip6(&local)->addr, inner + 8, 16);
+    memcpy(ip_2_ip6(&remote)->addr, inner + 24, 16);
+    ip6_addr_clear_zone(ip_2_ip6(&local));
+    ip6_addr_clear_zone(ip_2_ip6(&remote));
+    pcb = ucs_tcp_pcb_find(&local, (u16_t)(tcp[0] << 8 | tcp[1]), &remote, (u16_t)(tcp[2] << 8 | tcp[3]));
+    /* Every IPv6 link carries 1280 bytes (RFC 8200 5): a smaller MTU is a lie. */
+    if (!pcb || pcb->state < SYN_RCVD || pcb->state == TIME_WAIT || mtu < IP6_MIN_MTU ||
+        !(TCP_SEQ_GEQ(seq, pcb->lastack) && TCP_SEQ_LEQ(seq, pcb->snd_nxt)))
+        return false;
+    if (mtu - IP6_HLEN - TCP_HLEN < pcb->mss) {
+        pcb->mss = (u16_t)(mtu - IP6_HLEN - TCP_HLEN);
+        stats.tcp_mss_lowered++;
+    }
+    return true;
+}
+
 int ucs_hook_ip6_input(struct pbuf *p, struct netif *inp)
 {
     uint8_t h[IP6_HLEN + 8 + IP6_HLEN + 8];
@@ -123,8 +164,10 @@ int ucs_hook_ip6_input(struct pbuf *p, struct netif *inp)
     icmp = h + IP6_HLEN;
     inner = icmp + 8;
     udp = inner + IP6_HLEN;
-    if (plen < 8 + IP6_HLEN + 8 || plen > p->tot_len - IP6_HLEN || icmp[0] != ICMP6_DEST_UNREACH ||
-        icmp[1] != ICMP6_PORT_UNREACH || inner[6] != IP6_NEXTH_UDP)
+    if (plen < 8 + IP6_HLEN + 8 || plen > p->tot_len - IP6_HLEN)
+        return 0;
+    if (!(icmp[0] == ICMP6_PACKET_TOO_BIG && inner[6] == IP6_NEXTH_TCP) &&
+        (icmp[0] != ICMP6_DEST_UNREACH || icmp[1] != ICMP6_PORT_UNREACH || inner[6] != IP6_NEXTH_UDP))
         return 0;
     /* The checksum covers a pseudo-header: both addresses, the length, the next header. */
     if (inp != ucs_loop_netif()) {
@@ -132,6 +175,15 @@ int ucs_hook_ip6_input(struct pbuf *p, struct netif *inp)
         sum = sum_pbuf(p, 8, 32);
         if (sum == UINT32_MAX || body == UINT32_MAX || !sum_is_zero(sum + plen + IP6_NEXTH_ICMP6 + body))
             return 0;
+    }
+    if (icmp[0] == ICMP6_PACKET_TOO_BIG) {
+        /* Before lwIP, which would cache any MTU (a tiny one fragments
+           everything to that peer). */
+        if (packet_too_big(icmp, inner, udp))
+            return 0;
+        stats.ptb_refused++;
+        pbuf_free(p);
+        return 1;
     }
     IP_ADDR6(&remote, 0, 0, 0, 0);
     memcpy(ip_2_ip6(&remote)->addr, inner + 24, 16);

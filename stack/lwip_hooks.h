@@ -22,5 +22,12 @@ u16_t ucs_ip4_id(const ip4_addr_t *dest, u8_t proto);
 /* libsock/icmp_errors.c: ICMP port unreachable for connected UDP sockets. */
 int ucs_hook_ip4_input(struct pbuf *p, struct netif *inp);
 int ucs_hook_ip6_input(struct pbuf *p, struct netif *inp);
+/* ICMPv6 packet too big for TCP (RFC 8201), believed only when it quotes a
+ * segment in flight (RFC 5927): connections whose MSS it lowered, and those
+ * refused (dropped before lwIP caches their MTU). */
+struct ucs_icmp_stats {
+    u64_t tcp_mss_lowered, ptb_refused;
+};
+void ucs_icmp_get_stats(struct ucs_icmp_stats *out);
 
 #endif

@@ -9,6 +9,7 @@
 #include "lwip/stats.h"
 #include "lwip/timeouts.h"
 #include "netif_port.h"
+#include "lwip_hooks.h"
 #include "tcp_guard.h"
 #include "tcp_options.h"
 #include "tcp_rtt.h"
@@ -194,6 +195,7 @@ void ucs_stack_get_stats(const struct ucs_stack *s, struct ucs_stack_stats *out)
     struct ucs_tcp_guard_stats guard;
     struct ucs_tcp_timer_stats timers;
     struct ucs_tcp_rtt_stats rtt;
+    struct ucs_icmp_stats icmp;
     struct ucs_attest_stats as;
     uint64_t dropped;
 
@@ -232,6 +234,9 @@ void ucs_stack_get_stats(const struct ucs_stack *s, struct ucs_stack_stats *out)
     out->tcp_tail_loss_probes = tcp_recovery_stats.tail_loss_probes;
     out->tcp_sack_blocks = tcp_recovery_stats.sack_blocks;
     out->tcp_sack_ignored = tcp_recovery_stats.sack_ignored;
+    ucs_icmp_get_stats(&icmp);
+    out->tcp_pmtu_lowered = icmp.tcp_mss_lowered;
+    out->icmp_ptb_refused = icmp.ptb_refused;
     ucs_tcp_rtt_get_stats(&rtt);
     out->tcp_rtt_ts_samples = rtt.ts_samples;
     out->tcp_rtt_timed_samples = rtt.timed_samples;

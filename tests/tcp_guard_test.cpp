@@ -811,5 +811,111 @@ TEST_F(Differential, AckOnlySegmentOutsideTheWindow)
     close(k);
 }
 
+// RFC 8201 and 5927: an ICMPv6 "packet too big" (MTU 1280) quoting a segment
+// of the connection in flight lowers its segment size at once, so nothing
+// after it leaves as IPv6 fragments (lwIP fragmented every later segment for
+// the connection's life); one quoting a sequence number not in flight, or an
+// MTU below 1280, is dropped and counted.
+TEST_F(TcpGuard, PacketTooBigLowersTheSegmentSizeNotFragments)
+{
+    const uint16_t port = 7143;
+    int l = stack_listener(AF_INET6, port);
+    int k = -1;
+    Peer peer([&] { k = kconnect(AF_INET6, port); });
+    int s = ucs_accept(l, nullptr, nullptr);
+    ASSERT_GE(s, UCS_FD_BASE) << strerror(errno);
+    ASSERT_TRUE(peer.finish());
+    int cap = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_IPV6));
+    sockaddr_ll ll{};
+    ll.sll_family = AF_PACKET;
+    ll.sll_protocol = htons(ETH_P_IPV6);
+    ll.sll_ifindex = static_cast<int>(if_nametoindex("ucstap0"));
+    ASSERT_EQ(bind(cap, reinterpret_cast<sockaddr *>(&ll), sizeof(ll)), 0);
+    in6_addr me{};
+    inet_pton(AF_INET6, kStackV6, &me);
+    const size_t eth = sizeof(ether_header);
+    // The stack's IPv6 packets (from the IPv6 header on).
+    auto drain = [&](std::vector<std::vector<uint8_t>> *out) {
+        uint8_t f[2048];
+        ssize_t n;
+        while ((n = recv(cap, f, sizeof(f), 0)) > 0)
+            if (static_cast<size_t>(n) >= eth + 40 && !memcmp(&f[eth + 8], &me, 16))
+                out->emplace_back(f + eth, f + n);
+    };
+    auto kernel_reads = [&](size_t n) {
+        std::vector<char> b(n);
+        Signal got;
+        bool ok = false;
+        Peer reader([&] {
+            ok = krecv_exact(k, b.data(), n);
+            got.set();
+        });
+        EXPECT_TRUE(got.pump());
+        return ok;
+    };
+    std::vector<char> first(1000, 'a');
+    ASSERT_EQ(ucs_send(s, first.data(), first.size(), 0), 1000);
+    ASSERT_TRUE(kernel_reads(1000));
+    std::vector<std::vector<uint8_t>> pkts;
+    ASSERT_TRUE(pump_until(
+        [&] {
+            drain(&pkts);
+            for (auto &q : pkts)
+                if (q[6] == IPPROTO_TCP && q.size() > 60 + 20)
+                    return true;
+            return false;
+        },
+        kKernelTimeoutMs));
+    std::vector<uint8_t> seg;
+    for (auto &q : pkts)
+        if (q[6] == IPPROTO_TCP && q.size() > 80)
+            seg = q;
+    uint32_t seq = get32(&seg[40 + 4]), len = static_cast<uint32_t>(seg.size() - 40 - (seg[40 + 12] >> 4) * 4);
+    int raw = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6);
+    ASSERT_GE(raw, 0) << strerror(errno);
+    Addr stack = make_addr(AF_INET6, kStackV6, 0);
+    // The kernel sums ICMPv6 on raw sockets.
+    auto ptb = [&](uint32_t mtu, uint32_t quoted_seq) {
+        std::vector<uint8_t> m(8, 0);
+        m[0] = 2;
+        put32(&m[4], mtu);
+        m.insert(m.end(), seg.begin(), seg.begin() + 40 + 20);
+        put32(&m[8 + 40 + 4], quoted_seq);
+        EXPECT_EQ(sendto(raw, m.data(), m.size(), 0, stack.sa(), stack.len), static_cast<ssize_t>(m.size()))
+            << strerror(errno);
+    };
+    auto before = stats();
+    ptb(1280, seq + 1000000); // not in flight
+    ptb(600, seq + len);      // below IPv6's minimum
+    ASSERT_TRUE(pump_until([&] { return stats().icmp_ptb_refused - before.icmp_ptb_refused == 2; }, kKernelTimeoutMs));
+    ptb(1280, seq + len); // at SND.NXT: in flight as Linux counts it
+    ASSERT_TRUE(pump_until([&] { return stats().tcp_pmtu_lowered - before.tcp_pmtu_lowered == 1; }, kKernelTimeoutMs));
+    pkts.clear();
+    std::vector<char> more(20000, 'b');
+    size_t sent = 0;
+    ASSERT_TRUE(pump_until(
+        [&] {
+            ssize_t n = ucs_send(s, more.data() + sent, more.size() - sent, MSG_DONTWAIT);
+            if (n > 0)
+                sent += static_cast<size_t>(n);
+            return sent == more.size();
+        },
+        kKernelTimeoutMs));
+    ASSERT_TRUE(kernel_reads(more.size()));
+    drain(&pkts);
+    size_t tcp = 0;
+    for (auto &q : pkts) {
+        EXPECT_NE(q[6], 44) << "an IPv6 fragment";
+        EXPECT_LE(q.size(), 1280u);
+        tcp += q[6] == IPPROTO_TCP;
+    }
+    EXPECT_GT(tcp, 15u);
+    close(raw);
+    close(cap);
+    close(k);
+    ucs_close(s);
+    ucs_close(l);
+}
+
 } // namespace
 

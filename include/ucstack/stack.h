@@ -113,6 +113,10 @@ struct ucs_stack_stats {
     /* Round-trip time samples: from echoed timestamps (RFC 7323), and from
      * the one timed segment of connections without them. */
     uint64_t tcp_rtt_ts_samples, tcp_rtt_timed_samples;
+    /* ICMPv6 packet too big for TCP: connections whose segment size it
+     * lowered, and those refused (quoting no segment in flight, or an MTU
+     * below IPv6's 1280). */
+    uint64_t tcp_pmtu_lowered, icmp_ptb_refused;
     uint32_t tcp_pcbs; /* connections lwIP holds in any state */
     /* lwIP's TCP timers visit only connections with timer work (the due
      * list): how many are on it now, and how many visits the timers made
