@@ -24,6 +24,7 @@ struct Seg {
     uint8_t ttl = 0;  // of the segments the stack sent
     uint16_t id = 0;  // their IPv4 identification
     uint32_t dst = 0; // and destination (network order)
+    uint16_t frag = 0, iplen = 0; // flags and offset, total length
 };
 
 void put16(uint8_t *p, uint32_t v)
@@ -147,6 +148,8 @@ class Wire {
             s->ttl = f[eth + 8];
             s->id = static_cast<uint16_t>(get16(&f[eth + 4]));
             memcpy(&s->dst, &f[eth + 16], 4);
+            s->frag = static_cast<uint16_t>(get16(&f[eth + 6]));
+            s->iplen = static_cast<uint16_t>(total);
             s->opts.assign(t + 20, t + doff);
             s->data.assign(t + doff, static_cast<const uint8_t *>(f + eth + total));
             return true;
@@ -915,6 +918,75 @@ TEST_F(TcpGuard, PacketTooBigLowersTheSegmentSizeNotFragments)
     close(k);
     ucs_close(s);
     ucs_close(l);
+}
+
+// RFC 1191 with RFC 5927's check: TCP leaves with DF, and "fragmentation
+// needed" (next-hop MTU 1000) quoting a segment in flight lowers the
+// connection's segment size at once; one with an MTU below Linux's 552 is
+// refused. lwIP sent no DF and ignored the answer.
+TEST_F(TcpGuard, FragmentationNeededLowersTheSegmentSize)
+{
+    Conn c;
+    ASSERT_NO_FATAL_FAILURE(open_conn(7144, wire, &c));
+    for (const Seg &g : wire.seen)
+        EXPECT_EQ(g.frag, 0x4000) << "a TCP segment without DF";
+    int raw = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
+    ASSERT_GE(raw, 0) << strerror(errno);
+    auto frag_needed = [&](uint16_t mtu) {
+        std::vector<uint8_t> m(8 + 20 + 8, 0);
+        m[0] = 3;
+        m[1] = 4;
+        put16(&m[6], mtu);
+        uint8_t *ip = &m[8];
+        ip[0] = 0x45;
+        put16(&ip[2], 1500);
+        ip[6] = 0x40;
+        ip[8] = 64;
+        ip[9] = IPPROTO_TCP;
+        inet_pton(AF_INET, kStackV4, &ip[12]);
+        inet_pton(AF_INET, kKernelV4, &ip[16]);
+        put16(&ip[20], c.sport);
+        put16(&ip[22], c.kport);
+        put32(&ip[24], c.snd_nxt);
+        uint32_t sum = 0;
+        for (size_t i = 0; i < m.size(); i += 2)
+            sum += get16(&m[i]);
+        while (sum >> 16)
+            sum = (sum & 0xffff) + (sum >> 16);
+        put16(&m[2], ~sum & 0xffff);
+        Addr to = make_addr(AF_INET, kStackV4, 0);
+        EXPECT_EQ(sendto(raw, m.data(), m.size(), 0, to.sa(), to.len), static_cast<ssize_t>(m.size()));
+    };
+    auto before = stats();
+    frag_needed(300);
+    ASSERT_TRUE(pump_until([&] { return stats().icmp_ptb_refused - before.icmp_ptb_refused == 1; }, kKernelTimeoutMs));
+    frag_needed(1000);
+    ASSERT_TRUE(pump_until([&] { return stats().tcp_pmtu_lowered - before.tcp_pmtu_lowered == 1; }, kKernelTimeoutMs));
+    wire.seen.clear();
+    std::vector<char> more(20000, 'f');
+    size_t sent = 0;
+    std::vector<char> got(more.size());
+    bool read = false;
+    Peer reader([&] { read = krecv_exact(c.k, got.data(), got.size()); });
+    ASSERT_TRUE(pump_until(
+        [&] {
+            ssize_t n = ucs_send(c.s, more.data() + sent, more.size() - sent, MSG_DONTWAIT);
+            if (n > 0)
+                sent += static_cast<size_t>(n);
+            return sent == more.size();
+        },
+        kKernelTimeoutMs));
+    ASSERT_TRUE(reader.finish());
+    EXPECT_TRUE(read);
+    size_t segments = 0;
+    ASSERT_TRUE(wire.wait([&](const Seg &g) {
+        if (g.sport == c.sport && !g.data.empty()) {
+            EXPECT_LE(g.iplen, 1000u);
+            segments++;
+        }
+        return segments >= 20;
+    }));
+    close(raw);
 }
 
 } // namespace
