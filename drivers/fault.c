@@ -2,6 +2,7 @@
 #include "fault.h"
 
 #include <rte_byteorder.h>
+#include <rte_cycles.h>
 #include <rte_ether.h>
 #include <rte_mbuf.h>
 
@@ -12,11 +13,21 @@ struct held_frame {
     unsigned frames_left;
 };
 
+/* A delayed frame and the timer cycle it may leave at. One delay for all, so
+ * the queue is a FIFO ordered by that time. */
+struct delayed_frame {
+    struct rte_mbuf *m;
+    uint64_t due;
+};
+
 struct ucs_fault {
     uint64_t state;
     uint64_t loss, reorder, duplicate, corrupt; /* thresholds on a 64-bit draw */
     struct held_frame held[UCS_FAULT_HOLD_MAX];
     unsigned nheld;
+    uint64_t delay;                  /* in timer cycles; 0: none */
+    struct delayed_frame *delayed;   /* a ring of UCS_FAULT_DELAY_MAX */
+    unsigned delayed_head, ndelayed;
     struct ucs_fault_stats stats;
 };
 
@@ -47,11 +58,20 @@ struct ucs_fault *ucs_fault_create(const struct ucs_fault_params *params)
 {
     struct ucs_fault *f;
 
-    if (!(params->loss > 0 || params->reorder > 0 || params->duplicate > 0 || params->corrupt > 0))
+    if (!(params->loss > 0 || params->reorder > 0 || params->duplicate > 0 || params->corrupt > 0 ||
+          params->delay_ms > 0))
         return NULL;
     f = calloc(1, sizeof(*f));
     if (!f)
         return NULL;
+    if (params->delay_ms > 0) {
+        f->delayed = calloc(UCS_FAULT_DELAY_MAX, sizeof(*f->delayed));
+        if (!f->delayed) {
+            free(f);
+            return NULL;
+        }
+        f->delay = rte_get_timer_hz() * params->delay_ms / 1000;
+    }
     f->state = params->seed;
     f->loss = threshold(params->loss);
     f->reorder = threshold(params->reorder);
@@ -66,6 +86,9 @@ void ucs_fault_destroy(struct ucs_fault *f)
         return;
     for (unsigned i = 0; i < f->nheld; i++)
         rte_pktmbuf_free(f->held[i].m);
+    for (unsigned i = 0; i < f->ndelayed; i++)
+        rte_pktmbuf_free(f->delayed[(f->delayed_head + i) % UCS_FAULT_DELAY_MAX].m);
+    free(f->delayed);
     free(f);
 }
 
@@ -96,6 +119,32 @@ static bool corrupt_ip_frame(struct ucs_fault *f, struct rte_mbuf *m)
     at = RTE_ETHER_HDR_LEN + (uint32_t)(r % iplen);
     rte_pktmbuf_mtod(m, uint8_t *)[at] ^= (uint8_t)(1u << ((r >> 32) & 7));
     return true;
+}
+
+unsigned ucs_fault_delay(struct ucs_fault *f, struct rte_mbuf **in, unsigned n, unsigned max)
+{
+    uint64_t now;
+    unsigned k = 0;
+
+    if (!f->delay)
+        return n;
+    now = rte_get_timer_cycles();
+    for (unsigned i = 0; i < n; i++) {
+        if (f->ndelayed == UCS_FAULT_DELAY_MAX) {
+            rte_pktmbuf_free(in[i]);
+            f->stats.delay_dropped++;
+            continue;
+        }
+        f->delayed[(f->delayed_head + f->ndelayed++) % UCS_FAULT_DELAY_MAX] =
+            (struct delayed_frame){in[i], now + f->delay};
+        f->stats.delayed++;
+    }
+    while (k < max && f->ndelayed > 0 && f->delayed[f->delayed_head].due <= now) {
+        in[k++] = f->delayed[f->delayed_head].m;
+        f->delayed_head = (f->delayed_head + 1) % UCS_FAULT_DELAY_MAX;
+        f->ndelayed--;
+    }
+    return k;
 }
 
 /* Delivers m, or holds it back; every delivered frame counts down the held ones. */

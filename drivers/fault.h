@@ -12,15 +12,20 @@
 
 struct rte_mbuf;
 
-/* Probabilities from 0 to 1, per received frame. */
+/* Probabilities from 0 to 1, per received frame; a delay in milliseconds. */
 struct ucs_fault_params {
     double loss, reorder, duplicate, corrupt;
     uint64_t seed;
+    unsigned delay_ms;
 };
 
 struct ucs_fault_stats {
-    uint64_t dropped, reordered, duplicated, corrupted;
+    uint64_t dropped, reordered, duplicated, corrupted, delayed, delay_dropped;
 };
+
+/* Frames the delay holds at most (RX mbufs they pin): about 8 ms of a
+ * 10 Gbit/s link's full-size frames; more arriving meanwhile are dropped. */
+#define UCS_FAULT_DELAY_MAX 8192
 
 /* A reordered frame is held back until this many later frames have passed,
  * or until a burst brings nothing (so an idle link never strands it). */
@@ -32,6 +37,11 @@ struct ucs_fault;
 struct ucs_fault *ucs_fault_create(const struct ucs_fault_params *params);
 /* Frees the frames still held back. */
 void ucs_fault_destroy(struct ucs_fault *f);
+/* The delay, first: queues the n frames received now (in order) and writes
+ * back to in[] those whose time has come, at most max, in the order they
+ * arrived. The clock is the poll step's: a frame leaves at the first RX call
+ * after its time. Without a delay, returns n and changes nothing. */
+unsigned ucs_fault_delay(struct ucs_fault *f, struct rte_mbuf **in, unsigned n, unsigned max);
 /* Applies faults to n received frames, writing the frames to deliver to out,
  * which has room for 2 * n + UCS_FAULT_HOLD_MAX. Returns how many. */
 unsigned ucs_fault_apply(struct ucs_fault *f, struct rte_mbuf **in, unsigned n, struct rte_mbuf **out);

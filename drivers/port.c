@@ -262,6 +262,7 @@ static unsigned rx_faulted(struct ucs_port *p, struct rte_mbuf **m, unsigned max
     if (p->faulted_at == p->faulted_n) {
         struct rte_mbuf *burst[RX_BURST];
         n = rte_eth_rx_burst(p->id, 0, burst, RX_BURST);
+        n = ucs_fault_delay(p->fault, burst, n, RX_BURST);
         p->faulted_n = ucs_fault_apply(p->fault, burst, n, p->faulted);
         p->faulted_at = 0;
     }

@@ -1,6 +1,10 @@
 /*
  * ICMP and ICMPv6 "port unreachable" for connected UDP sockets: Linux reports
- * ECONNREFUSED on the next call, and lwIP 2.1.3 hands ICMP errors to nobody. The
+ * ECONNREFUSED on the next call, and lwIP 2.1.3 hands ICMP errors to nobody.
+ * ICMPv6 "packet too big" for TCP (RFC 8201): lwIP only caches the MTU per
+ * destination, believing any; here one quoting a segment of a connection
+ * that is in flight (RFC 5927) lowers the connection's segment size, and any
+ * other is dropped before lwIP sees it. The
  * IP input hooks see every packet before lwIP validates it, so everything read
  * here is bounds-checked and checksummed before it is believed (except on the
  * loopback netif, where lwIP computes no checksums and packets are our own).
@@ -17,14 +21,21 @@
 #include "lwip/prot/icmp6.h"
 #include "lwip/prot/ip4.h"
 #include "lwip/prot/ip6.h"
+#include "lwip/priv/tcp_priv.h"
 #include "lwip/udp.h"
 
 #include <string.h>
 
 #define ICMP_DEST_UNREACH 3
 #define ICMP_PORT_UNREACH 3
+#define ICMP_FRAG_NEEDED 4
+/* Linux's ip_rt_min_pmtu: a smaller "next-hop MTU" is not believed. */
+#define IP4_MIN_PMTU 552
 #define ICMP6_DEST_UNREACH 1
 #define ICMP6_PORT_UNREACH 4
+#define ICMP6_PACKET_TOO_BIG 2
+#define IP6_MIN_MTU 1280
+
 
 /* One's-complement sum of len bytes of p from offset, as 16-bit big-endian words. */
 static uint32_t sum_pbuf(const struct pbuf *p, uint16_t offset, uint16_t len)
@@ -72,6 +83,41 @@ static void refuse(const ip_addr_t *remote, uint16_t local_port, uint16_t remote
     }
 }
 
+/* An ICMP error saying the path from local to remote carries mtu bytes
+ * (headers of hlen), quoting TCP header tcp: true if it is to be believed
+ * (and then the connection's MSS is lowered). */
+static bool path_mtu(const ip_addr_t *local, const ip_addr_t *remote, const uint8_t *tcp, uint32_t mtu,
+                     uint32_t min_mtu, uint16_t hlen)
+{
+    uint32_t seq = (uint32_t)tcp[4] << 24 | (uint32_t)tcp[5] << 16 | (uint32_t)tcp[6] << 8 | tcp[7];
+    struct tcp_pcb *pcb = ucs_tcp_pcb_find(local, (u16_t)(tcp[0] << 8 | tcp[1]), remote, (u16_t)(tcp[2] << 8 | tcp[3]));
+
+    if (!pcb || pcb->state < SYN_RCVD || pcb->state == TIME_WAIT || mtu < min_mtu ||
+        !(TCP_SEQ_GEQ(seq, pcb->lastack) && TCP_SEQ_LEQ(seq, pcb->snd_nxt)))
+        return false;
+    if (mtu - hlen - TCP_HLEN < pcb->mss) {
+        pcb->mss = (u16_t)(mtu - hlen - TCP_HLEN);
+        ucs_icmp_stats()->tcp_mss_lowered++;
+    }
+    return true;
+}
+
+/* A packet too big quoting TCP: every IPv6 link carries 1280 bytes (RFC 8200
+ * 5), a smaller MTU is a lie. */
+static bool packet_too_big(const uint8_t *icmp, const uint8_t *inner, const uint8_t *tcp)
+{
+    ip_addr_t local, remote;
+    uint32_t mtu = (uint32_t)icmp[4] << 24 | (uint32_t)icmp[5] << 16 | (uint32_t)icmp[6] << 8 | icmp[7];
+
+    IP_ADDR6(&local, 0, 0, 0, 0);
+    IP_ADDR6(&remote, 0, 0, 0, 0);
+    memcpy(ip_2_ip6(&local)->addr, inner + 8, 16);
+    memcpy(ip_2_ip6(&remote)->addr, inner + 24, 16);
+    ip6_addr_clear_zone(ip_2_ip6(&local));
+    ip6_addr_clear_zone(ip_2_ip6(&remote));
+    return path_mtu(&local, &remote, tcp, mtu, IP6_MIN_MTU, IP6_HLEN);
+}
+
 static int icmp4_seen(struct pbuf *p, struct netif *inp)
 {
     uint8_t h[IP_HLEN_MAX + 8 + IP_HLEN_MAX + 8];
@@ -90,11 +136,12 @@ static int icmp4_seen(struct pbuf *p, struct netif *inp)
     if (pbuf_copy_partial(p, h, (uint16_t)(ihl + 8 + IP_HLEN), 0) != ihl + 8 + IP_HLEN)
         return 0;
     icmp = h + ihl;
-    if (icmp[0] != ICMP_DEST_UNREACH || icmp[1] != ICMP_PORT_UNREACH)
+    if (icmp[0] != ICMP_DEST_UNREACH || (icmp[1] != ICMP_PORT_UNREACH && icmp[1] != ICMP_FRAG_NEEDED))
         return 0;
     inner = icmp + 8;
     inner_ihl = (uint16_t)((inner[0] & 0x0f) * 4);
-    if (inner_ihl < IP_HLEN || inner[9] != IP_PROTO_UDP || total < ihl + 8 + inner_ihl + 8)
+    if (inner_ihl < IP_HLEN || inner[9] != (icmp[1] == ICMP_FRAG_NEEDED ? IP_PROTO_TCP : IP_PROTO_UDP) ||
+        total < ihl + 8 + inner_ihl + 8)
         return 0;
     if (inp != ucs_loop_netif() &&
         (!sum_is_zero(sum_pbuf(p, 0, ihl)) || !sum_is_zero(sum_pbuf(p, ihl, (uint16_t)(total - ihl)))))
@@ -104,6 +151,14 @@ static int icmp4_seen(struct pbuf *p, struct netif *inp)
     inner = h + ihl + 8;
     udp = inner + inner_ihl;
     IP_ADDR4(&remote, inner[16], inner[17], inner[18], inner[19]);
+    if (icmp[1] == ICMP_FRAG_NEEDED) {
+        /* RFC 1191: our TCP sets DF (patch 0010); lwIP ignores the answer. */
+        ip_addr_t local;
+        IP_ADDR4(&local, inner[12], inner[13], inner[14], inner[15]);
+        if (!path_mtu(&local, &remote, udp, (uint32_t)(icmp[6] << 8 | icmp[7]), IP4_MIN_PMTU, IP_HLEN))
+            ucs_icmp_stats()->ptb_refused++;
+        return 0;
+    }
     refuse(&remote, (uint16_t)(udp[0] << 8 | udp[1]), (uint16_t)(udp[2] << 8 | udp[3]));
     return 0;
 }
@@ -124,8 +179,10 @@ static int icmp6_seen(struct pbuf *p, struct netif *inp)
     icmp = h + IP6_HLEN;
     inner = icmp + 8;
     udp = inner + IP6_HLEN;
-    if (plen < 8 + IP6_HLEN + 8 || plen > p->tot_len - IP6_HLEN || icmp[0] != ICMP6_DEST_UNREACH ||
-        icmp[1] != ICMP6_PORT_UNREACH || inner[6] != IP6_NEXTH_UDP)
+    if (plen < 8 + IP6_HLEN + 8 || plen > p->tot_len - IP6_HLEN)
+        return 0;
+    if (!(icmp[0] == ICMP6_PACKET_TOO_BIG && inner[6] == IP6_NEXTH_TCP) &&
+        (icmp[0] != ICMP6_DEST_UNREACH || icmp[1] != ICMP6_PORT_UNREACH || inner[6] != IP6_NEXTH_UDP))
         return 0;
     /* The checksum covers a pseudo-header: both addresses, the length, the next header. */
     if (inp != ucs_loop_netif()) {
@@ -133,6 +190,15 @@ static int icmp6_seen(struct pbuf *p, struct netif *inp)
         sum = sum_pbuf(p, 8, 32);
         if (sum == UINT32_MAX || body == UINT32_MAX || !sum_is_zero(sum + plen + IP6_NEXTH_ICMP6 + body))
             return 0;
+    }
+    if (icmp[0] == ICMP6_PACKET_TOO_BIG) {
+        /* Before lwIP, which would cache any MTU (a tiny one fragments
+           everything to that peer). */
+        if (packet_too_big(icmp, inner, udp))
+            return 0;
+        ucs_icmp_stats()->ptb_refused++;
+        pbuf_free(p);
+        return 1;
     }
     IP_ADDR6(&remote, 0, 0, 0, 0);
     memcpy(ip_2_ip6(&remote)->addr, inner + 24, 16);

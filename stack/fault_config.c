@@ -31,9 +31,27 @@ static int parse_seed(const char *text, uint64_t *out)
     return errno || end == text || *end || text[0] == '-' ? -1 : 0;
 }
 
+/* Milliseconds, "50" or "50ms", up to a minute. */
+static int parse_delay(const char *text, unsigned *out)
+{
+    char *end;
+    unsigned long v;
+    errno = 0;
+    v = strtoul(text, &end, 10);
+    if (errno || end == text || text[0] == '-')
+        return -1;
+    if (!strcmp(end, "ms"))
+        end += 2;
+    if (*end || v > 60000)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
 const char *ucs_fault_config_parse(char *value, struct ucs_fault_config *out)
 {
-    static const char *usage = "fault wants loss=R,reorder=R,dup=R,corrupt=R,seed=N with R from 0 to 1 or 0% to 100%";
+    static const char *usage = "fault wants loss=R,reorder=R,dup=R,corrupt=R,seed=N,delay=Dms with R from 0 to 1 or 0% "
+                               "to 100% and D up to 60000";
     char *save = NULL;
 
     memset(out, 0, sizeof(*out));
@@ -53,6 +71,8 @@ const char *ucs_fault_config_parse(char *value, struct ucs_fault_config *out)
             rc = parse_rate(eq, &out->corrupt);
         else if (!strcmp(item, "seed"))
             rc = parse_seed(eq, &out->seed);
+        else if (!strcmp(item, "delay"))
+            rc = parse_delay(eq, &out->delay_ms);
         else
             rc = -1;
         if (rc != 0)

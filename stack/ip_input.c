@@ -4,6 +4,12 @@
 #include "lwip_hooks.h"
 
 static ucs_ip_input_fn observe_v4, observe_v6;
+static struct ucs_icmp_stats icmp_stats;
+
+struct ucs_icmp_stats *ucs_icmp_stats(void)
+{
+    return &icmp_stats;
+}
 
 void ucs_ip_input_observe(ucs_ip_input_fn v4, ucs_ip_input_fn v6)
 {

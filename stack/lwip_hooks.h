@@ -36,6 +36,8 @@ int ucs_syn_admit(struct tcp_pcb_listen *lpcb, const struct tcp_hdr *hdr, u16_t 
 int ucs_syn_cookie_ack(struct tcp_pcb_listen *lpcb, const struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len,
                        const u8_t *opt2, struct tcp_pcb **pcb);
 int ucs_syn_may_establish(struct tcp_pcb *pcb);
+/* stack/ip4_id.c: the IPv4 ID of a packet to dest (patch 0010). */
+u16_t ucs_ip4_id(const ip4_addr_t *dest, u8_t proto);
 /* ip_input.c: handed to what the layer above registered (ip_input.h). */
 int ucs_hook_ip4_input(struct pbuf *p, struct netif *inp);
 int ucs_hook_ip6_input(struct pbuf *p, struct netif *inp);

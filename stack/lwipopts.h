@@ -75,6 +75,9 @@ extern unsigned char *ucs_ram_heap;
 /* 64-bit pointers do not fit in the fragment header lwIP would reuse. */
 #define IPV6_FRAG_COPYHEADER 1
 
+/* TTL and hop limit 64, as Linux (lwIP's 255 tells an observer what we are). */
+#define IP_DEFAULT_TTL 64
+
 /* TCP: 1460-byte segments, a 2 MiB scaled receive window, SACK and timestamps. */
 #define TCP_MSS 1460
 #define LWIP_WND_SCALE 1
@@ -94,11 +97,13 @@ extern unsigned char *ucs_ram_heap;
  * so idle connections cost nothing per tick; a busy one is visited 40 times a
  * second by the fast timer and 20 by the slow one. */
 #define TCP_TMR_INTERVAL 25
-/* RFC 6298's RTO has a floor of 1 s, Linux's 200 ms; ours is two slow-timer
- * ticks (50-100 ms after the last ACK), above a delayed ACK (one 25 ms tick)
- * on the microsecond links this stack is for. Losses are mostly repaired by
- * SACK recovery and tail loss probes before it (stack/patches/0004). */
-#define TCP_RTO_MIN_MS 100
+/* The RTO (RFC 6298 with Linux's 200 ms floor) and the tail loss probe
+ * (RFC 8985) are computed in milliseconds by stack/tcp_rtt.c. */
+/* The handshake's retries are Linux's (stack/tcp_rtt.c): the last SYN-ACK
+ * times out 63 s after the first, so SYN_RCVD lasts that long, not 20 s. */
+#define TCP_SYN_RCVD_TIMEOUT 64000
+/* RFC 6928's initial window, as Linux: a 5-15 KB response in one round trip. */
+#define LWIP_TCP_CALC_INITIAL_CWND(mss) ((tcpwnd_size_t)(10U * (mss)))
 #define TCP_QUEUE_OOSEQ 1
 #define TCP_OOSEQ_MAX_BYTES (4 * 1024 * 1024)
 #define TCP_OOSEQ_MAX_PBUFS 4096

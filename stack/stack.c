@@ -8,9 +8,12 @@
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/stats.h"
 #include "lwip/timeouts.h"
+#include "ip_input.h"
 #include "netif_port.h"
+#include "lwip_hooks.h"
 #include "tcp_guard.h"
 #include "tcp_options.h"
+#include "tcp_rtt.h"
 #include "tcp_timer_list.h"
 #include "tcp_timewait.h"
 #include "syn_cookie.h"
@@ -217,6 +220,7 @@ void ucs_stack_get_stats(const struct ucs_stack *s, struct ucs_stack_stats *out)
     struct ucs_tcp_timewait_stats tw;
     struct ucs_syn_stats syn;
     struct ucs_rx_pressure_stats rxp;
+    struct ucs_tcp_rtt_stats rtt;
     struct ucs_attest_stats as;
     uint64_t dropped;
 
@@ -241,6 +245,8 @@ void ucs_stack_get_stats(const struct ucs_stack *s, struct ucs_stack_stats *out)
         out->fault_reordered += ps.faults.reordered;
         out->fault_duplicated += ps.faults.duplicated;
         out->fault_corrupted += ps.faults.corrupted;
+        out->fault_delayed += ps.faults.delayed;
+        out->fault_delay_dropped += ps.faults.delay_dropped;
     }
     out->ip_drops = lwip_stats.ip.drop + lwip_stats.ip6.drop;
     out->tcp_drops = lwip_stats.tcp.drop;
@@ -253,6 +259,11 @@ void ucs_stack_get_stats(const struct ucs_stack *s, struct ucs_stack_stats *out)
     out->tcp_tail_loss_probes = tcp_recovery_stats.tail_loss_probes;
     out->tcp_sack_blocks = tcp_recovery_stats.sack_blocks;
     out->tcp_sack_ignored = tcp_recovery_stats.sack_ignored;
+    out->tcp_pmtu_lowered = ucs_icmp_stats()->tcp_mss_lowered;
+    out->icmp_ptb_refused = ucs_icmp_stats()->ptb_refused;
+    ucs_tcp_rtt_get_stats(&rtt);
+    out->tcp_rtt_ts_samples = rtt.ts_samples;
+    out->tcp_rtt_timed_samples = rtt.timed_samples;
     ucs_tcp_timer_get_stats(&timers);
     out->tcp_timer_due = (uint32_t)timers.due;
     out->tcp_timer_visits = timers.visits + timers.timewait_visits;
@@ -286,6 +297,9 @@ void ucs_stack_get_stats(const struct ucs_stack *s, struct ucs_stack_stats *out)
     out->tcp_ack_unacceptable = guard.ack_unacceptable;
     out->tcp_challenge_acks = guard.challenge_acks;
     out->tcp_challenge_limited = guard.challenge_limited;
+    out->tcp_seq_unacceptable = guard.seq_unacceptable;
+    out->tcp_paws_rejected = guard.paws;
+    out->tcp_syn_fin = guard.syn_fin;
     out->numa_node = s->numa_node;
     out->cpu = s->cpu;
 }

@@ -17,18 +17,46 @@ void ucs_tcp_guard_get_stats(struct ucs_tcp_guard_stats *out)
     *out = stats;
 }
 
-/* The option block as one array, and its smallest MSS option (0: none). A
- * malformed block stops the walk: lwIP stops there too. */
-static u16_t smallest_mss(const struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len, const u8_t *opt2)
+/* The option block as one array (false: too long). */
+static bool options(const struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len, const u8_t *opt2,
+                    u8_t b[UCS_TCPOPT_MAX_LEN])
 {
-    u8_t b[UCS_TCPOPT_MAX_LEN];
-    u16_t mss = 0;
-
-    if (optlen > sizeof(b))
-        return 0;
+    if (optlen > UCS_TCPOPT_MAX_LEN)
+        return false;
     memcpy(b, hdr + 1, opt1len);
     if (opt2)
         memcpy(b + opt1len, opt2, (size_t)(optlen - opt1len));
+    return true;
+}
+
+/* The TSval of a well-formed timestamps option (false: none), found as lwIP
+ * finds it. */
+static bool tsval(const u8_t *b, u16_t optlen, u32_t *val)
+{
+    for (u16_t i = 0; i < optlen && b[i] != LWIP_TCP_OPT_EOL;) {
+        if (b[i] == LWIP_TCP_OPT_NOP) {
+            i++;
+            continue;
+        }
+        if (i + 1 >= optlen || b[i + 1] < 2)
+            return false;
+        if (b[i] == LWIP_TCP_OPT_TS) {
+            if (b[i + 1] != LWIP_TCP_OPT_LEN_TS || i + LWIP_TCP_OPT_LEN_TS > optlen)
+                return false;
+            *val = (u32_t)b[i + 2] << 24 | (u32_t)b[i + 3] << 16 | (u32_t)b[i + 4] << 8 | b[i + 5];
+            return true;
+        }
+        i = (u16_t)(i + b[i + 1]);
+    }
+    return false;
+}
+
+/* The smallest MSS option (0: none). A malformed block stops the walk: lwIP
+ * stops there too. */
+static u16_t smallest_mss(const u8_t *b, u16_t optlen)
+{
+    u16_t mss = 0;
+
     for (u16_t i = 0; i < optlen && b[i] != LWIP_TCP_OPT_EOL;) {
         if (b[i] == LWIP_TCP_OPT_NOP) {
             i++;
@@ -69,13 +97,30 @@ static bool synchronized(const struct tcp_pcb *pcb)
     return pcb->state >= ESTABLISHED && pcb->state <= LAST_ACK;
 }
 
+/* RFC 9293 3.10.7.4's acceptability of a segment without data, SYN or FIN:
+ * RCV.NXT <= SEG.SEQ < RCV.NXT + RCV.WND (the window last advertised), or
+ * SEG.SEQ = RCV.NXT when that window is zero. */
+static bool empty_acceptable(const struct tcp_pcb *pcb, u32_t seq)
+{
+    if (pcb->rcv_ann_right_edge == pcb->rcv_nxt)
+        return seq == pcb->rcv_nxt;
+    return TCP_SEQ_GEQ(seq, pcb->rcv_nxt) && TCP_SEQ_LT(seq, pcb->rcv_ann_right_edge);
+}
+
 bool ucs_tcp_guard_drops(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, uint16_t optlen, uint16_t opt1len,
-                         const uint8_t *opt2)
+                         const uint8_t *opt2, uint16_t len)
 {
     u8_t flags = TCPH_FLAGS(hdr);
+    u8_t opts[UCS_TCPOPT_MAX_LEN];
+    bool have_opts = options(hdr, optlen, opt1len, opt2, opts);
+    u32_t ts;
 
+    if ((flags & (TCP_SYN | TCP_FIN)) == (TCP_SYN | TCP_FIN)) {
+        stats.syn_fin++;
+        return true;
+    }
     if (flags & TCP_SYN) {
-        u16_t mss = smallest_mss(hdr, optlen, opt1len, opt2);
+        u16_t mss = have_opts ? smallest_mss(opts, optlen) : 0;
         if ((mss && mss < UCS_TCP_MIN_PEER_MSS) || hdr->wnd < UCS_TCP_MIN_SYN_WND) {
             stats.tiny_mss++;
             return true;
@@ -104,8 +149,21 @@ bool ucs_tcp_guard_drops(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, uint16_
     }
     if (!synchronized(pcb))
         return false;
+    /* PAWS (RFC 7323 5.3 R1): a segment whose TSval is older than TS.Recent
+     * is an old duplicate; so TS.Recent, which lwIP takes from every segment
+     * at the left edge, only moves forward. A RST passes (it is answered above). */
+    if ((pcb->flags & TF_TIMESTAMP) && have_opts && tsval(opts, optlen, &ts) && TCP_SEQ_LT(ts, pcb->ts_recent)) {
+        stats.paws++;
+        challenge(pcb);
+        return true;
+    }
     if (flags & TCP_SYN) {
         stats.syn_synchronized++;
+        challenge(pcb);
+        return true;
+    }
+    if (len == 0 && !(flags & TCP_FIN) && !empty_acceptable(pcb, hdr->seqno)) {
+        stats.seq_unacceptable++;
         challenge(pcb);
         return true;
     }
@@ -121,7 +179,7 @@ err_t ucs_hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optl
                             struct pbuf *p)
 {
     LWIP_UNUSED_ARG(p);
-    if (ucs_tcp_guard_drops(pcb, hdr, optlen, opt1len, opt2))
+    if (ucs_tcp_guard_drops(pcb, hdr, optlen, opt1len, opt2, p->tot_len))
         return ERR_ABRT;
     ucs_tcpopt_input(pcb, hdr, optlen, opt1len, opt2);
     return ERR_OK;

@@ -27,12 +27,15 @@ struct ucs_tcp_guard_stats {
     uint64_t ack_unacceptable; /* ACK outside [SND.UNA - MAX.SND.WND, SND.NXT]: challenged */
     uint64_t challenge_acks;   /* sent */
     uint64_t challenge_limited;/* not sent: the connection had one too recently */
+    uint64_t seq_unacceptable; /* ACK-only, outside the receive window: ACKed (RFC 9293 3.10.7.4) */
+    uint64_t paws;             /* a TSval older than TS.Recent (RFC 7323 5): ACKed */
+    uint64_t syn_fin;          /* SYN with FIN: nobody sends it but a scanner (Linux drops it too) */
 };
 
-/* Whether the segment must be dropped; lwIP has made hdr host order. Sends
- * the challenge ACK itself when one is due. */
+/* Whether the segment, with len bytes of data, must be dropped; lwIP has made
+ * hdr host order. Sends the challenge ACK itself when one is due. */
 bool ucs_tcp_guard_drops(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, uint16_t optlen, uint16_t opt1len,
-                         const uint8_t *opt2);
+                         const uint8_t *opt2, uint16_t len);
 void ucs_tcp_guard_get_stats(struct ucs_tcp_guard_stats *stats);
 
 #endif

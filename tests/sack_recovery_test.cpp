@@ -276,7 +276,8 @@ TEST_F(SackRecovery, BlocksOutsideTheUnacknowledgedDataAndMalformedOptionsAreIgn
 // show the others lost, before the timeout would resend them all.
 TEST_F(SackRecovery, ASilentPeerGetsATailLossProbeBeforeTheTimeout)
 {
-    write_segments(8);
+    // More than the initial window of 10 segments: a second burst follows.
+    write_segments(14);
     peer_.settle();
     std::vector<uint32_t> s = unacked();
     ASSERT_FALSE(s.empty());

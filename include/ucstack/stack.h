@@ -17,10 +17,12 @@ extern "C" {
 #define UCS_MAX_PORTS 4
 
 /* Faults injected into the frames a port receives, for testing recovery: each
- * a probability from 0 to 1 per frame; the same seed makes the same choices. */
+ * a probability from 0 to 1 per frame; the same seed makes the same choices.
+ * delay_ms holds every received frame that long first (a path delay). */
 struct ucs_fault_config {
     double loss, reorder, duplicate, corrupt;
     uint64_t seed;
+    unsigned delay_ms;
 };
 
 struct ucs_port_config {
@@ -60,9 +62,10 @@ struct ucs_config {
  * (yes or no), port, ipv4, ipv6, gateway, mtu, rx_mbufs, host_local, attest
  * ("listen PATH" or "connect PATH"), fault, capture (a pcapng file). Each
  * "port" line starts a new port; the keys after it describe that port.
- * "fault = loss=0.01,reorder=1%,dup=0.001,corrupt=0.001,seed=42" injects
- * faults into what the port receives (any subset; a rate is a fraction or a
- * percentage). Returns 0, or -1 with a message naming the line in err.
+ * "fault = loss=0.01,reorder=1%,dup=0.001,corrupt=0.001,seed=42,delay=50ms"
+ * injects faults into what the port receives (any subset; a rate is a
+ * fraction or a percentage; delay holds each frame that many milliseconds).
+ * Returns 0, or -1 with a message naming the line in err.
  */
 int ucs_config_parse(const char *text, struct ucs_config *cfg, char *err, size_t errlen);
 int ucs_config_load(const char *path, struct ucs_config *cfg, char *err, size_t errlen);
@@ -95,6 +98,10 @@ struct ucs_stack_stats {
      * challenge ACK, at most one per connection every 500 ms. */
     uint64_t tcp_far_seq, tcp_tiny_mss, tcp_rst_in_window, tcp_rst_out_of_window, tcp_syn_synchronized,
         tcp_ack_unacceptable, tcp_challenge_acks, tcp_challenge_limited;
+    /* Also refused there: ACK-only segments outside the receive window (RFC
+     * 9293 3.10.7.4) and segments failing PAWS (RFC 7323), both answered with
+     * an ACK as limited as a challenge ACK, and SYNs with FIN (never answered). */
+    uint64_t tcp_seq_unacceptable, tcp_paws_rejected, tcp_syn_fin;
     /* Host-local link attestation: peers attested and lost, cable echoes of a
      * nonce this instance did not give out, malformed attestation messages, and
      * frames dropped because they came before the attestation. */
@@ -102,6 +109,9 @@ struct ucs_stack_stats {
     /* Injected by the ports' "fault" key, and the IPv4 header checksum failures
      * that, with tcp_checksum_errors, show corrupted frames were caught. */
     uint64_t fault_dropped, fault_reordered, fault_duplicated, fault_corrupted;
+    /* Frames the delay held, and those it dropped because its queue was full
+     * (UCS_FAULT_DELAY_MAX frames: a router's tail drop). */
+    uint64_t fault_delayed, fault_delay_dropped;
     uint64_t ip_checksum_errors;
     /* Loss recovery: retransmission timeouts, fast recoveries (on three
      * duplicate ACKs or on SACKs), segments resent because the peer's SACK
@@ -110,6 +120,13 @@ struct ucs_stack_stats {
      * malformed SACK options). */
     uint64_t tcp_rto, tcp_fast_recoveries, tcp_sack_rexmits, tcp_tail_loss_probes, tcp_sack_blocks,
         tcp_sack_ignored;
+    /* Round-trip time samples: from echoed timestamps (RFC 7323), and from
+     * the one timed segment of connections without them. */
+    uint64_t tcp_rtt_ts_samples, tcp_rtt_timed_samples;
+    /* ICMPv6 packet too big for TCP: connections whose segment size it
+     * lowered, and those refused (quoting no segment in flight, or an MTU
+     * below IPv6's 1280). */
+    uint64_t tcp_pmtu_lowered, icmp_ptb_refused;
     uint32_t tcp_pcbs; /* connections lwIP holds in any state */
     /* lwIP's TCP timers visit only connections with timer work (the due
      * list): how many are on it now, and how many visits the timers made

@@ -212,13 +212,13 @@ void udp_sock_refused(void *recv_arg, udp_recv_fn recv)
  * stack's TCP guard (stack/tcp_guard.c) drops what triggers them. A strict
  * build goes around it (the linker's --wrap, build.sh) to reproduce them. */
 bool __real_ucs_tcp_guard_drops(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, uint16_t optlen, uint16_t opt1len,
-                                const uint8_t *opt2);
+                                const uint8_t *opt2, uint16_t len);
 bool __wrap_ucs_tcp_guard_drops(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, uint16_t optlen, uint16_t opt1len,
-                                const uint8_t *opt2);
+                                const uint8_t *opt2, uint16_t len);
 bool __wrap_ucs_tcp_guard_drops(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, uint16_t optlen, uint16_t opt1len,
-                                const uint8_t *opt2)
+                                const uint8_t *opt2, uint16_t len)
 {
-    return !FUZZ_STRICT && __real_ucs_tcp_guard_drops(pcb, hdr, optlen, opt1len, opt2);
+    return !FUZZ_STRICT && __real_ucs_tcp_guard_drops(pcb, hdr, optlen, opt1len, opt2, len);
 }
 
 /* --- sockets, as libsock would hold them: each carries our credential --- */
