@@ -1,7 +1,7 @@
 /*
  * ucstack-bench: what the orchestrator and its child roles share. Neither
- * DPDK's nor lwIP's types appear here, so both bench/ucs_bench.c (lwIP side)
- * and bench/raw_dpdk.c (DPDK side) include it.
+ * DPDK's nor lwIP's types appear here, so both the lwIP side (roles.c,
+ * concurrency.c, node.c) and the DPDK side (raw_dpdk.c) include it.
  */
 #ifndef UCS_BENCH_H
 #define UCS_BENCH_H
@@ -32,6 +32,11 @@ struct role_args {
     long peer_pid;      /* the server's pid, to check credentials against */
 };
 
+/* The orchestrator runs every scenario this many times by default (--rounds), at most BENCH_MAX_ROUNDS,
+ * ucstack's runs and the kernel's in turn, and reports the median of the rounds with their spread. */
+#define BENCH_DEFAULT_ROUNDS 3
+#define BENCH_MAX_ROUNDS 15
+
 /* Monotonic nanoseconds. */
 uint64_t bench_now_ns(void);
 
@@ -59,15 +64,6 @@ void bench_eal_args(char *buf, size_t len, int core, const char *prefix, bool vi
 extern bool bench_use_hugepages;
 extern const char *bench_huge_dir; /* a hugetlbfs mount to use (NULL: DPDK finds one) */
 
-/* roles.c: the ucstack and kernel roles (raw ones go on to raw_role_main). */
-int bench_role_main(const struct role_args *a);
-
-/* local.c: local sockets against kernel AF_UNIX (returns the number of failed runs). */
-/* Returns how many of its runs failed; *runs is how many there were. */
-int local_bench_run(const char *run_dir, bool quick, int server_core, int client_core, int *runs);
-void local_bench_print(void);
-void local_bench_json(FILE *f); /* its records, the last ones of the list */
-
 /* The socket calls a role makes: the kernel's or ucstack's, one code for both. */
 struct netops {
     bool tcp; /* TCP_NODELAY applies */
@@ -82,19 +78,5 @@ struct netops {
     int (*close)(int);
     int (*setsockopt)(int, int, int, const void *, socklen_t);
 };
-
-/* roles.c: a ucstack role's stack instance on the server's or the client's end
- * of the cable (the client's once its link is up), and its orderly end. */
-#define BENCH_SERVER_IP "198.18.0.1"
-void bench_ucs_start(const struct role_args *a, bool server);
-void bench_ucs_finish(long peer_pid);
-
-/* concurrency.c: --mode=conc, CONC_CONNS connections at once doing request/response. */
-#define CONC_CONNS 10000u
-int conc_role_main(const struct role_args *a);
-
-/* raw_dpdk.c: the DPDK-only half. */
-int raw_role_main(const struct role_args *a);
-const char *bench_dpdk_version(void);
 
 #endif

@@ -7,7 +7,8 @@
  * its whole answer; the first `warm` transactions are not measured. Both ends
  * check every byte and count connections.
  */
-#include "bench.h"
+#include "node.h"
+#include "roles.h"
 
 #include <ucstack/socket.h>
 #include <ucstack/stack.h>
@@ -324,13 +325,13 @@ int conc_role_main(const struct role_args *a)
             bench_fail("cannot pin to core %d: %s", a->core, strerror(errno));
         sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     } else {
-        bench_ucs_start(a, server);
+        struct ucs_stack *st = node_start_cable(a, server);
         if (!server) {
             inet_pton(AF_INET, BENCH_SERVER_IP, &sa.sin_addr);
             /* Neighbours resolved both ways first: a SYN held up by ARP costs lwIP's 3 s retransmission. */
             struct sockaddr_storage dst = {0};
             memcpy(&dst, &sa, sizeof(sa));
-            if (ucs_drive_ping(ucs_stack_current(), &dst, 5000) < 0)
+            if (ucs_drive_ping(st, &dst, 5000) < 0)
                 bench_fail("no answer to a ping across the cable");
         }
     }
@@ -345,7 +346,7 @@ int conc_role_main(const struct role_args *a)
         client(o, (struct sockaddr *)&sa, len, a, out, sizeof(out));
     }
     if (!kernel)
-        bench_ucs_finish(server ? 0 : a->peer_pid);
+        node_finish(server ? 0 : a->peer_pid);
     bench_result("%s", out);
     return 0;
 }

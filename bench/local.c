@@ -10,6 +10,8 @@
  * The client also reports its voluntary context switches per message: the
  * times it slept in the kernel (local sockets sleep only when idle).
  */
+#include "local.h"
+
 #include "bench.h"
 
 #include <ucstack/socket.h>
@@ -59,7 +61,8 @@ struct local_rec {
     bool ran, ok;
     char result[512]; /* the client's "k=v ..." line, or why it failed */
 };
-static struct local_rec recs[NMODES][2];
+static struct local_rec recs[BENCH_MAX_ROUNDS][NMODES][2];
+static int nrounds;
 
 struct sizes {
     uint64_t rr_count, rr_warm, bulk_bytes, bulk_warm;
@@ -232,16 +235,16 @@ static void stop(pid_t pid)
     }
 }
 
-static void run(int mode, int side, const char *run_dir, int server_core, int client_core)
+static void run(int round, int mode, int side, const char *run_dir, int server_core, int client_core)
 {
-    struct local_rec *r = &recs[mode][side];
+    struct local_rec *r = &recs[round][mode][side];
     char path[256], line[512] = "";
     FILE *sf = NULL, *cf = NULL;
     pid_t spid, cpid = -1;
 
     snprintf(path, sizeof(path), "%s/local-%s-%s.sock", run_dir, mode_names[mode], api_names[side]);
     r->ran = true;
-    fprintf(stderr, "[local] %-4s %-14s ", mode_names[mode], api_names[side]);
+    fprintf(stderr, "[local] round %d %-4s %-14s ", round + 1, mode_names[mode], api_names[side]);
     spid = start(server, &apis[side], path, mode, server_core, &sf);
     if (spid > 0 && next_line(sf, line, sizeof(line)) && !strcmp(line, "ready")) {
         cpid = start(client, &apis[side], path, mode, client_core, &cf);
@@ -267,78 +270,171 @@ static void run(int mode, int side, const char *run_dir, int server_core, int cl
     fprintf(stderr, "%s\n", r->ok ? "ok" : r->result);
 }
 
-static double value(int mode, int side, const char *key)
+static double kv_of(const char *line, const char *key)
 {
-    const char *p;
-    if (!recs[mode][side].ok || !(p = strstr(recs[mode][side].result, key)))
-        return NAN;
-    return strtod(p + strlen(key) + 1, NULL);
+    const char *p = strstr(line, key);
+    return p ? strtod(p + strlen(key) + 1, NULL) : NAN;
 }
 
-int local_bench_run(const char *run_dir, bool quick, int server_core, int client_core, int *runs)
+/* The median of the rounds of one mode and side, and their spread (min, max: NULL if not wanted). */
+static double value_spread(int mode, int side, const char *key, double *min, double *max)
+{
+    double v[BENCH_MAX_ROUNDS];
+    int n = 0;
+    if (min)
+        *min = NAN;
+    if (max)
+        *max = NAN;
+    for (int i = 0; i < nrounds; i++) {
+        if (!recs[i][mode][side].ok)
+            return NAN; /* a failed round fails the figure */
+        v[n] = kv_of(recs[i][mode][side].result, key);
+        if (min && (isnan(*min) || v[n] < *min))
+            *min = v[n];
+        if (max && (isnan(*max) || v[n] > *max))
+            *max = v[n];
+        n++;
+    }
+    return n ? bench_median(v, n) : NAN;
+}
+
+static double value(int mode, int side, const char *key)
+{
+    return value_spread(mode, side, key, NULL, NULL);
+}
+
+int local_bench_run(const char *run_dir, bool quick, int rounds, int server_core, int client_core, int *runs)
 {
     struct sizes full = {200000, 20000, 2ull << 30, 256ull << 20}, small = {20000, 2000, 512ull << 20, 64ull << 20};
     int failed = 0;
 
     sz = quick ? small : full;
-    for (int mode = 0; mode < NMODES; mode++)
-        for (int side = 0; side < 2; side++) {
-            run(mode, side, run_dir, server_core, client_core);
-            failed += !recs[mode][side].ok;
-        }
-    *runs = NMODES * 2;
+    nrounds = rounds < BENCH_MAX_ROUNDS ? rounds : BENCH_MAX_ROUNDS;
+    for (int round = 0; round < nrounds; round++)
+        for (int mode = 0; mode < NMODES; mode++)
+            for (int side = 0; side < 2; side++) {
+                run(round, mode, side, run_dir, server_core, client_core);
+                failed += !recs[round][mode][side].ok;
+            }
+    *runs = nrounds * NMODES * 2;
     return failed;
 }
 
-void local_bench_print(void)
+/* A cell: the median, and the spread when there are rounds to spread. */
+static void figure(char *out, size_t len, int mode, int side, const char *key, const char *fmt)
 {
-    double up50 = value(RR, 0, "p50_ns"), kp50 = value(RR, 1, "p50_ns");
-    double up99 = value(RR, 0, "p99_ns"), kp99 = value(RR, 1, "p99_ns");
-    double ug = value(BULK, 0, "gbit_s"), kg = value(BULK, 1, "gbit_s");
-
-    if (!recs[RR][0].ran && !recs[BULK][0].ran)
-        return;
-    printf("\nLocal sockets (ucstack-local vs kernel AF_UNIX stream, 2 processes, blocking calls):\n");
-    printf("| %-22s | %-13s | %-13s | %-28s |\n", "figure", "ucstack-local", "kernel-unix", "ratio");
-    printf("| %-22s | %13.0f | %13.0f | %7.2fx faster (kernel/ucs) |\n", "RR 64 B p50 (ns)", up50, kp50, kp50 / up50);
-    printf("| %-22s | %13.0f | %13.0f | %7.2fx faster (kernel/ucs) |\n", "RR 64 B p99 (ns)", up99, kp99, kp99 / up99);
-    printf("| %-22s | %13.2f | %13.2f | %7.2fx (ucs/kernel)        |\n", "bulk (Gbit/s)", ug, kg, ug / kg);
-    printf("| %-22s | %13.4f | %13.4f | %-28s |\n", "client sleeps per RR", value(RR, 0, "sleeps_per_rt"),
-           value(RR, 1, "sleeps_per_rt"), "kernel sleeps in recv");
-}
-
-static void json_number(FILE *f, double v)
-{
-    if (isnan(v) || isinf(v))
-        fprintf(f, "null");
+    double mn, mx, v = value_spread(mode, side, key, &mn, &mx);
+    if (nrounds < 2)
+        mn = mx = NAN;
+    if (!recs[0][mode][side].ok && recs[0][mode][side].ran)
+        snprintf(out, len, "FAILED");
     else
-        fprintf(f, "%.6g", v);
+        fmt_figure(out, len, v, mn, mx, fmt, "");
 }
 
-void local_bench_json(FILE *f)
+bool local_bench_table(struct table *t, int rounds)
+{
+    static const char *header[] = {"figure", "ucstack-local", "kernel-unix", "ratio"};
+    static const struct {
+        const char *name, *key, *fmt, *ratio;
+        int mode;
+        bool kernel_over_ucs;
+    } rows[] = {{"RR 64 B p50 (ns)", "p50_ns", "%.0f", "x faster (kernel/ucs)", RR, true},
+                {"RR 64 B p99 (ns)", "p99_ns", "%.0f", "x faster (kernel/ucs)", RR, true},
+                {"bulk (Gbit/s)", "gbit_s", "%.2f", "x (ucs/kernel)", BULK, false},
+                {"client sleeps per RR", "sleeps_per_rt", "%.4f", NULL, RR, false}};
+    (void)rounds;
+    if (!recs[0][RR][0].ran && !recs[0][BULK][0].ran)
+        return false;
+    table_init(t, "local_table", 4, header);
+    snprintf(t->title, sizeof(t->title),
+             "Local sockets (ucstack-local vs kernel AF_UNIX stream, 2 processes, blocking calls; median of %d "
+             "round%s (min-max)):",
+             nrounds, nrounds == 1 ? "" : "s");
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char u[CELL], k[CELL], r[CELL];
+        double uv = value(rows[i].mode, 0, rows[i].key), kv = value(rows[i].mode, 1, rows[i].key);
+        const char *cells[] = {rows[i].name, u, k, r};
+        figure(u, sizeof(u), rows[i].mode, 0, rows[i].key, rows[i].fmt);
+        figure(k, sizeof(k), rows[i].mode, 1, rows[i].key, rows[i].fmt);
+        if (!rows[i].ratio)
+            snprintf(r, sizeof(r), "kernel sleeps in recv");
+        else if (isnan(uv) || isnan(kv))
+            snprintf(r, sizeof(r), "-");
+        else
+            snprintf(r, sizeof(r), "%.2f%s", rows[i].kernel_over_ucs ? kv / uv : uv / kv, rows[i].ratio);
+        table_row(t, cells);
+    }
+    return true;
+}
+
+void local_bench_json(struct json *j)
 {
     for (int mode = 0; mode < NMODES; mode++)
         for (int side = 0; side < 2; side++) {
-            struct local_rec *r = &recs[mode][side];
-            fprintf(f,
-                    "    {\"scenario\": \"local-sockets\", \"mode\": \"%s\", \"transport\": \"%s\", \"side\": \"%s\", ",
-                    mode_names[mode], api_names[side], side ? "kernel" : "ucstack");
-            fprintf(f, "\"status\": \"%s\", \"result\": \"%s\"",
-                    !r->ran ? "not run"
-                    : r->ok ? "ok"
-                            : "failed",
-                    r->ran ? r->result : "");
-            if (side == 0 && mode == RR) {
-                fprintf(f, ", \"ratio_vs_kernel\": {\"p50_latency\": ");
-                json_number(f, value(RR, 1, "p50_ns") / value(RR, 0, "p50_ns"));
-                fprintf(f, ", \"p99_latency\": ");
-                json_number(f, value(RR, 1, "p99_ns") / value(RR, 0, "p99_ns"));
-                fprintf(f, "}");
-            } else if (side == 0) {
-                fprintf(f, ", \"ratio_vs_kernel\": {\"throughput\": ");
-                json_number(f, value(BULK, 0, "gbit_s") / value(BULK, 1, "gbit_s"));
-                fprintf(f, "}");
+            struct local_rec *r = &recs[0][mode][side];
+            bool ok = r->ran;
+            for (int i = 0; i < nrounds; i++)
+                ok = ok && recs[i][mode][side].ok;
+            json_obj(j, NULL);
+            json_str(j, "scenario", "local-sockets");
+            json_str(j, "mode", mode_names[mode]);
+            json_str(j, "transport", api_names[side]);
+            json_str(j, "side", side ? "kernel" : "ucstack");
+            json_str(j, "status", !r->ran ? "not run" : ok ? "ok" : "failed");
+            json_int(j, "rounds", r->ran ? nrounds : 0);
+            /* The medians of the rounds, with the keys of the first round's line. */
+            json_obj(j, "figures");
+            for (int pass = 0; pass < 2 && r->ok; pass++) {
+                if (pass)
+                    json_obj(j, "spread");
+                for (const char *p = r->result; *p;) {
+                    char name[64];
+                    const char *end, *eq;
+                    double mn, mx, v;
+                    while (*p == ' ')
+                        p++;
+                    end = p + strcspn(p, " ");
+                    eq = memchr(p, '=', (size_t)(end - p));
+                    if (eq && (size_t)(eq - p) < sizeof(name)) {
+                        snprintf(name, sizeof(name), "%.*s", (int)(eq - p), p);
+                        v = value_spread(mode, side, name, &mn, &mx);
+                        if (!pass) {
+                            json_num(j, name, v);
+                        } else {
+                            json_obj(j, name);
+                            json_num(j, "min", mn);
+                            json_num(j, "max", mx);
+                            json_close(j);
+                        }
+                    }
+                    p = end;
+                }
+                if (pass)
+                    json_close(j);
             }
-            fprintf(f, "}%s\n", mode == NMODES - 1 && side == 1 ? "" : ",");
+            json_close(j);
+            json_arr(j, "per_round");
+            for (int i = 0; i < (r->ran ? nrounds : 0); i++) {
+                json_obj(j, NULL);
+                json_str(j, "status", recs[i][mode][side].ok ? "ok" : "failed");
+                if (recs[i][mode][side].ok)
+                    json_kv_line(j, "client", recs[i][mode][side].result);
+                else
+                    json_str(j, "error", recs[i][mode][side].result);
+                json_close(j);
+            }
+            json_close(j);
+            if (side == 0 && mode == RR) {
+                json_obj(j, "ratio_vs_kernel");
+                json_num(j, "p50_latency", value(RR, 1, "p50_ns") / value(RR, 0, "p50_ns"));
+                json_num(j, "p99_latency", value(RR, 1, "p99_ns") / value(RR, 0, "p99_ns"));
+                json_close(j);
+            } else if (side == 0) {
+                json_obj(j, "ratio_vs_kernel");
+                json_num(j, "throughput", value(BULK, 0, "gbit_s") / value(BULK, 1, "gbit_s"));
+                json_close(j);
+            }
+            json_close(j);
         }
 }

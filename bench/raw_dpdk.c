@@ -4,7 +4,7 @@
  * around) and a one-way stream of full-size frames. DPDK only: this file uses
  * the drivers/port.h seam and never includes lwIP's headers.
  */
-#include "bench.h"
+#include "roles.h"
 
 #include "../drivers/port.h"
 

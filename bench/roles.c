@@ -3,7 +3,8 @@
  * same request/response, bulk and connection-rate code runs over ucstack
  * (ucs_* calls) and over the kernel (libc calls) through a table of calls.
  */
-#include "bench.h"
+#include "node.h"
+#include "roles.h"
 
 #include <ucred.h>
 #include <ucstack/socket.h>
@@ -13,7 +14,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +24,6 @@
 #define MSG 64
 #define BULK_CHUNK (256 * 1024)
 #define PATTERN_PERIOD 4093 /* a prime: a segment landing at the wrong offset shows */
-#define SERVER_IP BENCH_SERVER_IP
-#define CLIENT_IP "198.18.0.2"
-
-static struct ucs_stack *g_stack;
-
 /* The busy-poll flavour of ucs_recv: non-blocking calls, the stack run between them. */
 static ssize_t ucs_recv_busy(int fd, void *buf, size_t len, int flags)
 {
@@ -36,7 +31,7 @@ static ssize_t ucs_recv_busy(int fd, void *buf, size_t len, int flags)
         ssize_t r = ucs_recv(fd, buf, len, flags | MSG_DONTWAIT);
         if (r >= 0 || errno != EAGAIN)
             return r;
-        ucs_stack_poll(g_stack);
+        node_poll();
     }
 }
 
@@ -390,75 +385,6 @@ static void cred_bench(int fd, bool stack_fd, const struct role_args *a, char *o
 
 /* --- ucstack roles --- */
 
-static void ucs_start(const struct role_args *a, const char *port_line, const char *ip)
-{
-    char text[1024], err[256], eal[512], attest[300] = "";
-    struct ucs_config cfg;
-    bool virtio = !strncmp(port_line, "virtio_user", 11);
-
-    bench_eal_args(eal, sizeof(eal), a->core, a->prefix, virtio);
-    /* The two ends of a cable attest each other beside its socket. */
-    if (virtio || !strncmp(port_line, "net_vhost", 9))
-        snprintf(attest, sizeof(attest), "attest = %s %s.attest\n", virtio ? "connect" : "listen", a->path);
-    snprintf(text, sizeof(text), "eal = %s\nport = %s\nipv4 = %s/24\nhost_local = yes\n%s", eal, port_line, ip, attest);
-    if (ucs_config_parse(text, &cfg, err, sizeof(err)) != 0)
-        bench_fail("config: %s", err);
-    g_stack = ucs_stack_create(&cfg, err, sizeof(err));
-    if (!g_stack)
-        bench_fail("stack: %s", err);
-    if (a->nocred)
-        ucs_set_cred_option(false);
-}
-
-static bool alive(long pid)
-{
-    char path[64], state = 0;
-    FILE *f;
-    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-    if (!(f = fopen(path, "r")))
-        return false;
-    if (fscanf(f, "%*d (%*[^)]) %c", &state) != 1)
-        state = 0;
-    fclose(f);
-    return state && state != 'Z' && state != 'X';
-}
-
-/* Lets the last segments (FIN, ACK, RST) leave before the port closes. The
- * client also keeps its end of the cable open until the server has exited (at
- * most 10 s): a frame still in the ring when the virtio side goes away is lost,
- * and the server would wait for it. */
-static void ucs_finish(long peer_pid)
-{
-    uint64_t deadline = bench_now_ns() + 10000000000ull;
-    for (int i = 0; i < 1000; i++)
-        ucs_stack_poll(g_stack);
-    while (peer_pid > 0 && alive(peer_pid) && bench_now_ns() < deadline) {
-        for (int i = 0; i < 1000; i++)
-            ucs_stack_poll(g_stack);
-    }
-    ucs_stack_destroy(g_stack);
-}
-
-void bench_ucs_start(const struct role_args *a, bool server)
-{
-    char port_line[512];
-    uint64_t deadline = bench_now_ns() + 30000000000ull;
-
-    snprintf(port_line, sizeof(port_line), server ? "net_vhost0,iface=%s,queues=1" : "virtio_user0,path=%s,queues=1",
-             a->path);
-    ucs_start(a, port_line, server ? SERVER_IP : CLIENT_IP);
-    while (!server && !ucs_stack_links_up(g_stack)) {
-        if (bench_now_ns() > deadline)
-            bench_fail("the cable did not come up in 30 s");
-        ucs_stack_poll(g_stack);
-    }
-}
-
-void bench_ucs_finish(long peer_pid)
-{
-    ucs_finish(peer_pid);
-}
-
 /* An orderly end: our FIN, then the peer's, so each side knows the other is done. */
 static void close_orderly(const struct netops *o, int fd)
 {
@@ -489,12 +415,11 @@ static void cred_stats(char *out, size_t outlen)
 
 static int ucs_server(const struct role_args *a)
 {
-    char port_line[512], out[512];
+    char out[512];
     struct sockaddr_in any = {.sin_family = AF_INET, .sin_port = htons((uint16_t)a->port)};
     int l;
 
-    snprintf(port_line, sizeof(port_line), "net_vhost0,iface=%s,queues=1", a->path);
-    ucs_start(a, port_line, SERVER_IP);
+    node_start_cable(a, true);
     l = ucs_socket(AF_INET, SOCK_STREAM, 0);
     if (l < 0 || ucs_bind(l, (struct sockaddr *)&any, sizeof(any)) != 0 || ucs_listen(l, 128) != 0)
         bench_fail("listen: %s", why());
@@ -509,29 +434,21 @@ static int ucs_server(const struct role_args *a)
         serve_conn(&ucs_ops, l, a, out, sizeof(out));
     cred_stats(out, sizeof(out));
     ucs_close(l);
-    ucs_finish(0);
+    node_finish(0);
     bench_result("%s", out);
     return 0;
 }
 
 static int ucs_client(const struct role_args *a)
 {
-    char port_line[512], out[768];
+    char out[768];
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)a->port)};
-    uint64_t deadline = bench_now_ns() + 30000000000ull;
     int fd;
 
-    inet_pton(AF_INET, SERVER_IP, &sa.sin_addr);
-    snprintf(port_line, sizeof(port_line), "virtio_user0,path=%s,queues=1", a->path);
-    ucs_start(a, port_line, CLIENT_IP);
+    inet_pton(AF_INET, BENCH_SERVER_IP, &sa.sin_addr);
+    node_start_cable(a, false);
     if (a->busy)
         ucs_ops.recv = ucs_recv_busy;
-    while (!ucs_stack_links_up(g_stack)) {
-        if (bench_now_ns() > deadline)
-            bench_fail("the cable did not come up in 30 s");
-        ucs_stack_poll(g_stack);
-    }
-    fprintf(stderr, "client: link up\n");
     out[0] = '\0';
     if (!strcmp(a->mode, "conn")) {
         client_conn(&ucs_ops, AF_INET, (struct sockaddr *)&sa, sizeof(sa), a, out, sizeof(out));
@@ -547,7 +464,7 @@ static int ucs_client(const struct role_args *a)
         close_orderly(&ucs_ops, fd);
     }
     cred_stats(out, sizeof(out));
-    ucs_finish(a->peer_pid);
+    node_finish(a->peer_pid);
     bench_result("%s", out);
     return 0;
 }
@@ -565,7 +482,7 @@ static void poll_recv(int fd, uint8_t *buf, size_t len, uint64_t i)
         }
         if (r == 0 || errno != EAGAIN)
             bench_fail("round trip %llu: recv: %s", (unsigned long long)i, r ? why() : "end of stream");
-        ucs_stack_poll(g_stack);
+        node_poll();
     }
 }
 
@@ -580,7 +497,7 @@ static void poll_send(int fd, const uint8_t *buf, size_t len, uint64_t i)
         }
         if (r == 0 || errno != EAGAIN)
             bench_fail("round trip %llu: send: %s", (unsigned long long)i, why());
-        ucs_stack_poll(g_stack);
+        node_poll();
     }
 }
 
@@ -597,7 +514,7 @@ static int ucs_inproc(const struct role_args *a)
     if (!samples)
         bench_fail("out of memory");
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    ucs_start(a, "net_ring0", "198.18.7.1");
+    node_start(a, "net_ring0", "198.18.7.1");
     l = ucs_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     c = ucs_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     if (l < 0 || c < 0 || ucs_bind(l, (struct sockaddr *)&sa, sizeof(sa)) != 0 || ucs_listen(l, 8) != 0)
@@ -606,7 +523,7 @@ static int ucs_inproc(const struct role_args *a)
         bench_fail("connect: %s", why());
     deadline = bench_now_ns() + 10000000000ull;
     while (srv < 0) {
-        ucs_stack_poll(g_stack);
+        node_poll();
         srv = ucs_accept4(l, NULL, NULL, SOCK_NONBLOCK);
         if (srv < 0 && (errno != EAGAIN || bench_now_ns() > deadline))
             bench_fail("accept: %s", why());
@@ -634,7 +551,7 @@ static int ucs_inproc(const struct role_args *a)
     ucs_close(c);
     ucs_close(srv);
     ucs_close(l);
-    ucs_finish(0);
+    node_finish(0);
     bench_result("%s served=%llu", out, (unsigned long long)total);
     return 0;
 }
@@ -718,11 +635,8 @@ static int k_client(const struct role_args *a)
     return 0;
 }
 
-int bench_role_main(const struct role_args *a)
+int roles_main(const struct role_args *a)
 {
-    signal(SIGPIPE, SIG_IGN);
-    if (!strcmp(a->mode, "conc"))
-        return conc_role_main(a);
     if (!strcmp(a->role, "ucs-server"))
         return ucs_server(a);
     if (!strcmp(a->role, "ucs-client"))
@@ -733,5 +647,5 @@ int bench_role_main(const struct role_args *a)
         return k_server(a);
     if (!strcmp(a->role, "k-client"))
         return k_client(a);
-    return raw_role_main(a);
+    bench_fail("no role %s", a->role);
 }

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # make bench: ucstack and the Linux kernel side by side, in one run of
-# build/bench/ucstack-bench. QUICK=1: the quick suite (under a minute).
+# build/bench/ucstack-bench (three alternating rounds; each figure the median).
+# QUICK=1: the quick suite (small sizes). After a full run, the README's bench
+# tables are rewritten from build/bench.json (scripts/bench-readme.py, which
+# leaves them alone if a scenario failed).
 #
 # Hugepages: as root, this reserves 512 x 2 MiB pages (each of the two DPDK
 # processes of a run takes -m 512, that is 256 pages), mounts a private hugetlbfs and
@@ -68,4 +71,7 @@ echo "bench: machine: $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinf
 rc=0
 "$bin" "${args[@]}" || rc=$?
 echo "bench: records in $build/bench.json"
+if [ "$mode" = full ] && [ -s "$build/bench.json" ]; then
+    python3 "$(dirname "$0")/bench-readme.py" --readme "$(dirname "$0")/../README.md" "$build/bench.json" || rc=$?
+fi
 exit $rc
