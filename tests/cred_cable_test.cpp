@@ -10,7 +10,7 @@
 #include "child.hpp"
 
 extern "C" {
-#include "../ucred/attest.h"
+#include "attest.h"
 }
 
 #include <gtest/gtest.h>

@@ -7,10 +7,10 @@
 #include "../ucred/ucred_testing.h"
 extern "C" {
 #include "../libsock/local_ring.h"
-#include "../ucred/attest.h"
+#include "attest.h"
 #include "../ucred/attested.h"
 #include "../ucred/cred.h"
-#include "../ucred/cred_table.h"
+#include "cred_table.h"
 #include "../ucred/provider.h"
 #include "../ucred/ucred_impl.h"
 }

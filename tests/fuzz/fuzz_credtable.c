@@ -31,9 +31,9 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "../../ucred/attest.h"
-#include "../../ucred/claim.h"
-#include "../../ucred/cred_table.h"
+#include "attest.h"
+#include "claim.h"
+#include "cred_table.h"
 #include "../../ucred/ucred_impl.h"
 
 #include <fcntl.h>

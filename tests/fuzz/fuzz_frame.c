@@ -39,15 +39,15 @@
  * Known lwIP bugs would stop every run: see header_room() and the wrapper of
  * ucs_tcp_guard_drops below; -DFUZZ_STRICT=1 leaves them in.
  */
-#include "../../libsock/cred_option.h"
+#include "cred_option.h"
 #include "../../libsock/icmp_errors.h"
 #include "../../libsock/sock.h"
 
 #include "../../stack/links.h"
 #include "../../stack/route.h"
 #include "../../stack/tcp_options.h"
-#include "../../ucred/attest.h"
-#include "../../ucred/cred_table.h"
+#include "attest.h"
+#include "cred_table.h"
 #include "lwip/etharp.h"
 #include "lwip/ethip6.h"
 #include "lwip/init.h"
