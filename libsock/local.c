@@ -163,10 +163,10 @@ int ucs_socketpair(int domain, int type, int protocol, int sv[2])
         return sock_fail(err);
     }
     /* Either side of a pair sees the other's creator: the same credential. */
-    a->cred = cred;
-    b->cred = ucs_cred_hold(cred);
-    a->peer_cred = ucs_cred_hold(cred);
-    b->peer_cred = ucs_cred_hold(cred);
+    a->creds.cred = cred;
+    b->creds.cred = ucs_cred_hold(cred);
+    a->creds.peer_cred = ucs_cred_hold(cred);
+    b->creds.peer_cred = ucs_cred_hold(cred);
     for (struct ucs_sock *s = a; s; s = s == a ? b : NULL) {
         s->family = AF_UNIX;
         s->nonblock = type & SOCK_NONBLOCK;
@@ -294,8 +294,8 @@ static int local_connect(struct ucs_sock *s, const struct sockaddr *addr, sockle
     /* The connector's credential is the caller's at connect(), not the creator's. */
     if (!(cred = ucs_cred_capture()))
         return restart_kernel_socket(s);
-    ucs_cred_release(s->cred);
-    s->cred = cred;
+    ucs_cred_release(s->creds.cred);
+    s->creds.cred = cred;
     if (local_offer(s) != 0) {
         if (errno == EPIPE || errno == ECONNRESET)
             errno = ECONNREFUSED; /* the listener dropped the kernel connection first */

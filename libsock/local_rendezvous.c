@@ -107,7 +107,7 @@ int local_offer(struct ucs_sock *s)
         return -1;
     }
     shm->magic = LOCAL_SHM_MAGIC;
-    write_claim(&shm->claim[0], s->cred);
+    write_claim(&shm->claim[0], s->creds.cred);
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;
     cm->cmsg_len = CMSG_LEN(sizeof(int));
@@ -132,7 +132,7 @@ bool local_check_ack(struct ucs_sock *s)
         return true;
     if (!shm || s->u.local.broken || __atomic_load_n(&shm->accepted, __ATOMIC_ACQUIRE) != LOCAL_ACCEPTED)
         return false;
-    s->peer_cred = believe(&shm->claim[1], s->u.local.kfd);
+    s->creds.peer_cred = believe(&shm->claim[1], s->u.local.kfd);
     s->u.local.acked = true;
     sock_wake(s);
     return true;
@@ -203,12 +203,12 @@ static int take(struct ucs_sock *l, int k, struct local_shm *shm)
     c->family = AF_UNIX;
     c->rcvbuf = l->rcvbuf;
     c->sndbuf = l->sndbuf;
-    c->cred = ucs_cred_hold(l->cred);
+    c->creds.cred = ucs_cred_hold(l->creds.cred);
     c->u.local.kfd = k;
     c->u.local.state = LOCAL_S_CONNECTED;
     c->u.local.acked = true;
     local_end_init(&c->u.local.end, shm, 1);
-    c->peer_cred = believe(&shm->claim[0], k);
+    c->creds.peer_cred = believe(&shm->claim[0], k);
     if (local_rewatch(k, LOCAL_WATCH_CONN, c->fd) != 0) {
         c->u.local.kfd = -1;
         c->u.local.end.shm = NULL;
@@ -216,7 +216,7 @@ static int take(struct ucs_sock *l, int k, struct local_shm *shm)
         return -1;
     }
     local_refuse_descriptors(k);
-    write_claim(&shm->claim[1], l->cred);
+    write_claim(&shm->claim[1], l->creds.cred);
     __atomic_store_n(&shm->accepted, LOCAL_ACCEPTED, __ATOMIC_RELEASE);
     local_doorbell(c);
     local_live_add(c);

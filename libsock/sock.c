@@ -6,6 +6,7 @@
 #include "icmp_errors.h"
 #include "provider.h"
 #include "sock_snapshot.h"
+#include "stack_hooks.h"
 #include "telemetry.h"
 
 #include <ucstack/stack.h>
@@ -61,6 +62,13 @@ uint64_t sock_deadline(const struct timeval *tv)
     if (ms == 0 && tv->tv_usec > 0)
         ms = 1;
     return ms ? sock_now_ms() + ms : UINT64_MAX;
+}
+
+/* The stack opens the credential table and each port's attestation when it
+ * is created, before any descriptor exists: credlink's hooks go in at load. */
+__attribute__((constructor)) static void plug_link_creds(void)
+{
+    ucs_link_creds_register(&ucs_credlink_stack_hooks);
 }
 
 /* The layers below call nothing above them: before the first descriptor
@@ -128,10 +136,10 @@ void sock_free(struct ucs_sock *s)
     table[i] = NULL;
     if (i < next_free_hint)
         next_free_hint = i;
-    if (s->cred)
-        ucs_cred_release(s->cred);
-    if (s->peer_cred)
-        ucs_cred_release(s->peer_cred);
+    if (s->creds.cred)
+        ucs_cred_release(s->creds.cred);
+    if (s->creds.peer_cred)
+        ucs_cred_release(s->creds.peer_cred);
     free(s);
 }
 
@@ -190,8 +198,8 @@ int ucs_socket(int domain, int type, int protocol)
     s->cloexec = type & SOCK_CLOEXEC;
     s->rcvbuf = 2 * 212992; /* what Linux reports by default, already doubled */
     s->sndbuf = 2 * 212992;
-    s->cred = ucs_cred_capture();
-    if (!s->cred) {
+    s->creds.cred = ucs_cred_capture();
+    if (!s->creds.cred) {
         sock_free(s);
         return sock_fail(ENOMEM);
     }
@@ -307,8 +315,8 @@ static int peer_cred(int fd, const struct ucs_cred **peer)
     } else if (s->u.tcp.state != TCP_S_CONNECTED) {
         return -ENOTCONN;
     }
-    if (!s->peer_cred)
+    if (!s->creds.peer_cred)
         return -EINVAL;
-    *peer = s->peer_cred;
+    *peer = s->creds.peer_cred;
     return 0;
 }

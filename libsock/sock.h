@@ -5,6 +5,7 @@
 #include <ucstack/socket.h>
 
 #include "cred.h"
+#include "cred_option.h"
 #include "local_ring.h"
 #include "lwip/udp.h"
 
@@ -71,8 +72,7 @@ struct ucs_sock {
     struct ucs_epitem *epitems;
 
     /* Credentials: the creator's (replaced by connect()), and the peer's. */
-    struct ucs_cred *cred;
-    struct ucs_cred *peer_cred;
+    struct ucs_sock_creds creds;
 
     union {
         struct {

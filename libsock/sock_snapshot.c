@@ -87,9 +87,9 @@ int sock_snapshot(int cursor, int budget)
             continue;
         memset(t, 0, sizeof(*t));
         t->fd = s->fd;
-        t->cred_known = s->peer_cred != NULL;
-        t->peer_pid = s->peer_cred ? s->peer_cred->pid : -1;
-        t->peer_uid = s->peer_cred ? (int32_t)s->peer_cred->euid : -1;
+        t->cred_known = s->creds.peer_cred != NULL;
+        t->peer_pid = s->creds.peer_cred ? s->creds.peer_cred->pid : -1;
+        t->peer_uid = s->creds.peer_cred ? (int32_t)s->creds.peer_cred->euid : -1;
         if (s->kind == SOCK_KIND_TCP) {
             fill_tcp(t, s);
             t->proto = proto_of(t, "tcp", "tcp6");

@@ -107,7 +107,7 @@ static void on_err(void *arg, err_t err)
 static void attach(struct ucs_sock *s, struct tcp_pcb *pcb)
 {
     s->u.tcp.pcb = pcb;
-    cred_option_bind(pcb, s);
+    cred_option_bind(pcb, &s->creds);
     tcp_arg(pcb, s);
     tcp_recv(pcb, on_recv);
     tcp_sent(pcb, on_sent);
@@ -149,8 +149,8 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     s->rcvbuf = l->rcvbuf;
     s->sndbuf = l->sndbuf;
     s->u.tcp.state = TCP_S_CONNECTED;
-    s->cred = ucs_cred_hold(l->cred);
-    s->peer_cred = cred_option_take_pending(pcb);
+    s->creds.cred = ucs_cred_hold(l->creds.cred);
+    s->creds.peer_cred = cred_option_take_pending(pcb);
     attach(s, pcb);
     tail = (l->u.tcp.acceptq_head + l->u.tcp.acceptq_len) % l->u.tcp.backlog;
     l->u.tcp.acceptq[tail] = s;
@@ -264,7 +264,7 @@ static int stream_listen(struct ucs_sock *s, int backlog)
     s->u.tcp.pcb = lpcb;
     s->u.tcp.backlog = backlog;
     s->u.tcp.state = TCP_S_LISTEN;
-    cred_option_bind((struct tcp_pcb *)lpcb, s);
+    cred_option_bind((struct tcp_pcb *)lpcb, &s->creds);
     tcp_arg(lpcb, s);
     tcp_accept(lpcb, on_accept);
     return 0;
@@ -333,8 +333,8 @@ static int stream_connect(struct ucs_sock *s, const struct sockaddr *addr, sockl
     cred = ucs_cred_capture();
     if (!cred)
         return sock_fail(ENOBUFS);
-    ucs_cred_release(s->cred);
-    s->cred = cred;
+    ucs_cred_release(s->creds.cred);
+    s->creds.cred = cred;
     s->u.tcp.state = TCP_S_CONNECTING;
     e = tcp_connect(s->u.tcp.pcb, &ip, port, on_connected);
     if (e != ERR_OK) {

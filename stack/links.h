@@ -1,6 +1,6 @@
 /* Which links may carry credentials: the loopback path and ports configured as
  * host-local links to other ucstack instances on this machine, once the
- * process at the other end is attested (ucred/attest.h). */
+ * process at the other end is attested (credlink/attest.h). */
 #ifndef UCS_STACK_LINKS_H
 #define UCS_STACK_LINKS_H
 

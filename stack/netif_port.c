@@ -5,10 +5,9 @@
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
 #include "netif/ethernet.h"
-#include "link_attest.h"
+#include "link_creds.h"
 #include "links.h"
 #include "route.h"
-#include "attest.h"
 #include "rx_pressure.h"
 
 #include <stdio.h>
@@ -22,8 +21,9 @@ struct port_netif {
     struct ucs_port *port;
     unsigned tx_offloads;
     bool host_local;
-    struct ucs_attest *attest;   /* NULL: the port carries no credentials */
-    uint64_t unattested_dropped; /* frames that came before the attestation */
+    const struct ucs_link_creds *creds; /* set with attest */
+    struct ucs_attest *attest;          /* NULL: the port carries no credentials */
+    uint64_t unattested_dropped;        /* frames that came before the attestation */
 };
 
 /* Lives in the mbuf's private area: a received frame becomes a pbuf that
@@ -116,7 +116,10 @@ struct port_netif *port_netif_attach(struct ucs_port *port, const struct ucs_por
         return NULL;
     }
     if (cfg->host_local && cfg->attest_path[0]) {
-        pn->attest = ucs_attest_open(cfg->attest_path, cfg->attest_listen, err, errlen);
+        pn->creds = ucs_link_creds();
+        if (!pn->creds)
+            snprintf(err, errlen, "port %s attests, but no layer carries credentials", cfg->devargs);
+        pn->attest = pn->creds ? pn->creds->open(cfg->attest_path, cfg->attest_listen, err, errlen) : NULL;
         if (!pn->attest) {
             free(pn);
             return NULL;
@@ -142,7 +145,8 @@ struct port_netif *port_netif_attach(struct ucs_port *port, const struct ucs_por
 
 void port_netif_close(struct port_netif *pn)
 {
-    ucs_attest_close(pn->attest);
+    if (pn->attest)
+        pn->creds->close(pn->attest);
     netif_remove(&pn->netif);
     ucs_port_close(pn->port);
     free(pn);
@@ -152,10 +156,10 @@ void port_netif_close(struct port_netif *pn)
  * does before the peer is attested. Returns whether it took (freed) the frame. */
 static bool attest_takes(struct port_netif *pn, const struct ucs_rx_frame *f)
 {
-    if (link_attest_is_frame(f->data, f->len)) {
-        if (link_attest_frame_in(pn->attest, f->data, f->len))
+    if (pn->creds->is_frame(f->data, f->len)) {
+        if (pn->creds->frame_in(pn->attest, f->data, f->len))
             port_netif_check_link(pn);
-    } else if (ucs_attest_peer(pn->attest)) {
+    } else if (pn->creds->peer(pn->attest)) {
         return false;
     } else {
         pn->unattested_dropped++;
@@ -202,11 +206,11 @@ bool port_netif_check_link(struct port_netif *pn)
     bool up = ucs_port_link_up(pn->port), ready = up;
 
     if (pn->attest) {
-        ucs_attest_step(pn->attest);
+        pn->creds->step(pn->attest);
         if (up)
-            link_attest_send_echoes(pn->attest, pn->port, pn->netif.hwaddr);
-        ready = up && ucs_attest_complete(pn->attest);
-        up = up && ucs_attest_peer(pn->attest);
+            pn->creds->send_echoes(pn->attest, pn->port, pn->netif.hwaddr);
+        ready = up && pn->creds->complete(pn->attest);
+        up = up && pn->creds->peer(pn->attest);
     }
     if (up && !netif_is_link_up(&pn->netif))
         netif_set_link_up(&pn->netif);
@@ -230,14 +234,14 @@ struct ucs_attest_peer *ucs_netif_attested_peer(const struct netif *netif)
     if (!netif || netif->linkoutput != port_linkoutput)
         return NULL;
     pn = netif->state;
-    return pn->host_local && pn->attest ? ucs_attest_peer(pn->attest) : NULL;
+    return pn->host_local && pn->attest ? pn->creds->peer(pn->attest) : NULL;
 }
 
 void port_netif_attest_stats(const struct port_netif *pn, struct ucs_attest_stats *stats, uint64_t *dropped)
 {
     memset(stats, 0, sizeof(*stats));
     if (pn->attest)
-        ucs_attest_get_stats(pn->attest, stats);
+        pn->creds->get_stats(pn->attest, stats);
     *dropped = pn->unattested_dropped;
 }
 

@@ -19,8 +19,7 @@
 #include "syn_cookie.h"
 #include "rx_pressure.h"
 #include "telemetry.h"
-#include "attest.h"
-#include "cred_table.h"
+#include "link_creds.h"
 
 #include <errno.h>
 #include <numa.h>
@@ -156,7 +155,7 @@ struct ucs_stack *ucs_stack_create(const struct ucs_config *cfg, char *err, size
     /* Peers read the credentials our sockets carry from this table (this
      * thread holds its liveness mark); without it connections still work,
      * with the peer's credentials unknown. */
-    if (ucs_cred_table_open() != 0)
+    if (ucs_link_creds() && ucs_link_creds()->table_open() != 0)
         fprintf(stderr, "ucstack: no credential table: peers will not learn credentials\n");
     if (ucs_stack_telemetry_start(cfg, err, errlen) != 0)
         goto fail;
@@ -180,7 +179,8 @@ void ucs_stack_poll(struct ucs_stack *s)
     for (unsigned i = 0; i < s->nports; i++)
         port_netif_tx_flush(s->ports[i]);
     ucs_stack_telemetry_step(s, s->ports, s->nports);
-    ucs_cred_table_reap(); /* credentials other threads let go of */
+    if (ucs_link_creds())
+        ucs_link_creds()->table_reap(); /* credentials other threads let go of */
 }
 
 struct ucs_stack *ucs_stack_current(void)
@@ -207,7 +207,8 @@ void ucs_stack_destroy(struct ucs_stack *s)
     close_ports(s);
     if (current == s)
         current = NULL;
-    ucs_cred_table_close();
+    if (ucs_link_creds())
+        ucs_link_creds()->table_close();
     free(s);
     ucs_dpdk_cleanup();
 }

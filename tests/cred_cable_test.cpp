@@ -4,13 +4,13 @@
 // see exactly the other's credential as the contract says: the client the
 // listener's as of socket creation (root), the server the client's as of
 // connect(). The link comes up only once each stack has attested the other
-// through the kernel (ucred/attest.h); a peer that lies about whose
+// through the kernel (credlink/attest.h); a peer that lies about whose
 // credential it sends, or a link whose attestation fails, carries none.
 // Needs root (to change users).
 #include "child.hpp"
 
 extern "C" {
-#include "../ucred/attest.h"
+#include "attest.h"
 }
 
 #include <gtest/gtest.h>

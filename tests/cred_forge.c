@@ -1,7 +1,7 @@
 /* A stack built to lie: rewrites the claims of its own credential table (cred_forge.h). */
 #include "cred_forge.h"
 
-#include "../ucred/claim.h"
+#include "claim.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -6,7 +6,7 @@
 
 extern "C" {
 #include "../ucred/cred.h"
-#include "../ucred/cred_table.h"
+#include "cred_table.h"
 #include "drive.h"
 #include "lwip/etharp.h"
 #include "lwip/netif.h"

@@ -2,7 +2,7 @@
 // through a tap port (tests/kernel_peer.hpp sets it up).
 extern "C" {
 #include "../ucred/cred.h"
-#include "../ucred/cred_table.h"
+#include "cred_table.h"
 }
 #include "lwip/etharp.h"
 // lwIP first: lwipopts.h would redefine what <netinet/tcp.h> defines

@@ -7,10 +7,10 @@
 #include "../ucred/ucred_testing.h"
 extern "C" {
 #include "../libsock/local_ring.h"
-#include "../ucred/attest.h"
+#include "attest.h"
 #include "../ucred/attested.h"
 #include "../ucred/cred.h"
-#include "../ucred/cred_table.h"
+#include "cred_table.h"
 #include "../ucred/provider.h"
 #include "../ucred/ucred_impl.h"
 }
@@ -848,7 +848,7 @@ TEST(GetPeerUcredStack, ReusedBufferPathIsFast)
     EXPECT_LT(best_ns, 100.0);
 }
 
-// --- link attestation (ucred/attest.c) and what an attested peer may claim ---
+// --- link attestation (credlink/attest.c) and what an attested peer may claim ---
 
 bool readable(int fd, int timeout_ms)
 {
@@ -918,7 +918,7 @@ std::string attest_path(const char *what)
 }
 
 // A process attested at the other end of a link, as a stack instance would
-// be: it connects to our attestation listener with ucred/attest.c's own
+// be: it connects to our attestation listener with credlink/attest.c's own
 // connecting side (which hands over its credential table where it has one),
 // and the nonce it is given comes back to us as if across the cable (through a
 // pipe). Before connecting it runs setup (take on an identity, make a table,

@@ -25,8 +25,8 @@ lwip="$top/third_party/lwip/src"
 san=(-fsanitize=address,undefined -fno-sanitize-recover=undefined)
 common=(-g -O1 -fno-omit-frame-pointer "${san[@]}" -fsanitize=fuzzer-no-link)
 # tests/fuzz/include comes first: its lwipopts.h wraps stack/lwipopts.h.
-# ucred/ and drivers/: the headers the layers above them include by name.
-inc=(-I"$top/tests/fuzz/include" -I"$top/stack" -I"$lwip/include" -I"$top/include" -I"$top/ucred" -I"$top/drivers")
+# ucred/, credlink/ and drivers/: the headers the layers above them include by name.
+inc=(-I"$top/tests/fuzz/include" -I"$top/stack" -I"$lwip/include" -I"$top/include" -I"$top/ucred" -I"$top/credlink" -I"$top/drivers")
 # FUZZ_CFLAGS: extra flags for our files, e.g. -DFUZZ_STRICT=1 (fuzz_frame.c).
 read -r -a extra <<<"${FUZZ_CFLAGS:-}"
 ours=(-std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter "${extra[@]}")
@@ -87,7 +87,7 @@ target fuzz_tcpopt tests/fuzz/fuzz_tcpopt.c stack/tcp_options.c stack/ip4_id.c s
 # --wrap: a strict fuzz_frame goes around the TCP guard (lwIP issues 6 and 7).
 target fuzz_frame -Wl,--wrap=ucs_tcp_guard_drops tests/fuzz/fuzz_frame.c stack/tcp_guard.c stack/tcp_options.c \
     stack/route.c stack/ip4_id.c stack/tcp_pcb_index.c stack/tcp_rtt.c stack/tcp_timer_list.c stack/siphash.c \
-    libsock/cred_option.c libsock/icmp_errors.c stack/ip_input.c stack/tcp_timewait.c stack/tcp_seg_options.c \
+    credlink/cred_option.c libsock/icmp_errors.c stack/ip_input.c stack/tcp_timewait.c stack/tcp_seg_options.c \
     stack/syn_cookie.c
-target fuzz_credtable tests/fuzz/fuzz_credtable.c ucred/cred_table.c ucred/claim.c ucred/alloc.c ucred/attest.c \
+target fuzz_credtable tests/fuzz/fuzz_credtable.c credlink/cred_table.c credlink/claim.c ucred/alloc.c credlink/attest.c \
     ucred/attested.c

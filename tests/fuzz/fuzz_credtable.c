@@ -1,7 +1,7 @@
 /*
- * libFuzzer target: ucs_cred_table_resolve_from() (ucred/cred_table.c) reading
+ * libFuzzer target: ucs_cred_table_resolve_from() (credlink/cred_table.c) reading
  * the credential table an attested peer handed over, which the peer writes:
- * hostile input, judged by ucs_cred_claim_resolve() (ucred/claim.c).
+ * hostile input, judged by ucs_cred_claim_resolve() (credlink/claim.c).
  *
  * The table is a memfd this target makes and seals as a stack does, handed to
  * ucs_peer_table_adopt() once (a file of the wrong size, or unsealed, is
@@ -31,9 +31,9 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "../../ucred/attest.h"
-#include "../../ucred/claim.h"
-#include "../../ucred/cred_table.h"
+#include "attest.h"
+#include "claim.h"
+#include "cred_table.h"
 #include "../../ucred/ucred_impl.h"
 
 #include <fcntl.h>
@@ -51,7 +51,7 @@
 #define FAIL(...) do { fprintf(stderr, "fuzz_credtable: " __VA_ARGS__); fputc('\n', stderr); abort(); } while (0)
 #define CHECK(cond, ...) do { if (!(cond)) FAIL(__VA_ARGS__); } while (0)
 
-/* The table's layout, as ucred/cred_table.c writes it; init() checks that a
+/* The table's layout, as credlink/cred_table.c writes it; init() checks that a
  * well-formed entry written this way resolves. */
 #define TABLE_MAGIC 0x75637274u
 #define TABLE_VERSION 3u

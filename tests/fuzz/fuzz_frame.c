@@ -7,7 +7,7 @@
  * pbuf over its own allocation, the way port_netif_rx() wraps an mbuf. Linked
  * with our hook files as the stack links them: stack/tcp_options.c (TCP option
  * hooks), stack/route.c (route hooks), libsock/icmp_errors.c behind stack/ip_input.c (IP input hooks)
- * and libsock/cred_option.c (the credential option handler, registered with
+ * and credlink/cred_option.c (the credential option handler, registered with
  * cred_option_init()). What those reach outside lwIP is stood in for below:
  * the credential table (resolve/publish), the credential reference counts,
  * libsock's UDP socket callback, and whether the link is host-local.
@@ -39,15 +39,15 @@
  * Known lwIP bugs would stop every run: see header_room() and the wrapper of
  * ucs_tcp_guard_drops below; -DFUZZ_STRICT=1 leaves them in.
  */
-#include "../../libsock/cred_option.h"
+#include "cred_option.h"
 #include "../../libsock/icmp_errors.h"
 #include "../../libsock/sock.h"
 
 #include "../../stack/links.h"
 #include "../../stack/route.h"
 #include "../../stack/tcp_options.h"
-#include "../../ucred/attest.h"
-#include "../../ucred/cred_table.h"
+#include "attest.h"
+#include "cred_table.h"
 #include "lwip/etharp.h"
 #include "lwip/ethip6.h"
 #include "lwip/init.h"
@@ -224,9 +224,9 @@ bool __wrap_ucs_tcp_guard_drops(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, 
 /* --- sockets, as libsock would hold them: each carries our credential --- */
 
 static struct ucs_cred own_cred = {.refs = 1u << 30, .pid = 1};
-static struct ucs_sock listen_sock = {.cred = &own_cred};
-static struct ucs_sock conn_sock = {.cred = &own_cred};
-static struct ucs_sock out_sock = {.cred = &own_cred};
+static struct ucs_sock listen_sock = {.creds.cred = &own_cred};
+static struct ucs_sock conn_sock = {.creds.cred = &own_cred};
+static struct ucs_sock out_sock = {.creds.cred = &own_cred};
 
 static void conn_err(void *arg, err_t err)
 {
@@ -281,7 +281,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     peer = cred_option_take_pending(pcb);
     if (peer)
         ucs_cred_release(peer);
-    cred_option_bind(pcb, &conn_sock);
+    cred_option_bind(pcb, &conn_sock.creds);
     tcp_arg(pcb, NULL);
     tcp_recv(pcb, conn_recv);
     tcp_err(pcb, conn_err);
@@ -421,7 +421,7 @@ static void init_once(void)
     CHECK(l && tcp_bind(l, IP_ANY_TYPE, 80) == ERR_OK, "tcp bind");
     l = tcp_listen_with_backlog(l, 8);
     CHECK(l, "tcp listen");
-    cred_option_bind(l, &listen_sock);
+    cred_option_bind(l, &listen_sock.creds);
     tcp_accept(l, on_accept);
 
     /* UDP echo on port 7. */
@@ -445,7 +445,7 @@ static void connect_out(struct tcp_pcb **slot, u8_t type, const ip_addr_t *local
     *slot = pcb;
     tcp_arg(pcb, slot);
     tcp_err(pcb, conn_err);
-    cred_option_bind(pcb, &out_sock);
+    cred_option_bind(pcb, &out_sock.creds);
     CHECK(tcp_bind(pcb, local, port) == ERR_OK, "bind for connect");
     if (tcp_connect(pcb, remote, 8080, out_connected) != ERR_OK) {
         tcp_abort(pcb);
@@ -625,9 +625,9 @@ static void reset(void)
     etharp_cleanup_netif(&fnetif);
     nd6_cleanup_netif(&fnetif);
     fnetif.mtu = fnetif.mtu6 = 1500;
-    if (out_sock.peer_cred) {
-        ucs_cred_release(out_sock.peer_cred);
-        out_sock.peer_cred = NULL;
+    if (out_sock.creds.peer_cred) {
+        ucs_cred_release(out_sock.creds.peer_cred);
+        out_sock.creds.peer_cred = NULL;
     }
     CHECK(rx_outstanding == 0, "%ld received frames still held after every connection was aborted",
           rx_outstanding);

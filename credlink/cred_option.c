@@ -2,7 +2,7 @@
  * The credential option. On a SYN the connector's stack writes a reference to
  * the connector's connect-time credential; on the SYN-ACK the listener's stack
  * writes one to the listener's creation-time credential. A reference is
- * (pid, slot, generation) in the sender's credential table (ucred/cred_table.h),
+ * (pid, slot, generation) in the sender's credential table (credlink/cred_table.h),
  * which holds the whole credential. 12 bytes: what a SYN has left beside MSS,
  * window scale, SACK-permitted and timestamps.
  *
@@ -19,7 +19,7 @@
  */
 #include "cred_option.h"
 
-#include "sock.h"
+#include <ucstack/socket.h>
 
 #include "links.h"
 #include "route.h"
@@ -34,7 +34,7 @@
 #define CRED_OPT_LEN 12
 #define CRED_OPT_VERSION 1
 
-static u8_t sock_slot = LWIP_TCP_PCB_NUM_EXT_ARG_ID_INVALID;    /* the owning ucs_sock */
+static u8_t sock_slot = LWIP_TCP_PCB_NUM_EXT_ARG_ID_INVALID;    /* the owning socket's credentials */
 static u8_t pending_slot = LWIP_TCP_PCB_NUM_EXT_ARG_ID_INVALID; /* peer credential before accept */
 static struct ucs_cred_option_stats stats;
 static bool enabled = true;
@@ -62,7 +62,7 @@ void ucs_set_cred_option(bool on)
     enabled = on;
 }
 
-static struct ucs_sock *sock_of(const struct tcp_pcb *pcb)
+static struct ucs_sock_creds *sock_of(const struct tcp_pcb *pcb)
 {
     /* A half-open connection speaks for its listener until it is accepted. */
     if (pcb->state == SYN_RCVD)
@@ -72,7 +72,7 @@ static struct ucs_sock *sock_of(const struct tcp_pcb *pcb)
 
 static bool reference(const struct tcp_pcb *pcb, struct ucs_cred_ref *ref)
 {
-    struct ucs_sock *s = sock_of(pcb);
+    struct ucs_sock_creds *s = sock_of(pcb);
     struct netif *out;
 
     if (!enabled || !s || !s->cred)
@@ -117,7 +117,7 @@ static bool opt_write(const struct tcp_pcb *pcb, uint8_t *payload, uint8_t len)
     return true;
 }
 
-static void set_peer(struct ucs_sock *s, struct ucs_cred *cred)
+static void set_peer(struct ucs_sock_creds *s, struct ucs_cred *cred)
 {
     if (s->peer_cred)
         ucs_cred_release(s->peer_cred);
@@ -129,7 +129,7 @@ static void opt_received(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const u
     struct ucs_cred_ref ref;
     struct ucs_cred *cred = NULL;
     struct netif *in;
-    struct ucs_sock *s;
+    struct ucs_sock_creds *s;
 
     /* Only a SYN to a listener and a SYN-ACK to a connector can use it:
      * anything else is not worth a look at the table. */
@@ -207,10 +207,10 @@ void cred_option_init(void)
     ucs_tcpopt_register(&handler);
 }
 
-void cred_option_bind(struct tcp_pcb *pcb, struct ucs_sock *sock)
+void cred_option_bind(struct tcp_pcb *pcb, struct ucs_sock_creds *creds)
 {
     tcp_ext_arg_set_callbacks(pcb, sock_slot, &sock_callbacks);
-    tcp_ext_arg_set(pcb, sock_slot, sock);
+    tcp_ext_arg_set(pcb, sock_slot, creds);
 }
 
 struct ucs_cred *cred_option_take_pending(struct tcp_pcb *pcb)

@@ -1,10 +1,10 @@
 /*
- * A host-local port's attestation (ucred/attest.h) carried over the port
+ * A host-local port's attestation (credlink/attest.h) carried over the port
  * itself: the nonce echoes are Ethernet frames of their own ethertype, sent and
  * consumed here, below lwIP.
  */
-#ifndef UCS_STACK_LINK_ATTEST_H
-#define UCS_STACK_LINK_ATTEST_H
+#ifndef UCS_CREDLINK_LINK_ATTEST_H
+#define UCS_CREDLINK_LINK_ATTEST_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -6,8 +6,8 @@
  * writer (attested.h), by one rule for TCP across a link and local sockets
  * alike (ucs_cred_claim_resolve).
  */
-#ifndef UCS_UCRED_CLAIM_H
-#define UCS_UCRED_CLAIM_H
+#ifndef UCS_CREDLINK_CLAIM_H
+#define UCS_CREDLINK_CLAIM_H
 
 #include "attested.h"
 #include "cred.h"

@@ -8,8 +8,8 @@
  * kernel attests about the process that handed it (claim.h). No table is ever
  * found by a name.
  */
-#ifndef UCS_UCRED_CRED_TABLE_H
-#define UCS_UCRED_CRED_TABLE_H
+#ifndef UCS_CREDLINK_CRED_TABLE_H
+#define UCS_CREDLINK_CRED_TABLE_H
 
 #include "cred.h"
 
@@ -68,7 +68,7 @@ void ucs_peer_table_close(struct ucs_peer_table *t);
 
 struct ucs_attest_peer;
 /* Resolves a reference that came across a link whose other end the kernel
- * attested (ucred/attest.h), in the table that process handed over, judged
+ * attested (credlink/attest.h), in the table that process handed over, judged
  * by what the kernel says of it (its ids read live, at most
  * UCS_ATTESTED_FRESH_MS old). A NULL peer (the link is not attested)
  * vouches for nothing; nor does a table whose maker has exited (its liveness

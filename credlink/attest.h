@@ -18,10 +18,11 @@
  *
  * Knows neither lwIP nor DPDK: the stack carries the frames.
  */
-#ifndef UCS_UCRED_ATTEST_H
-#define UCS_UCRED_ATTEST_H
+#ifndef UCS_CREDLINK_ATTEST_H
+#define UCS_CREDLINK_ATTEST_H
 
 #include "attested.h"
+#include "link_creds.h" /* struct ucs_attest_stats, the stack's hooks this layer fills */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -52,13 +53,6 @@ void ucs_attest_msg_init(struct ucs_attest_msg *m, enum ucs_attest_type type, co
 struct ucs_attest_peer {
     struct ucs_attested kernel;
     struct ucs_peer_table *table;
-};
-
-struct ucs_attest_stats {
-    uint64_t attested;      /* times a peer was attested */
-    uint64_t lost;          /* times the attested peer went away */
-    uint64_t foreign_nonce; /* cable echoes of a nonce we did not give out */
-    uint64_t malformed;     /* socket messages or cable frames of the wrong shape */
 };
 
 struct ucs_attest;
