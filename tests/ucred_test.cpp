@@ -4,7 +4,7 @@
 #include <ucred.h>
 #include <ucstack/socket.h>
 
-#include "../ucred/ucred_testing.h"
+#include "ucred_alloc_fault.h"
 extern "C" {
 #include "../libsock/local_ring.h"
 #include "attest.h"
