@@ -122,4 +122,3 @@ inline void close_all(const std::vector<Pair> &pairs)
         ucs_close(p.second);
     }
 }
-

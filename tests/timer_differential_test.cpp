@@ -119,9 +119,8 @@ TEST(TimerDifferential, StockWalkFindsNothingTheDueListSkipped)
         sleeping = std::max(sleeping, (unsigned)timer_stats().sleeping);
     }
     struct ucs_tcp_timer_differential d = differential();
-    EXPECT_EQ(d.missed - before.missed, 0u)
-        << "the stock walk acted on a pcb the due list skipped: "
-        << describe(d.first_before, d.first_after, d.first_freed);
+    EXPECT_EQ(d.missed - before.missed, 0u) << "the stock walk acted on a pcb the due list skipped: "
+                                            << describe(d.first_before, d.first_after, d.first_freed);
     EXPECT_EQ(d.unvisited - before.unvisited, 0u);
     // Idle pcbs were there to compare, most of the time: 18 or more of
     // them over 1,200 passes.
