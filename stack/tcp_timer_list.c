@@ -101,8 +101,9 @@ static void shadow_take(struct tcp_pcb *pcb)
 }
 
 /* Compares a shadowed pcb after the pass visited (or freed) it. What every
- * visit changes on any pcb (the pass mark, the poll counter) and our own list
- * fields do not count. */
+ * visit changes on any pcb (the pass mark, the poll counter) does not count,
+ * nor do the links of the lists it is on, which change when a neighbour
+ * leaves them. */
 static void shadow_check(struct tcp_pcb *pcb, bool freed)
 {
     for (size_t i = 0; i < n_shadows; i++) {
@@ -116,6 +117,9 @@ static void shadow_check(struct tcp_pcb *pcb, bool freed)
         now.ucs_timer_next = shadows[i].before.ucs_timer_next;
         now.ucs_timer_list = shadows[i].before.ucs_timer_list;
         now.ucs_timer_slot = shadows[i].before.ucs_timer_slot;
+        now.next = shadows[i].before.next;
+        now.ucs_pprev = shadows[i].before.ucs_pprev;
+        now.ucs_hash_next = shadows[i].before.ucs_hash_next;
         diff.checked++;
         if (freed || memcmp(&now, &shadows[i].before, sizeof(now)) != 0) {
             if (diff.missed++ == 0) {
