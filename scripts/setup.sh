@@ -52,9 +52,12 @@ if [ ! -f "$lwip_dir/src/core/tcp.c" ]; then
     (cd "$work" && apt-get source -qq lwip)
     src=$(find "$work" -maxdepth 1 -type d -name 'lwip-*' | head -1)
     [ -n "$src" ] || { echo "setup: apt-get source lwip gave no source tree" >&2; exit 1; }
+    bash "$top/scripts/check-lwip.sh" "$src"
+    # Without fuzz: a hunk whose context moved is a patch to rebase, not to guess.
     for p in "$top"/stack/patches/*.patch; do
         [ -e "$p" ] || continue
-        patch -d "$src" -p1 --quiet --forward < "$p"
+        patch -d "$src" -p1 --quiet --forward --fuzz=0 < "$p" ||
+            { echo "setup: $(basename "$p") does not apply to lwIP without fuzz: rebase it" >&2; exit 1; }
     done
     rm -rf "$lwip_dir"
     mkdir -p "$top/third_party"

@@ -156,7 +156,12 @@ static const char *apply(struct ucs_config *cfg, const char *key, char *value)
         strcpy(port->capture_path, value);
         return NULL;
     }
-    return ucs_fault_config_parse(value, &port->fault); /* "fault": the one port key left */
+    /* "fault": the one port key left; kept as text, checked now */
+    struct ucs_fault_params fault;
+    const char *why = ucs_fault_config_parse(value, &fault);
+    if (!why)
+        strcpy(port->fault, value);
+    return why;
 }
 
 int ucs_config_parse(const char *text, struct ucs_config *cfg, char *err, size_t errlen)

@@ -1,5 +1,7 @@
 #include "fault_config.h"
 
+#include <ucstack/stack.h>
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,13 +50,17 @@ static int parse_delay(const char *text, unsigned *out)
     return 0;
 }
 
-const char *ucs_fault_config_parse(char *value, struct ucs_fault_config *out)
+const char *ucs_fault_config_parse(const char *text, struct ucs_fault_params *out)
 {
     static const char *usage = "fault wants loss=R,reorder=R,dup=R,corrupt=R,seed=N,delay=Dms with R from 0 to 1 or 0% "
                                "to 100% and D up to 60000";
+    char value[sizeof(((struct ucs_port_config *)0)->fault)];
     char *save = NULL;
 
     memset(out, 0, sizeof(*out));
+    if (strlen(text) >= sizeof(value))
+        return "fault wants at most 127 bytes";
+    strcpy(value, text);
     for (char *item = strtok_r(value, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(item, '=');
         int rc;

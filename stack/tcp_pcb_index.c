@@ -72,8 +72,25 @@ static struct tcp_pcb **bucket_of(const struct tcp_pcb *pcb)
                     (INDEX_BUCKETS - 1)];
 }
 
+#if TCP_DEBUG_PCB_LISTS
+/* lwIP's own TCP_REG checks, made here since the patch gives TCP_REG one
+ * definition: a pcb is on a list once, and only a bound pcb may be CLOSED. */
+static void check_reg(struct tcp_pcb **pcbs, const struct tcp_pcb *npcb)
+{
+    for (const struct tcp_pcb *p = *pcbs; p; p = p->next)
+        LWIP_ASSERT("TCP_REG: already registered", p != npcb);
+    LWIP_ASSERT("TCP_REG: pcb->state != CLOSED", pcbs == &tcp_bound_pcbs || npcb->state != CLOSED);
+}
+#define CHECK_REG(pcbs, npcb) check_reg(pcbs, npcb)
+#define CHECK_LISTS(what) LWIP_ASSERT(what ": tcp_pcbs sane", tcp_pcbs_sane())
+#else
+#define CHECK_REG(pcbs, npcb) ((void)0)
+#define CHECK_LISTS(what) ((void)0)
+#endif
+
 void ucs_tcp_pcb_reg(struct tcp_pcb **pcbs, struct tcp_pcb *npcb)
 {
+    CHECK_REG(pcbs, npcb);
     npcb->next = *pcbs;
     if (npcb->next)
         npcb->next->ucs_pprev = &npcb->next;
@@ -89,6 +106,7 @@ void ucs_tcp_pcb_reg(struct tcp_pcb **pcbs, struct tcp_pcb *npcb)
     } else {
         port_binds[npcb->local_port]++;
     }
+    CHECK_LISTS("TCP_REG");
 }
 
 void ucs_tcp_pcb_rmv(struct tcp_pcb **pcbs, struct tcp_pcb *npcb)
@@ -115,6 +133,7 @@ void ucs_tcp_pcb_rmv(struct tcp_pcb **pcbs, struct tcp_pcb *npcb)
     } else {
         port_binds[npcb->local_port]--;
     }
+    CHECK_LISTS("TCP_RMV");
 }
 
 struct tcp_pcb *ucs_tcp_pcb_find(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *remote_ip,

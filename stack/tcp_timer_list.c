@@ -63,6 +63,115 @@ static struct list due_list, timewait_list, wheel[WHEEL_SLOTS];
 static struct tcp_pcb *walk_cursor;
 static struct ucs_tcp_timer_stats stats;
 
+static void move_to_due(struct tcp_pcb *pcb);
+
+#ifdef UCS_TIMER_DIFFERENTIAL
+/*
+ * The differential test build (tests/timer_differential_test.cpp), never the
+ * library: needs_timer() mirrors lwIP's timer conditions by hand, and an
+ * upstream change to them would apply cleanly and never fire on an idle pcb.
+ * So here each pass also walks every idle and sleeping pcb, as lwIP's stock
+ * timers walk every active pcb, through lwIP's own timer code, and records
+ * any that code changed (or freed): work the due list would have skipped.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+struct shadow {
+    struct tcp_pcb *pcb;
+    struct tcp_pcb before;
+};
+static struct shadow *shadows;
+static size_t n_shadows, cap_shadows;
+static struct tcp_pcb *walk_current;
+static struct ucs_tcp_timer_differential diff;
+
+static void shadow_take(struct tcp_pcb *pcb)
+{
+    if (n_shadows == cap_shadows) {
+        cap_shadows = cap_shadows ? 2 * cap_shadows : 64;
+        shadows = realloc(shadows, cap_shadows * sizeof(*shadows));
+        LWIP_ASSERT("differential: out of memory", shadows != NULL);
+    }
+    /* the due list would not have visited it: the pass must */
+    pcb->last_timer = (u8_t)(tcp_timer_ctr - 1);
+    shadows[n_shadows].pcb = pcb;
+    memcpy(&shadows[n_shadows].before, pcb, sizeof(*pcb));
+    n_shadows++;
+}
+
+/* Compares a shadowed pcb after the pass visited (or freed) it. What every
+ * visit changes on any pcb (the pass mark, the poll counter) does not count,
+ * nor do the links of the lists it is on, which change when a neighbour
+ * leaves them. */
+static void shadow_check(struct tcp_pcb *pcb, bool freed)
+{
+    for (size_t i = 0; i < n_shadows; i++) {
+        if (shadows[i].pcb != pcb)
+            continue;
+        struct tcp_pcb now;
+        memcpy(&now, pcb, sizeof(now));
+        now.last_timer = shadows[i].before.last_timer;
+        now.polltmr = shadows[i].before.polltmr;
+        now.ucs_timer_prev = shadows[i].before.ucs_timer_prev;
+        now.ucs_timer_next = shadows[i].before.ucs_timer_next;
+        now.ucs_timer_list = shadows[i].before.ucs_timer_list;
+        now.ucs_timer_slot = shadows[i].before.ucs_timer_slot;
+        now.next = shadows[i].before.next;
+        now.ucs_pprev = shadows[i].before.ucs_pprev;
+        now.ucs_hash_next = shadows[i].before.ucs_hash_next;
+        diff.checked++;
+        if (freed || memcmp(&now, &shadows[i].before, sizeof(now)) != 0) {
+            if (diff.missed++ == 0) {
+                diff.first_before = shadows[i].before;
+                diff.first_after = now;
+                diff.first_freed = freed;
+            }
+        }
+        shadows[i] = shadows[--n_shadows];
+        return;
+    }
+}
+
+static void differential_pass_start(void)
+{
+    if (walk_current)
+        shadow_check(walk_current, false);
+    walk_current = NULL;
+    /* When lwIP restarts a pass, the pcbs it visited already are skipped */
+    for (struct tcp_pcb *pcb = tcp_active_pcbs; pcb; pcb = pcb->next) {
+        if ((pcb->ucs_timer_list == IDLE || pcb->ucs_timer_list == SLEEPING) && pcb->last_timer != tcp_timer_ctr) {
+            shadow_take(pcb);
+            move_to_due(pcb);
+        }
+    }
+}
+
+/* The walk moves on to pcb (NULL: the pass is over). */
+static void differential_next(struct tcp_pcb *pcb)
+{
+    if (walk_current)
+        shadow_check(walk_current, false);
+    walk_current = pcb;
+    if (!pcb) {
+        diff.unvisited += n_shadows;
+        n_shadows = 0;
+    }
+}
+
+void ucs_tcp_timer_get_differential(struct ucs_tcp_timer_differential *out)
+{
+    *out = diff;
+}
+#define DIFF_PASS_START() differential_pass_start()
+#define DIFF_NEXT(pcb) differential_next(pcb)
+#define DIFF_REMOVED(pcb) shadow_check((pcb), true)
+#else
+#define DIFF_PASS_START() ((void)0)
+#define DIFF_NEXT(pcb) ((void)0)
+#define DIFF_REMOVED(pcb) ((void)0)
+#endif
+
 static void list_insert_after(struct list *l, struct tcp_pcb *after, struct tcp_pcb *pcb)
 {
     pcb->ucs_timer_prev = after;
@@ -185,6 +294,8 @@ void ucs_tcp_timer_removed(struct tcp_pcb *pcb)
 {
     struct list *l = list_of(pcb);
 
+    DIFF_REMOVED(pcb);
+
     if (l)
         list_unlink(l, pcb);
     pcb->ucs_timer_list = NOT_ACTIVE;
@@ -238,6 +349,7 @@ struct tcp_pcb *ucs_tcp_timer_walk_next(void)
 {
     struct tcp_pcb *pcb = walk_cursor;
 
+    DIFF_NEXT(pcb);
     if (pcb) {
         walk_cursor = pcb->ucs_timer_next;
         stats.visits++;
@@ -247,6 +359,7 @@ struct tcp_pcb *ucs_tcp_timer_walk_next(void)
 
 struct tcp_pcb *ucs_tcp_timer_walk_start(void)
 {
+    DIFF_PASS_START();
     walk_cursor = due_list.head;
     return ucs_tcp_timer_walk_next();
 }

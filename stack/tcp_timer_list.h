@@ -15,4 +15,18 @@ struct ucs_tcp_timer_stats {
 
 void ucs_tcp_timer_get_stats(struct ucs_tcp_timer_stats *out);
 
+#ifdef UCS_TIMER_DIFFERENTIAL
+#include "lwip/tcp.h"
+#include <stdbool.h>
+/* Only in the differential test build (tcp_timer_list.c says why). */
+struct ucs_tcp_timer_differential {
+    uint64_t checked;                         /* idle or sleeping pcbs run through lwIP's timer code */
+    uint64_t missed;                          /* of those, changed or freed by it */
+    uint64_t unvisited;                       /* shadowed but not reached by their pass */
+    struct tcp_pcb first_before, first_after; /* the first missed */
+    bool first_freed;
+};
+void ucs_tcp_timer_get_differential(struct ucs_tcp_timer_differential *out);
+#endif
+
 #endif

@@ -1,12 +1,25 @@
 // The per-port "fault" config key.
 #include <ucstack/stack.h>
 
+extern "C" {
+#include "fault_config.h"
+}
+
 #include <gtest/gtest.h>
 
 #include <string>
 
 namespace
 {
+
+// What the port will apply: the key's text, kept by ucs_config_parse, parsed.
+struct ucs_fault_params fault_of(const struct ucs_port_config &port)
+{
+    struct ucs_fault_params f;
+    const char *why = ucs_fault_config_parse(port.fault, &f);
+    EXPECT_EQ(why, nullptr) << why;
+    return f;
+}
 
 TEST(FaultConfig, EveryFaultRateAndSeedIsParsed)
 {
@@ -16,16 +29,16 @@ TEST(FaultConfig, EveryFaultRateAndSeedIsParsed)
                                   "port = b\n",
                                   &cfg, err, sizeof(err)))
         << err;
-    EXPECT_DOUBLE_EQ(0.01, cfg.ports[0].fault.loss);
-    EXPECT_DOUBLE_EQ(0.02, cfg.ports[0].fault.reorder);
-    EXPECT_DOUBLE_EQ(0.001, cfg.ports[0].fault.duplicate);
-    EXPECT_DOUBLE_EQ(1.0, cfg.ports[0].fault.corrupt);
-    EXPECT_EQ(42u, cfg.ports[0].fault.seed);
-    EXPECT_EQ(50u, cfg.ports[0].fault.delay_ms);
+    EXPECT_DOUBLE_EQ(0.01, fault_of(cfg.ports[0]).loss);
+    EXPECT_DOUBLE_EQ(0.02, fault_of(cfg.ports[0]).reorder);
+    EXPECT_DOUBLE_EQ(0.001, fault_of(cfg.ports[0]).duplicate);
+    EXPECT_DOUBLE_EQ(1.0, fault_of(cfg.ports[0]).corrupt);
+    EXPECT_EQ(42u, fault_of(cfg.ports[0]).seed);
+    EXPECT_EQ(50u, fault_of(cfg.ports[0]).delay_ms);
     // The key belongs to the port above it; the next port has none.
-    EXPECT_EQ(0.0, cfg.ports[1].fault.loss);
-    EXPECT_EQ(0.0, cfg.ports[1].fault.corrupt);
-    EXPECT_EQ(0u, cfg.ports[1].fault.delay_ms);
+    EXPECT_EQ(0.0, fault_of(cfg.ports[1]).loss);
+    EXPECT_EQ(0.0, fault_of(cfg.ports[1]).corrupt);
+    EXPECT_EQ(0u, fault_of(cfg.ports[1]).delay_ms);
 }
 
 TEST(FaultConfig, ADelayIsMillisecondsWithOrWithoutItsUnit)
@@ -33,8 +46,8 @@ TEST(FaultConfig, ADelayIsMillisecondsWithOrWithoutItsUnit)
     struct ucs_config cfg;
     char err[256] = "";
     ASSERT_EQ(0, ucs_config_parse("port = a\nfault = delay=200\n", &cfg, err, sizeof(err))) << err;
-    EXPECT_EQ(200u, cfg.ports[0].fault.delay_ms);
-    EXPECT_EQ(0.0, cfg.ports[0].fault.loss);
+    EXPECT_EQ(200u, fault_of(cfg.ports[0]).delay_ms);
+    EXPECT_EQ(0.0, fault_of(cfg.ports[0]).loss);
 }
 
 TEST(FaultConfig, ASubsetLeavesTheRestZero)
@@ -45,10 +58,10 @@ TEST(FaultConfig, ASubsetLeavesTheRestZero)
                                   sizeof(err)))
         << err;
     // The last fault line wins whole, like every other key.
-    EXPECT_EQ(0.0, cfg.ports[0].fault.loss);
-    EXPECT_EQ(0.0, cfg.ports[0].fault.duplicate);
-    EXPECT_DOUBLE_EQ(0.25, cfg.ports[0].fault.reorder);
-    EXPECT_EQ(0u, cfg.ports[0].fault.seed);
+    EXPECT_EQ(0.0, fault_of(cfg.ports[0]).loss);
+    EXPECT_EQ(0.0, fault_of(cfg.ports[0]).duplicate);
+    EXPECT_DOUBLE_EQ(0.25, fault_of(cfg.ports[0]).reorder);
+    EXPECT_EQ(0u, fault_of(cfg.ports[0]).seed);
 }
 
 TEST(FaultConfig, BadRatesAndNamesAreRefusedNamingTheLine)

@@ -8,6 +8,7 @@
 #include <ucstack/stack.h>
 
 extern "C" {
+#include "lwip/netif.h"
 #include "lwip/pbuf.h"
 #include "lwip/prot/tcp.h"
 #include "lwip/raw.h"
@@ -68,16 +69,30 @@ class HandPeer {
             ucs_stack_poll(ucs_stack_current());
         return got_.size() >= n;
     }
-    // Runs the stack until it has sent nothing for `idle` polls in a row: on
-    // the loopback path every segment sent is answered within a poll or two.
-    void settle(int idle = 200)
+    // Runs the stack until everything in flight has been delivered and
+    // answered: a poll that leaves no frame queued on a loopback netif and
+    // brings the peer nothing new. lwIP answers a segment as it takes it in,
+    // so what the stack sends after that waits for one of its timers; a test
+    // that means a timer drives it (tcp_tmr).
+    void settle()
     {
-        int quiet = 0;
-        while (quiet < idle) {
+        for (long polls = 0; polls < 1000000; polls++) {
             size_t before = got_.size();
             ucs_stack_poll(ucs_stack_current());
-            quiet = got_.size() == before ? quiet + 1 : 0;
+            if (got_.size() == before && !frames_in_flight())
+                return;
         }
+        ADD_FAILURE() << "the stack kept sending for a million polls";
+    }
+    static bool frames_in_flight()
+    {
+        struct netif *n;
+        NETIF_FOREACH(n)
+        {
+            if (n->loop_first != nullptr)
+                return true;
+        }
+        return false;
     }
     size_t count() const
     {

@@ -7,6 +7,7 @@ extern "C" {
 #include "lwip/etharp.h"
 // lwIP first: lwipopts.h would redefine what <netinet/tcp.h> defines
 #include "kernel_peer.hpp"
+#include "pcb_of.hpp"
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
@@ -411,9 +412,12 @@ class KernelAddressGone {
 };
 
 // (7) Keepalive: probes the kernel answers keep the connection; once the kernel
-// vanishes (no FIN, no RST), the connection fails with ETIMEDOUT after about
-// idle + count * interval. lwIP reports the keepalive timeout as an abort
-// (ERR_ABRT), which libsock maps to ETIMEDOUT, as Linux reports it.
+// vanishes (no FIN, no RST), the connection fails with ETIMEDOUT on the slow
+// tick past idle + count * interval since its last segment. lwIP reports the
+// keepalive timeout as an abort (ERR_ABRT), which libsock maps to ETIMEDOUT,
+// as Linux reports it. The test drives lwIP's timers (tcp_tmr: a slow tick
+// every other call) and counts in ticks; only the kernel's answers take real
+// time, and the test waits for each (the probe count going back to 0).
 TEST_F(KernelPeer, KeepaliveDetectsAVanishedPeer)
 {
     const uint16_t port = 7109;
@@ -438,24 +442,53 @@ TEST_F(KernelPeer, KeepaliveDetectsAVanishedPeer)
     EXPECT_EQ(out, 2);
     char buf[4];
     ASSERT_EQ(ucs_recv(c, buf, sizeof(buf), 0), 1) << strerror(errno);
+    struct tcp_pcb *pcb = pcb_of(c);
+    ASSERT_NE(pcb, nullptr);
+    const u32_t give_up = (1000 + 2 * 1000) / TCP_SLOW_INTERVAL; // idle + count * interval, in ticks
 
-    // The kernel answers the probes: the connection outlives idle + 2 intervals (3 s).
-    ucs_timeouts(c, 4500);
-    uint64_t t0 = now_ms();
-    EXPECT_EQ(ucs_recv(c, buf, sizeof(buf), 0), -1);
+    // The kernel answers the probes: the connection outlives 3 x (idle + 2
+    // intervals), which it could not without the answers.
+    int answered = 0;
+    u32_t start = tcp_ticks;
+    while (tcp_ticks - start < 3 * give_up) {
+        tcp_tmr();
+        tcp_tmr();
+        ucs_stack_poll(ucs_stack_current());
+        if (pcb->keep_cnt_sent == 0)
+            continue;
+        uint64_t deadline = now_ms() + kKernelTimeoutMs;
+        while (pcb->keep_cnt_sent != 0 && now_ms() < deadline)
+            ucs_stack_poll(ucs_stack_current());
+        ASSERT_EQ(pcb->keep_cnt_sent, 0u) << "the kernel did not answer probe " << answered + 1;
+        answered++;
+    }
+    EXPECT_GE(answered, 3);
+    EXPECT_EQ(ucs_recv(c, buf, sizeof(buf), MSG_DONTWAIT), -1);
     EXPECT_EQ(errno, EAGAIN) << strerror(errno);
-    EXPECT_GE(now_ms() - t0, 4500u);
 
     {
         KernelAddressGone vanished;
         ASSERT_TRUE(vanished.gone());
-        ucs_timeouts(c, 10000);
-        t0 = now_ms();
-        EXPECT_EQ(ucs_recv(c, buf, sizeof(buf), 0), -1);
-        EXPECT_EQ(errno, ETIMEDOUT) << strerror(errno);
-        uint64_t took = now_ms() - t0;
-        EXPECT_GE(took, 2000u);
-        EXPECT_LT(took, 10000u);
+        u32_t last_segment = pcb->tmr, ticks_at_error = 0;
+        // Whether the connection has failed (its pcb is gone then), noting the tick.
+        auto failed = [&] {
+            if (ucs_recv(c, buf, sizeof(buf), MSG_DONTWAIT) != -1 || errno == EAGAIN)
+                return false;
+            EXPECT_EQ(errno, ETIMEDOUT) << strerror(errno);
+            ticks_at_error = tcp_ticks;
+            return true;
+        };
+        // No ucs_stack_poll here: its clock would tick too, several times
+        // after a slow step, and only these calls may move tcp_ticks. The
+        // probes wait in the port's queue; nobody would answer them.
+        for (u32_t i = 0; i < 2 * give_up; i++) {
+            tcp_tmr();
+            tcp_tmr();
+            if (failed())
+                break;
+            EXPECT_EQ(pcb->tmr, last_segment) << "a segment from a vanished peer";
+        }
+        EXPECT_EQ(ticks_at_error - last_segment, give_up + 1) << "not on the tick lwIP gives up";
         EXPECT_EQ(ucs_send(c, "x", 1, 0), -1);
         EXPECT_EQ(errno, EPIPE) << strerror(errno);
         EXPECT_EQ(ucs_close(c), 0);

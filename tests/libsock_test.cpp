@@ -6,7 +6,7 @@
 #include <ucred.h>
 
 extern "C" {
-#include "../ucred/ucred_testing.h"
+#include "ucred_alloc_fault.h"
 }
 
 #include <arpa/inet.h>

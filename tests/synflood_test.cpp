@@ -173,13 +173,14 @@ TEST_F(KernelPeer, SpoofedSynFloodDoesNotKeepRealClientsOut)
     ASSERT_GE(dropped0, 0);
 
     std::atomic<bool> stop{false}, flooding{true}, legit_over{false};
-    std::atomic<uint64_t> stack_rx{before.rx_frames};
+    std::atomic<uint64_t> stack_rx{before.rx_frames}, cookies_sent{before.tcp_syn_cookies_sent};
     unsigned polls = 0;
     auto publish = [&] {
         if ((++polls & 63) == 0) {
             ucs_stack_stats st;
             ucs_stack_get_stats(ucs_stack_current(), &st);
             stack_rx = st.rx_frames;
+            cookies_sent = st.tcp_syn_cookies_sent;
         }
     };
     std::atomic<unsigned> sent{0}, during_flood{0}, legit_done{0}, kernel_wscale{0};
@@ -197,10 +198,10 @@ TEST_F(KernelPeer, SpoofedSynFloodDoesNotKeepRealClientsOut)
     });
     Peer legit([&] {
         EXPECT_TRUE(started.wait(kKernelTimeoutMs));
-        // Let the flood fill the SYN queue first.
-        while (flooding && sent.load() == 0)
+        // Let the flood fill the SYN queue first: the stack answers with
+        // cookies once it is full.
+        while (flooding && cookies_sent.load() == before.tcp_syn_cookies_sent)
             sched_yield();
-        std::this_thread::sleep_for(std::chrono::milliseconds(300));
         // Real clients one after another for as long as the flood lasts (at
         // most kLegitMax).
         for (int i = 0; i < kLegit || (flooding && i < kLegitMax); i++) {

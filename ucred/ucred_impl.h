@@ -48,8 +48,8 @@ int ucred_store_socket_owner(ucred_t **ucp, pid_t pid, uid_t owner, int pidfd);
 /* getpeerucred() on a kernel socket of family AF_INET or AF_INET6 (kernel_tcp.c). */
 int ucred_tcp_peer(int fd, int family, ucred_t **ucp);
 
-/* All of ucred/'s memory comes from here. NULL with errno EAGAIN, or the error
- * ucs_ucred_inject_alloc_failure() asked for. */
+/* All of ucred/'s memory comes from here. NULL with errno EAGAIN (tests make
+ * it fail with another: tests/ucred_alloc_fault.h). */
 void *ucred_mem_alloc(size_t size);
 
 /* The registry of the ucred_t pointers this library made. */

@@ -16,15 +16,6 @@ extern "C" {
 
 #define UCS_MAX_PORTS 4
 
-/* Faults injected into the frames a port receives, for testing recovery: each
- * a probability from 0 to 1 per frame; the same seed makes the same choices.
- * delay_ms holds every received frame that long first (a path delay). */
-struct ucs_fault_config {
-    double loss, reorder, duplicate, corrupt;
-    uint64_t seed;
-    unsigned delay_ms;
-};
-
 struct ucs_port_config {
     char devargs[256];      /* PCI address or vdev string */
     bool has_ipv4, has_ipv6, has_gateway;
@@ -41,7 +32,10 @@ struct ucs_port_config {
      * or connects to it. */
     char attest_path[108];
     bool attest_listen;
-    struct ucs_fault_config fault; /* all zero: none */
+    /* The "fault" key as written ("" none): faults injected into what the
+     * port receives, a test's tool (ucstack.conf(5)); ucs_config_parse checks
+     * it, the port applies it. */
+    char fault[128];
     /* Where this port's frames are written as pcapng, both directions, from
      * creation on ("" none); telemetry's /ucstack/capture stops and restarts
      * it. */

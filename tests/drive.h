@@ -1,7 +1,8 @@
 /*
- * A small internal interface that drives lwIP's raw TCP and ICMP from the poll
- * loop: ping, an echo server and an echo client that checks every byte. It
- * serves the tests and the demo until libsock exists; applications use libsock.
+ * Test tooling, not in any library: drives lwIP's raw TCP and ICMP from the
+ * poll loop for ucs-node, ucs-conns and the bench: ping, an echo server and
+ * an echo client that checks every byte (below the socket layer, so a test of
+ * the cable does not depend on libsock). Applications use libsock.
  */
 #ifndef UCS_STACK_DRIVE_H
 #define UCS_STACK_DRIVE_H
