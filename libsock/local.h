@@ -19,6 +19,14 @@
  * listener's process to take the connection, then returns as AF_UNIX's does. */
 #define LOCAL_CONNECT_WAIT_MS 1000u
 
+/* The local socket kind (local.c); the core reaches it only through these. */
+extern const struct sock_ops local_ops;
+uint32_t local_sock_events(struct ucs_sock *s);
+int local_sock_fionread(struct ucs_sock *s, int *n);
+/* Looks at the local sockets: rings of epoll-watched ones every time, kernel
+ * sockets (new connections, doorbells, peers gone) at most every few µs. */
+void local_poll(void);
+
 /* Counted refusals (ucs_get_local_stats), this process's. */
 extern struct ucs_local_stats local_stats;
 

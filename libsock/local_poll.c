@@ -76,7 +76,7 @@ void local_kernel_events(int timeout_ms)
         enum local_watch what = (enum local_watch)(ev[i].data.u64 >> 56);
         struct ucs_sock *s = sock_lookup(UCS_FD_BASE + (int)(ev[i].data.u64 >> 32 & 0xffffff));
         int kfd = (int)(uint32_t)ev[i].data.u64;
-        if (!s || s->kind != SOCK_KIND_LOCAL)
+        if (!s || s->ops != &local_ops)
             continue;
         if (what == LOCAL_WATCH_LISTENER && s->u.local.state == LOCAL_S_LISTEN)
             local_listener_service(s);

@@ -195,7 +195,7 @@ static int read_offer(int k)
 /* Makes the accepted socket for kernel connection k and its memory, queued on l. */
 static int take(struct ucs_sock *l, int k, struct local_shm *shm)
 {
-    struct ucs_sock *c = sock_alloc(SOCK_KIND_LOCAL);
+    struct ucs_sock *c = sock_alloc(&local_ops);
     int tail;
 
     if (!c)

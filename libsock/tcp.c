@@ -2,6 +2,7 @@
 #include "addr.h"
 #include "cred_option.h"
 #include "sock.h"
+#include "tcp.h"
 
 #include "rx_pressure.h"
 #include "syn_cookie.h"
@@ -141,7 +142,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 
     if (err != ERR_OK || !pcb)
         return ERR_VAL;
-    if (l->u.tcp.acceptq_len == l->u.tcp.backlog || !(s = sock_alloc(SOCK_KIND_TCP))) {
+    if (l->u.tcp.acceptq_len == l->u.tcp.backlog || !(s = sock_alloc(&stream_ops))) {
         tcp_abort(pcb);
         return ERR_ABRT;
     }
@@ -163,13 +164,13 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 
 /* --- the calls --- */
 
-int tcp_sock_open(struct ucs_sock *s)
+static int tcp_sock_open(struct ucs_sock *s)
 {
     struct tcp_pcb *pcb;
     cred_option_init();
     pcb = tcp_new_ip_type(s->family == AF_INET ? IPADDR_TYPE_V4 : IPADDR_TYPE_ANY);
     if (!pcb)
-        return -1;
+        return sock_fail(ENOMEM);
     s->u.tcp.state = TCP_S_NEW;
     attach(s, pcb);
     return 0;
@@ -188,7 +189,7 @@ static void free_rx(struct ucs_sock *s)
     s->u.tcp.rx_bytes = 0;
 }
 
-void tcp_sock_close(struct ucs_sock *s)
+static void tcp_sock_close(struct ucs_sock *s)
 {
     struct tcp_pcb *pcb = s->u.tcp.pcb;
 
@@ -675,7 +676,7 @@ int tcp_sock_outq(struct ucs_sock *s)
     return pcb ? (int)(pcb->snd_lbb - pcb->lastack) : 0;
 }
 
-uint32_t tcp_sock_events(struct ucs_sock *s)
+static uint32_t tcp_sock_events(struct ucs_sock *s)
 {
     uint32_t ev = 0;
     switch (s->u.tcp.state) {
@@ -697,7 +698,31 @@ uint32_t tcp_sock_events(struct ucs_sock *s)
     return ev;
 }
 
+static int tcp_sock_fionread(struct ucs_sock *s, int *n)
+{
+    if (s->u.tcp.state == TCP_S_LISTEN)
+        return sock_fail(EINVAL);
+    *n = (int)s->u.tcp.rx_bytes;
+    return 0;
+}
+
+static int tcp_peer_ready(struct ucs_sock *s)
+{
+    return s->u.tcp.state == TCP_S_CONNECTED ? 0 : -ENOTCONN;
+}
+
 const struct sock_ops stream_ops = {
+    .families = {AF_INET, AF_INET6},
+    .type = SOCK_STREAM,
+    .protocol = IPPROTO_TCP,
+    .so_protocol = IPPROTO_TCP,
+    .in_stack = true,
+    .open = tcp_sock_open,
+    .close = tcp_sock_close,
+    .events = tcp_sock_events,
+    .fionread = tcp_sock_fionread,
+    .outq = tcp_sock_outq,
+    .peer_ready = tcp_peer_ready,
     .bind = stream_bind,
     .listen = stream_listen,
     .accept = stream_accept,
