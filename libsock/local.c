@@ -229,7 +229,7 @@ static int local_accept(struct ucs_sock *s, struct sockaddr *addr, socklen_t *le
     if (!can_accept(s)) {
         if (s->nonblock)
             return sock_fail(EAGAIN);
-        if (local_wait(s, can_accept, NULL, sock_deadline(&s->rcvtimeo)))
+        if (sock_wait(s, can_accept, NULL, sock_deadline(&s->rcvtimeo)))
             return sock_fail(EAGAIN);
     }
     c = s->u.local.acceptq[s->u.local.acceptq_head];
@@ -318,7 +318,7 @@ static int local_connect(struct ucs_sock *s, const struct sockaddr *addr, sockle
     deadline = sock_now_ms() + LOCAL_CONNECT_WAIT_MS;
     if (sock_deadline(&s->sndtimeo) < deadline)
         deadline = sock_deadline(&s->sndtimeo);
-    if (local_wait(s, acked_or_gone, NULL, deadline)) {
+    if (sock_wait(s, acked_or_gone, NULL, deadline)) {
         local_stats.connects_untaken++;
         return 0;
     }

@@ -348,7 +348,7 @@ void local_listener_service(struct ucs_sock *l)
         }
         p = &l->u.local.pending[l->u.local.npending++];
         p->kfd = k;
-        p->due_ns = local_now_ns() + LOCAL_OFFER_WAIT_NS;
+        p->due_ns = sock_now_ns() + LOCAL_OFFER_WAIT_NS;
         if (p->due_ns < next_due_ns)
             next_due_ns = p->due_ns;
         pending_try(l, l->u.local.npending - 1); /* the offer usually came with the connection */

@@ -53,12 +53,45 @@ uint64_t sock_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+uint64_t sock_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 uint64_t sock_deadline(const struct timeval *tv)
 {
     uint64_t ms = (uint64_t)tv->tv_sec * 1000u + (uint64_t)tv->tv_usec / 1000u;
     if (ms == 0 && tv->tv_usec > 0)
         ms = 1;
     return ms ? sock_now_ms() + ms : UINT64_MAX;
+}
+
+#define SOCK_SPIN_NS 50000u   /* a wait that can sleep spins this long first */
+#define SOCK_SLEEP_MAX_MS 100 /* a sleeping wait looks again at least this often */
+
+int sock_wait(struct ucs_sock *s, bool (*ready)(struct ucs_sock *), uint32_t *flag, uint64_t deadline)
+{
+    void (*sleep)(int ms) = s->ops->sleep;
+    uint64_t spin_end = sleep ? sock_now_ns() + SOCK_SPIN_NS : 0;
+
+    while (!ready(s)) {
+        uint64_t now = sock_now_ms();
+        if (now >= deadline)
+            return EAGAIN;
+        sock_poll_stack();
+        if (!sleep || ucs_stack_current() || sock_now_ns() < spin_end)
+            continue;
+        if (flag)
+            __atomic_store_n(flag, 1, __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        if (!ready(s))
+            sleep(deadline - now < SOCK_SLEEP_MAX_MS ? (int)(deadline - now) : SOCK_SLEEP_MAX_MS);
+        if (flag)
+            __atomic_store_n(flag, 0, __ATOMIC_RELAXED);
+    }
+    return 0;
 }
 
 /* The stack opens the credential table and each port's attestation when it

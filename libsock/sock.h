@@ -127,9 +127,16 @@ int sock_check_thread(void);
 /* Polls the stack once; the step every blocking call repeats while it waits. */
 void sock_poll_stack(void);
 
-/* Wait helpers: ms left until a deadline from a SO_*TIMEO value (0 = none). */
+/* The monotonic clock, and the deadline (ms) of a SO_*TIMEO value (0 = none:
+ * UINT64_MAX). */
 uint64_t sock_now_ms(void);
+uint64_t sock_now_ns(void);
 uint64_t sock_deadline(const struct timeval *tv);
+/* The wait of every blocking call: until ready(s) or the deadline (EAGAIN).
+ * With a stack instance it spins, polling the stack. Without one, a kind that
+ * can sleep (ops->sleep) spins a little, then tells the peer it sleeps (*flag,
+ * may be NULL) and sleeps until woken or the deadline; other kinds spin. */
+int sock_wait(struct ucs_sock *s, bool (*ready)(struct ucs_sock *), uint32_t *flag, uint64_t deadline);
 
 static inline int sock_fail(int err)
 {

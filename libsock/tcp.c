@@ -17,17 +17,6 @@
 /* SOMAXCONN, as Linux: ucs_listen() honours a backlog up to it. */
 #define ACCEPTQ_MAX 4096
 
-/* Polls the stack until ready(s) holds or the deadline passes (EAGAIN). */
-static int wait_for(struct ucs_sock *s, bool (*ready)(struct ucs_sock *), uint64_t deadline)
-{
-    while (!ready(s)) {
-        if (sock_now_ms() >= deadline)
-            return EAGAIN;
-        sock_poll_stack();
-    }
-    return 0;
-}
-
 static int take_error(struct ucs_sock *s)
 {
     int err = s->so_error;
@@ -287,7 +276,7 @@ static int stream_accept(struct ucs_sock *s, struct sockaddr *addr, socklen_t *l
     if (!can_accept(s)) {
         if (s->nonblock)
             return sock_fail(EAGAIN);
-        if (wait_for(s, can_accept, sock_deadline(&s->rcvtimeo)))
+        if (sock_wait(s, can_accept, NULL, sock_deadline(&s->rcvtimeo)))
             return sock_fail(EAGAIN);
     }
     c = s->u.tcp.acceptq[s->u.tcp.acceptq_head];
@@ -344,7 +333,7 @@ static int stream_connect(struct ucs_sock *s, const struct sockaddr *addr, sockl
     }
     if (s->nonblock)
         return sock_fail(EINPROGRESS);
-    if (wait_for(s, connect_done, sock_deadline(&s->sndtimeo)))
+    if (sock_wait(s, connect_done, NULL, sock_deadline(&s->sndtimeo)))
         return sock_fail(EINPROGRESS);
     if (s->u.tcp.state == TCP_S_CLOSED)
         return sock_fail(take_error(s));
@@ -385,7 +374,7 @@ static ssize_t stream_send(struct ucs_sock *s, const struct iovec *iov, int iovc
     if (s->u.tcp.state == TCP_S_CONNECTING) {
         if (nonblock)
             return sock_fail(EAGAIN);
-        wait_for(s, connect_done, deadline);
+        sock_wait(s, connect_done, NULL, deadline);
     }
     if ((err = send_state_error(s)))
         return sock_fail(err);
@@ -416,7 +405,7 @@ static ssize_t stream_send(struct ucs_sock *s, const struct iovec *iov, int iovc
         /* tcp_write can refuse what can_send allowed (segment or memory limits):
          * give the stack a step before looking again. */
         sock_poll_stack();
-        if (wait_for(s, can_send, deadline))
+        if (sock_wait(s, can_send, NULL, deadline))
             break;
         if ((err = send_state_error(s)))
             return sent ? (ssize_t)sent : sock_fail(err);
@@ -521,7 +510,7 @@ static ssize_t stream_recv(struct ucs_sock *s, const struct iovec *iov, int iovc
             err = take_error(s);
             return err ? sock_fail(err) : 0;
         }
-        if (nonblock || wait_for(s, can_recv, deadline))
+        if (nonblock || sock_wait(s, can_recv, NULL, deadline))
             return got ? (ssize_t)got : sock_fail(EAGAIN);
     }
     if (from && fromlen)

@@ -196,11 +196,8 @@ static ssize_t dgram_recv(struct ucs_sock *s, const struct iovec *iov, int iovcn
         uint64_t deadline = sock_deadline(&s->rcvtimeo);
         if (s->nonblock || (flags & MSG_DONTWAIT))
             return sock_fail(EAGAIN);
-        while (!has_datagram(s)) {
-            if (sock_now_ms() >= deadline)
-                return sock_fail(EAGAIN);
-            sock_poll_stack();
-        }
+        if (sock_wait(s, has_datagram, NULL, deadline))
+            return sock_fail(EAGAIN);
         if (!s->u.udp.rxq)
             return sock_fail(take_error(s));
     }
