@@ -54,7 +54,7 @@ static bool happens(struct ucs_fault *f, uint64_t t)
     return t && next_random(f) < t;
 }
 
-struct ucs_fault *ucs_fault_create(const struct ucs_fault_params *params)
+struct ucs_fault *ucs_fault_create(const struct ucs_fault_config *params)
 {
     struct ucs_fault *f;
 

@@ -9,15 +9,9 @@
 #define UCS_DRIVERS_FAULT_H
 
 #include <stdint.h>
+#include <ucstack/stack.h> /* struct ucs_fault_config, the one the config fills */
 
 struct rte_mbuf;
-
-/* Probabilities from 0 to 1, per received frame; a delay in milliseconds. */
-struct ucs_fault_params {
-    double loss, reorder, duplicate, corrupt;
-    uint64_t seed;
-    unsigned delay_ms;
-};
 
 struct ucs_fault_stats {
     uint64_t dropped, reordered, duplicated, corrupted, delayed, delay_dropped;
@@ -34,7 +28,7 @@ struct ucs_fault_stats {
 struct ucs_fault;
 
 /* NULL when no fault is asked for (all probabilities zero) or out of memory. */
-struct ucs_fault *ucs_fault_create(const struct ucs_fault_params *params);
+struct ucs_fault *ucs_fault_create(const struct ucs_fault_config *params);
 /* Frees the frames still held back. */
 void ucs_fault_destroy(struct ucs_fault *f);
 /* The delay, first: queues the n frames received now (in order) and writes

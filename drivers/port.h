@@ -25,7 +25,7 @@ struct ucs_port_params {
     uint16_t mtu;          /* 0: keep the port's own */
     uint32_t rx_mbufs;     /* 0: the default */
     uint16_t scratch_size; /* bytes the stack may use beside each received frame */
-    const struct ucs_fault_params *fault; /* NULL: received frames arrive as sent */
+    const struct ucs_fault_config *fault; /* NULL: received frames arrive as sent */
     const char *capture_path; /* NULL or "": no capture; else pcapng, started at once */
 };
 

@@ -98,11 +98,9 @@ static void add_ipv6(struct netif *netif, const struct ucs_port_config *cfg)
 
 struct ucs_port *port_netif_open_port(const struct ucs_port_config *cfg, char *err, size_t errlen)
 {
-    struct ucs_fault_params fault = {cfg->fault.loss, cfg->fault.reorder, cfg->fault.duplicate, cfg->fault.corrupt,
-                                     cfg->fault.seed, cfg->fault.delay_ms};
     struct ucs_port_params params = {
         .devargs = cfg->devargs, .mtu = cfg->mtu, .rx_mbufs = cfg->rx_mbufs, .scratch_size = sizeof(struct rx_pbuf),
-        .fault = &fault, .capture_path = cfg->capture_path};
+        .fault = &cfg->fault, .capture_path = cfg->capture_path};
     return ucs_port_open(&params, err, errlen);
 }
 

@@ -54,7 +54,7 @@ TEST(Lifecycle, AFaultyPortReadAFewFramesAtATimeStaysInBounds)
 {
     ASSERT_NE(ucs_stack_current(), nullptr) << "needs the EAL of the test above";
     const unsigned kFrames = 600, kMax = 4, kGuard = 64;
-    struct ucs_fault_params fault = {0, 0.3, 0.3, 0, 7, 0};
+    struct ucs_fault_config fault = {0, 0.3, 0.3, 0, 7, 0};
     struct ucs_port_params params = {};
     params.devargs = "net_ring2";
     params.scratch_size = 64;
