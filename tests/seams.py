@@ -33,56 +33,54 @@ MAY_USE = {
 FOLDERS = ['ucred', 'drivers', 'stack', 'libsock', 'credlink', 'include']
 
 
-def relative_includes(root):
-    bad = []
+def sources(root):
+    """Each folder's directories (patches aside), with their C sources and headers."""
     for folder in FOLDERS:
         for dirpath, _, names in os.walk(os.path.join(root, folder)):
-            if 'patches' in dirpath:
-                continue
-            for name in names:
-                if not name.endswith(('.c', '.h')):
-                    continue
-                path = os.path.join(dirpath, name)
-                with open(path, encoding='utf-8') as f:
-                    for n, line in enumerate(f, 1):
-                        if re.match(r'\s*#\s*include\s*"\.\./', line):
-                            bad.append(f'{os.path.relpath(path, root)}:{n}: {line.strip()}')
+            if 'patches' not in dirpath:
+                yield dirpath, [n for n in names if n.endswith(('.c', '.h'))]
+
+
+def relative_includes(root):
+    bad = []
+    for dirpath, names in sources(root):
+        for name in names:
+            path = os.path.join(dirpath, name)
+            with open(path, encoding='utf-8') as f:
+                for n, line in enumerate(f, 1):
+                    if re.match(r'\s*#\s*include\s*"\.\./', line):
+                        bad.append(f'{os.path.relpath(path, root)}:{n}: {line.strip()}')
     return bad
 
 
 def include_cycles(root):
     """Circles of includes between the modules of each folder."""
     found = []
-    for folder in FOLDERS:
-        for dirpath, _, names in os.walk(os.path.join(root, folder)):
-            if 'patches' in dirpath:
-                continue
-            headers = {n for n in names if n.endswith('.h')}
-            uses = {}
-            for name in names:
-                if not name.endswith(('.c', '.h')):
-                    continue
-                mod = name[:-2]
-                with open(os.path.join(dirpath, name), encoding='utf-8') as f:
-                    for line in f:
-                        m = re.match(r'\s*#\s*include\s*"([^"/]+\.h)"', line)
-                        if m and m.group(1) in headers and m.group(1)[:-2] != mod:
-                            uses.setdefault(mod, set()).add(m.group(1)[:-2])
-            state = {}
+    for dirpath, names in sources(root):
+        headers = {n for n in names if n.endswith('.h')}
+        uses = {}
+        for name in names:
+            mod = name[:-2]
+            with open(os.path.join(dirpath, name), encoding='utf-8') as f:
+                for line in f:
+                    m = re.match(r'\s*#\s*include\s*"([^"/]+\.h)"', line)
+                    if m and m.group(1) in headers and m.group(1)[:-2] != mod:
+                        uses.setdefault(mod, set()).add(m.group(1)[:-2])
+        state = {}
 
-            def visit(mod, path):
-                state[mod] = 'open'
-                for dep in sorted(uses.get(mod, ())):
-                    if state.get(dep) == 'open':
-                        cycle = path[path.index(dep):] + [dep]
-                        found.append(f'{os.path.relpath(dirpath, root)}: include circle ' + ' -> '.join(cycle))
-                    elif dep not in state:
-                        visit(dep, path + [dep])
-                state[mod] = 'done'
+        def visit(mod, path):
+            state[mod] = 'open'
+            for dep in sorted(uses.get(mod, ())):
+                if state.get(dep) == 'open':
+                    cycle = path[path.index(dep):] + [dep]
+                    found.append(f'{os.path.relpath(dirpath, root)}: include circle ' + ' -> '.join(cycle))
+                elif dep not in state:
+                    visit(dep, path + [dep])
+            state[mod] = 'done'
 
-            for mod in sorted(uses):
-                if mod not in state:
-                    visit(mod, [mod])
+        for mod in sorted(uses):
+            if mod not in state:
+                visit(mod, [mod])
     return found
 
 
