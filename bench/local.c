@@ -290,7 +290,6 @@ static double figure_of(const char *key, double *min, double *max, void *arg)
     return value_spread(w->mode, w->side, key, min, max);
 }
 
-
 static double value_spread(int mode, int side, const char *key, double *min, double *max)
 {
     double v[BENCH_MAX_ROUNDS];

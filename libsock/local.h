@@ -4,7 +4,7 @@
 
 #include "sock.h"
 
-#define LOCAL_CHECK_NS 50000u  /* the kernel sockets are looked at no more often */
+#define LOCAL_CHECK_NS 50000u /* the kernel sockets are looked at no more often */
 /* What a peer may hold of a listener (docs/local-sockets.md, "A hostile peer"):
  * an offer is awaited this long after the kernel connection is taken (TCP's
  * first SYN-ACK retransmission comes after 1 s too), and at most this many
