@@ -108,10 +108,10 @@ void json_bool(struct json *j, const char *key, bool v)
     fputs(v ? "true" : "false", j->f);
 }
 
-void json_kv_line(struct json *j, const char *key, const char *line)
+/* Calls fn with the name and the value text of each "k=v" of line. */
+static void each_key(const char *line, void (*fn)(const char *name, const char *value, void *arg), void *arg)
 {
     char name[128];
-    json_obj(j, key);
     for (const char *p = line; *p;) {
         const char *eq, *end;
         while (*p == ' ')
@@ -120,9 +120,54 @@ void json_kv_line(struct json *j, const char *key, const char *line)
         eq = memchr(p, '=', (size_t)(end - p));
         if (eq && (size_t)(eq - p) < sizeof(name)) {
             snprintf(name, sizeof(name), "%.*s", (int)(eq - p), p);
-            json_num(j, name, strtod(eq + 1, NULL));
+            fn(name, eq + 1, arg);
         }
         p = end;
     }
+}
+
+static void put_value(const char *name, const char *value, void *arg)
+{
+    json_num(arg, name, strtod(value, NULL));
+}
+
+void json_kv_line(struct json *j, const char *key, const char *line)
+{
+    json_obj(j, key);
+    each_key(line, put_value, j);
+    json_close(j);
+}
+
+struct figures {
+    struct json *j;
+    json_figure_fn figure;
+    void *arg;
+};
+
+static void put_median(const char *name, const char *value, void *arg)
+{
+    struct figures *f = arg;
+    (void)value;
+    json_num(f->j, name, f->figure(name, NULL, NULL, f->arg));
+}
+
+static void put_spread(const char *name, const char *value, void *arg)
+{
+    struct figures *f = arg;
+    double mn, mx;
+    (void)value;
+    f->figure(name, &mn, &mx, f->arg);
+    json_obj(f->j, name);
+    json_num(f->j, "min", mn);
+    json_num(f->j, "max", mx);
+    json_close(f->j);
+}
+
+void json_figures(struct json *j, const char *line, json_figure_fn figure, void *arg)
+{
+    struct figures f = {j, figure, arg};
+    each_key(line, put_median, &f);
+    json_obj(j, "spread");
+    each_key(line, put_spread, &f);
     json_close(j);
 }

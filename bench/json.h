@@ -29,5 +29,9 @@ void json_int(struct json *j, const char *key, long long v);
 void json_bool(struct json *j, const char *key, bool v);
 /* "k=v k=v" as an object of numbers. */
 void json_kv_line(struct json *j, const char *key, const char *line);
+/* Into the open object, for each key of a "k=v k=v" line: its figure (a
+ * median over rounds), then "spread": {key: {"min", "max"}}. */
+typedef double (*json_figure_fn)(const char *key, double *min, double *max, void *arg);
+void json_figures(struct json *j, const char *line, json_figure_fn figure, void *arg);
 
 #endif

@@ -277,6 +277,19 @@ static double kv_of(const char *line, const char *key)
 }
 
 /* The median of the rounds of one mode and side, and their spread (min, max: NULL if not wanted). */
+static double value_spread(int mode, int side, const char *key, double *min, double *max);
+
+struct which {
+    int mode, side;
+};
+
+/* value_spread as json_figures asks for it. */
+static double figure_of(const char *key, double *min, double *max, void *arg)
+{
+    const struct which *w = arg;
+    return value_spread(w->mode, w->side, key, min, max);
+}
+
 static double value_spread(int mode, int side, const char *key, double *min, double *max)
 {
     double v[BENCH_MAX_ROUNDS];
@@ -385,33 +398,9 @@ void local_bench_json(struct json *j)
             json_int(j, "rounds", r->ran ? nrounds : 0);
             /* The medians of the rounds, with the keys of the first round's line. */
             json_obj(j, "figures");
-            for (int pass = 0; pass < 2 && r->ok; pass++) {
-                if (pass)
-                    json_obj(j, "spread");
-                for (const char *p = r->result; *p;) {
-                    char name[64];
-                    const char *end, *eq;
-                    double mn, mx, v;
-                    while (*p == ' ')
-                        p++;
-                    end = p + strcspn(p, " ");
-                    eq = memchr(p, '=', (size_t)(end - p));
-                    if (eq && (size_t)(eq - p) < sizeof(name)) {
-                        snprintf(name, sizeof(name), "%.*s", (int)(eq - p), p);
-                        v = value_spread(mode, side, name, &mn, &mx);
-                        if (!pass) {
-                            json_num(j, name, v);
-                        } else {
-                            json_obj(j, name);
-                            json_num(j, "min", mn);
-                            json_num(j, "max", mx);
-                            json_close(j);
-                        }
-                    }
-                    p = end;
-                }
-                if (pass)
-                    json_close(j);
+            if (r->ok) {
+                struct which w = {mode, side};
+                json_figures(j, r->result, figure_of, &w);
             }
             json_close(j);
             json_arr(j, "per_round");

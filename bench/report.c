@@ -244,45 +244,31 @@ void report_print(const struct report_options *o)
 
 /* ----------------------------------------------------------------- JSON */
 
+struct which {
+    int r;
+    bool client;
+};
+
+/* fig_side as json_figures asks for it. */
+static double figure_of(const char *key, double *min, double *max, void *arg)
+{
+    const struct which *w = arg;
+    return fig_side(w->r, w->client, key, min, max);
+}
+
 /* A record's "k=v" figures, for the client's or the server's line: each key's median over the rounds, and its
  * spread. */
-static void json_figures(struct json *j, int r, bool client)
+static void json_side(struct json *j, int r, bool client)
 {
     const char *line = "";
-    char name[128];
+    struct which w = {r, client};
     for (int i = 0; i < recs[r].rounds && !line[0]; i++)
         if (recs[r].round[i].run.ok)
             line = client ? recs[r].round[i].run.client : recs[r].round[i].run.server;
     if (!recs[r].ok)
         line = "";
     json_obj(j, client ? "client" : "server");
-    for (int pass = 0; pass < 2; pass++) {
-        if (pass)
-            json_obj(j, "spread");
-        for (const char *p = line; *p;) {
-            const char *eq, *end;
-            double mn, mx, v;
-            while (*p == ' ')
-                p++;
-            end = p + strcspn(p, " ");
-            eq = memchr(p, '=', (size_t)(end - p));
-            if (eq && (size_t)(eq - p) < sizeof(name)) {
-                snprintf(name, sizeof(name), "%.*s", (int)(eq - p), p);
-                v = fig_side(r, client, name, &mn, &mx);
-                if (!pass) {
-                    json_num(j, name, v);
-                } else {
-                    json_obj(j, name);
-                    json_num(j, "min", mn);
-                    json_num(j, "max", mx);
-                    json_close(j);
-                }
-            }
-            p = end;
-        }
-        if (pass)
-            json_close(j);
-    }
+    json_figures(j, line, figure_of, &w);
     json_close(j);
 }
 
@@ -344,8 +330,8 @@ static void json_record(struct json *j, int r)
     json_int(j, "rounds", rec->rounds);
     json_num(j, "seconds", rec_seconds(r));
     json_num(j, "others_cpu_cores", rec_others(r));
-    json_figures(j, r, true);
-    json_figures(j, r, false);
+    json_side(j, r, true);
+    json_side(j, r, false);
     if (!strcmp(rec->side, "ucstack"))
         json_ratios(j, r);
     json_arr(j, "per_round");

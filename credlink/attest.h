@@ -21,6 +21,7 @@
 #ifndef UCS_CREDLINK_ATTEST_H
 #define UCS_CREDLINK_ATTEST_H
 
+#include "attest_peer.h"
 #include "attested.h"
 #include "link_creds.h" /* struct ucs_attest_stats, the stack's hooks this layer fills */
 
@@ -47,13 +48,6 @@ struct ucs_attest_msg {
 
 /* A message of that type (nonce NULL: zeros). */
 void ucs_attest_msg_init(struct ucs_attest_msg *m, enum ucs_attest_type type, const uint8_t *nonce);
-
-/* The attested peer: what the kernel says of it, and the credential table it
- * handed over (NULL when it has none). */
-struct ucs_attest_peer {
-    struct ucs_attested kernel;
-    struct ucs_peer_table *table;
-};
 
 struct ucs_attest;
 

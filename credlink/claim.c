@@ -9,17 +9,7 @@ int ucs_cred_claim_write(struct ucs_cred_claim *claim, const struct ucs_cred *cr
 {
     if (cred->ngroups > UCS_CRED_TABLE_GROUPS)
         return -1;
-    claim->pid = (uint32_t)cred->pid;
-    claim->ruid = cred->ruid;
-    claim->euid = cred->euid;
-    claim->suid = cred->suid;
-    claim->rgid = cred->rgid;
-    claim->egid = cred->egid;
-    claim->sgid = cred->sgid;
-    claim->ngroups = cred->ngroups;
-    if (cred->ngroups)
-        memcpy(claim->groups, cred->groups, cred->ngroups * sizeof(gid_t));
-    memcpy(claim->label, cred->label, sizeof(claim->label));
+    UCS_CRED_COPY(claim, cred);
     return 0;
 }
 
@@ -63,17 +53,7 @@ enum ucs_cred_verdict ucs_cred_claim_decode(const struct ucs_cred_claim *copy, s
         return UCS_CRED_STALE;
     }
     cred->refs = 1;
-    cred->pid = (pid_t)copy->pid;
-    cred->ruid = copy->ruid;
-    cred->euid = copy->euid;
-    cred->suid = copy->suid;
-    cred->rgid = copy->rgid;
-    cred->egid = copy->egid;
-    cred->sgid = copy->sgid;
-    cred->ngroups = copy->ngroups;
-    if (copy->ngroups)
-        memcpy(cred->groups, copy->groups, copy->ngroups * sizeof(gid_t));
-    memcpy(cred->label, copy->label, sizeof(cred->label));
+    UCS_CRED_COPY(cred, copy);
     *out = cred;
     return UCS_CRED_OK;
 }

@@ -11,10 +11,19 @@
 
 #include "attested.h"
 #include "cred.h"
-#include "cred_table.h"
 
 #include <stdint.h>
 #include <sys/types.h>
+
+#define UCS_CRED_TABLE_GROUPS 1024 /* a credential with more groups is not published */
+
+/* What resolving a claim, or a reference to one in a table, found. */
+enum ucs_cred_verdict {
+    UCS_CRED_OK,
+    UCS_CRED_STALE,      /* no such table, slot or generation */
+    UCS_CRED_UNTRUSTED,  /* the process that made the table could not hold that identity */
+    UCS_CRED_UNATTESTED, /* not the process attested at the link's other end, or it is gone */
+};
 
 struct ucs_cred_claim {
     uint32_t pid, ruid, euid, suid, rgid, egid, sgid, ngroups;

@@ -4,7 +4,7 @@
 #endif
 #include "cred_table.h"
 
-#include "attest.h"
+#include "attest_peer.h"
 #include "attested.h"
 #include "claim.h"
 

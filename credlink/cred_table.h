@@ -11,13 +11,12 @@
 #ifndef UCS_CREDLINK_CRED_TABLE_H
 #define UCS_CREDLINK_CRED_TABLE_H
 
+#include "claim.h" /* a table entry is a claim; enum ucs_cred_verdict */
 #include "cred.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
-
-#define UCS_CRED_TABLE_GROUPS 1024 /* a credential with more groups is not published */
 
 struct ucs_cred_ref {
     pid_t pid;
@@ -47,12 +46,6 @@ bool ucs_cred_table_defer(struct ucs_cred *cred);
 /* Withdraws and frees what was deferred. The stack's thread, each poll step. */
 void ucs_cred_table_reap(void);
 
-enum ucs_cred_verdict {
-    UCS_CRED_OK,
-    UCS_CRED_STALE,      /* no such table, slot or generation */
-    UCS_CRED_UNTRUSTED,  /* the process that made the table could not hold that identity */
-    UCS_CRED_UNATTESTED, /* not the process attested at the link's other end, or it is gone */
-};
 /* Resolves a reference to our own table (the loopback path) to the credential
  * object itself (a new reference the caller releases). */
 enum ucs_cred_verdict ucs_cred_table_resolve(const struct ucs_cred_ref *ref, struct ucs_cred **out);

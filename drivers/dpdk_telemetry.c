@@ -115,17 +115,28 @@ static void add_age(struct rte_tel_data *d, const struct ucs_tel_snapshot *snap,
     rte_tel_data_add_dict_int(d, "stale", stale);
 }
 
-static int cmd_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+/* The snapshot (see acquire), and d started as a dict with its age; NULL
+ * when there is none. The caller releases it. */
+static struct ucs_tel_snapshot *answer(struct rte_tel_data *d, bool fresh)
 {
     bool stale;
-    struct ucs_tel_snapshot *snap = acquire(true, &stale);
+    struct ucs_tel_snapshot *snap = acquire(fresh, &stale);
+
+    if (snap) {
+        rte_tel_data_start_dict(d);
+        add_age(d, snap, stale);
+    }
+    return snap;
+}
+
+static int cmd_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+    struct ucs_tel_snapshot *snap = answer(d, true);
 
     (void)cmd;
     (void)params;
     if (!snap)
         return -1;
-    rte_tel_data_start_dict(d);
-    add_age(d, snap, stale);
     for (unsigned i = 0; i < snap->nstats; i++)
         rte_tel_data_add_dict_u64(d, snap->stats[i].name, snap->stats[i].value);
     release();
@@ -151,15 +162,12 @@ static void add_capture(struct rte_tel_data *d, struct ucs_port *port)
 
 static int cmd_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 {
-    bool stale;
-    struct ucs_tel_snapshot *snap = acquire(true, &stale);
+    struct ucs_tel_snapshot *snap = answer(d, true);
 
     (void)cmd;
     (void)params;
     if (!snap)
         return -1;
-    rte_tel_data_start_dict(d);
-    add_age(d, snap, stale);
     for (unsigned i = 0; i < snap->nports; i++) {
         const struct ucs_tel_port *p = &snap->ports[i];
         struct rte_tel_data *pd = rte_tel_data_alloc();
@@ -241,7 +249,6 @@ static int cmd_sockets(const char *cmd, const char *params, struct rte_tel_data 
     unsigned long start = 0, n;
     struct rte_tel_data *col[NCOLS];
     struct ucs_tel_snapshot *snap;
-    bool stale;
     char *end;
 
     (void)cmd;
@@ -253,7 +260,7 @@ static int cmd_sockets(const char *cmd, const char *params, struct rte_tel_data 
     }
     if (!columns_alloc(col))
         return -ENOMEM;
-    if (!(snap = acquire(start == 0, &stale))) {
+    if (!(snap = answer(d, start == 0))) {
         columns_free(col);
         return -1;
     }
@@ -276,8 +283,6 @@ static int cmd_sockets(const char *cmd, const char *params, struct rte_tel_data 
         rte_tel_data_add_array_int(col[C_UID], s->peer_uid);
         rte_tel_data_add_array_int(col[C_PID], s->peer_pid);
     }
-    rte_tel_data_start_dict(d);
-    add_age(d, snap, stale);
     rte_tel_data_add_dict_u64(d, "taken_ns", snap->taken_ns);
     rte_tel_data_add_dict_u64(d, "steps", snap->steps);
     rte_tel_data_add_dict_u64(d, "total", snap->sockets_total);

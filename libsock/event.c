@@ -59,7 +59,7 @@ void epoll_forget_sock(struct ucs_sock *s)
         item_unlink(s->epitems);
 }
 
-void epoll_sock_close(struct ucs_sock *s)
+static void epoll_sock_close(struct ucs_sock *s)
 {
     struct ucs_epoll *ep = s->u.ep;
     while (ep->nitems)
@@ -68,6 +68,9 @@ void epoll_sock_close(struct ucs_sock *s)
     free(ep);
 }
 
+/* Not a socket: the calls of sockets answer ENOTSOCK. */
+const struct sock_ops epoll_ops = {.close = epoll_sock_close};
+
 int ucs_epoll_create1(int flags)
 {
     struct ucs_sock *s;
@@ -75,7 +78,7 @@ int ucs_epoll_create1(int flags)
         return -1;
     if (flags & ~EPOLL_CLOEXEC)
         return sock_fail(EINVAL);
-    s = sock_alloc(SOCK_KIND_EPOLL);
+    s = sock_alloc(&epoll_ops);
     if (!s)
         return -1;
     s->u.ep = calloc(1, sizeof(*s->u.ep));
@@ -111,7 +114,7 @@ int ucs_epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
         return sock_fail(EPERM);
     if (!(s = sock_get(fd)))
         return -1;
-    if (e->kind != SOCK_KIND_EPOLL || fd == epfd || s->kind == SOCK_KIND_EPOLL)
+    if (e->ops != &epoll_ops || fd == epfd || s->ops == &epoll_ops)
         return sock_fail(EINVAL);
     if (op != EPOLL_CTL_DEL && !event)
         return sock_fail(EFAULT);
@@ -189,7 +192,7 @@ int ucs_epoll_wait(int epfd, struct epoll_event *events, int maxevents, int time
 
     if (!e)
         return -1;
-    if (e->kind != SOCK_KIND_EPOLL || maxevents <= 0)
+    if (e->ops != &epoll_ops || maxevents <= 0)
         return sock_fail(EINVAL);
     if (!events)
         return sock_fail(EFAULT);
@@ -222,7 +225,7 @@ int ucs_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms)
             if (!ucs_is_stack_fd(fds[i].fd)) {
                 if (fds[i].fd >= 0 && poll(&fds[i], 1, 0) < 0)
                     return -1;
-            } else if (!(s = sock_get(fds[i].fd)) || s->kind == SOCK_KIND_EPOLL) {
+            } else if (!(s = sock_get(fds[i].fd)) || s->ops == &epoll_ops) {
                 fds[i].revents = POLLNVAL;
             } else {
                 fds[i].revents = (short)(sock_events(s) & ((uint32_t)(uint16_t)fds[i].events | POLLERR | POLLHUP));

@@ -10,6 +10,7 @@
  * loopback netif, where lwIP computes no checksums and packets are our own).
  */
 #include "sock.h"
+#include "udp.h"
 
 #include "icmp_errors.h"
 #include "ip_input.h"

@@ -3,26 +3,17 @@
 
 #include <string.h>
 
-const struct sock_ops *sock_ops_of(const struct ucs_sock *s)
-{
-    switch (s->kind) {
-    case SOCK_KIND_TCP: return &stream_ops;
-    case SOCK_KIND_UDP: return &dgram_ops;
-    case SOCK_KIND_LOCAL: return &local_ops;
-    default: return NULL;
-    }
-}
-
 /* The socket for fd when it is a socket: epoll descriptors are not. */
 static struct ucs_sock *sock_of(int fd, const struct sock_ops **ops)
 {
     struct ucs_sock *s = sock_get(fd);
     if (!s)
         return NULL;
-    if (!(*ops = sock_ops_of(s))) {
+    if (!sock_is_socket(s)) {
         errno = ENOTSOCK;
         return NULL;
     }
+    *ops = s->ops;
     return s;
 }
 

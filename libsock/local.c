@@ -82,14 +82,14 @@ void local_close_kernel(int kfd)
     close(kfd);
 }
 
-int local_sock_open(struct ucs_sock *s)
+static int local_sock_open(struct ucs_sock *s)
 {
     s->u.local.state = LOCAL_S_NEW;
     s->u.local.kfd = new_kernel_socket();
     return s->u.local.kfd < 0 ? -1 : 0;
 }
 
-void local_sock_close(struct ucs_sock *s)
+static void local_sock_close(struct ucs_sock *s)
 {
     struct local_end *e = &s->u.local.end;
 
@@ -147,7 +147,7 @@ int ucs_socketpair(int domain, int type, int protocol, int sv[2])
     }
     local_refuse_descriptors(k[0]);
     local_refuse_descriptors(k[1]);
-    if (!(a = sock_alloc(SOCK_KIND_LOCAL)) || !(b = sock_alloc(SOCK_KIND_LOCAL)) || local_pair_setup(a, b, k) != 0 ||
+    if (!(a = sock_alloc(&local_ops)) || !(b = sock_alloc(&local_ops)) || local_pair_setup(a, b, k) != 0 ||
         local_watch(k[0], LOCAL_WATCH_CONN, a->fd) != 0 || local_watch(k[1], LOCAL_WATCH_CONN, b->fd) != 0) {
         err = errno;
         for (struct ucs_sock *s = a; s; s = s == a ? b : NULL) {
@@ -229,7 +229,7 @@ static int local_accept(struct ucs_sock *s, struct sockaddr *addr, socklen_t *le
     if (!can_accept(s)) {
         if (s->nonblock)
             return sock_fail(EAGAIN);
-        if (local_wait(s, can_accept, NULL, sock_deadline(&s->rcvtimeo)))
+        if (sock_wait(s, can_accept, NULL, sock_deadline(&s->rcvtimeo)))
             return sock_fail(EAGAIN);
     }
     c = s->u.local.acceptq[s->u.local.acceptq_head];
@@ -318,7 +318,7 @@ static int local_connect(struct ucs_sock *s, const struct sockaddr *addr, sockle
     deadline = sock_now_ms() + LOCAL_CONNECT_WAIT_MS;
     if (sock_deadline(&s->sndtimeo) < deadline)
         deadline = sock_deadline(&s->sndtimeo);
-    if (local_wait(s, acked_or_gone, NULL, deadline)) {
+    if (sock_wait(s, acked_or_gone, NULL, deadline)) {
         local_stats.connects_untaken++;
         return 0;
     }
@@ -372,7 +372,24 @@ static int local_getopt(struct ucs_sock *s, int level, int name, void *val, sock
     return kernel_result(getsockopt(s->u.local.kfd, level, name, val, len));
 }
 
+static int local_peer_ready(struct ucs_sock *s)
+{
+    return s->u.local.state == LOCAL_S_CONNECTED && local_check_ack(s) ? 0 : -ENOTCONN;
+}
+
 const struct sock_ops local_ops = {
+    .families = {AF_UNIX},
+    .type = SOCK_STREAM,
+    .protocol = PF_UNIX,
+    .so_protocol = 0,
+    .in_stack = false,
+    .open = local_sock_open,
+    .close = local_sock_close,
+    .events = local_sock_events,
+    .fionread = local_sock_fionread,
+    .peer_ready = local_peer_ready,
+    .poll = local_poll,
+    .sleep = local_kernel_events,
     .bind = local_bind,
     .listen = local_listen,
     .accept = local_accept,

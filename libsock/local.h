@@ -4,9 +4,7 @@
 
 #include "sock.h"
 
-#define LOCAL_SPIN_NS 50000u   /* a blocking call spins this long before it sleeps */
-#define LOCAL_CHECK_NS 50000u  /* the kernel sockets are looked at no more often */
-#define LOCAL_SLEEP_MAX_MS 100 /* a sleeping call looks again at least this often */
+#define LOCAL_CHECK_NS 50000u /* the kernel sockets are looked at no more often */
 /* What a peer may hold of a listener (docs/local-sockets.md, "A hostile peer"):
  * an offer is awaited this long after the kernel connection is taken (TCP's
  * first SYN-ACK retransmission comes after 1 s too), and at most this many
@@ -19,10 +17,16 @@
  * listener's process to take the connection, then returns as AF_UNIX's does. */
 #define LOCAL_CONNECT_WAIT_MS 1000u
 
+/* The local socket kind (local.c); the core reaches it only through these. */
+extern const struct sock_ops local_ops;
+uint32_t local_sock_events(struct ucs_sock *s);
+int local_sock_fionread(struct ucs_sock *s, int *n);
+/* Looks at the local sockets: rings of epoll-watched ones every time, kernel
+ * sockets (new connections, doorbells, peers gone) at most every few µs. */
+void local_poll(void);
+
 /* Counted refusals (ucs_get_local_stats), this process's. */
 extern struct ucs_local_stats local_stats;
-
-uint64_t local_now_ns(void);
 
 /* local_poll.c: the kernel side. Each kernel socket is watched by one kernel
  * epoll instance, tagged with what it belongs to (and, awaiting an offer,
@@ -85,11 +89,6 @@ ssize_t local_send(struct ucs_sock *s, const struct iovec *iov, int iovcnt, int 
                    socklen_t tolen);
 ssize_t local_recv(struct ucs_sock *s, const struct iovec *iov, int iovcnt, int flags, struct sockaddr *from,
                    socklen_t *fromlen);
-/* Waits until ready(s) or the deadline (EAGAIN). With a stack instance it
- * spins, polling the stack; without one it spins a little, then tells the
- * peer it sleeps (*flag, may be NULL) and sleeps in the kernel until a
- * doorbell, a new connection, a peer gone, or the deadline. */
-int local_wait(struct ucs_sock *s, bool (*ready)(struct ucs_sock *), uint32_t *flag, uint64_t deadline);
 /* Whether the peer will send no more / take no more; and errors from the rings. */
 bool local_rcv_shut(struct ucs_sock *s);
 bool local_snd_shut(struct ucs_sock *s);

@@ -54,28 +54,6 @@ static int take_error(struct ucs_sock *s)
     return err;
 }
 
-int local_wait(struct ucs_sock *s, bool (*ready)(struct ucs_sock *), uint32_t *flag, uint64_t deadline)
-{
-    uint64_t spin_end = local_now_ns() + LOCAL_SPIN_NS;
-
-    while (!ready(s)) {
-        uint64_t now = sock_now_ms();
-        if (now >= deadline)
-            return EAGAIN;
-        sock_poll_stack();
-        if (ucs_stack_current() || local_now_ns() < spin_end)
-            continue;
-        if (flag)
-            __atomic_store_n(flag, 1, __ATOMIC_RELAXED);
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        if (!ready(s))
-            local_kernel_events(deadline - now < LOCAL_SLEEP_MAX_MS ? (int)(deadline - now) : LOCAL_SLEEP_MAX_MS);
-        if (flag)
-            __atomic_store_n(flag, 0, __ATOMIC_RELAXED);
-    }
-    return 0;
-}
-
 static bool can_recv(struct ucs_sock *s)
 {
     observe_peer(s);
@@ -137,7 +115,7 @@ ssize_t local_send(struct ucs_sock *s, const struct iovec *iov, int iovcnt, int 
         }
         if (!deadline)
             deadline = sock_deadline(&s->sndtimeo);
-        if (local_wait(s, can_send, &e->tx->producer_waiting, deadline))
+        if (sock_wait(s, can_send, &e->tx->producer_waiting, deadline))
             return done ? (ssize_t)done : sock_fail(EAGAIN);
     }
 }
@@ -188,7 +166,7 @@ ssize_t local_recv(struct ucs_sock *s, const struct iovec *iov, int iovcnt, int 
         }
         if (!deadline)
             deadline = sock_deadline(&s->rcvtimeo);
-        if (local_wait(s, can_recv, &e->rx->consumer_waiting, deadline))
+        if (sock_wait(s, can_recv, &e->rx->consumer_waiting, deadline))
             return done ? (ssize_t)done : sock_fail(EAGAIN);
     }
 }

@@ -23,13 +23,6 @@ void ucs_get_local_stats(struct ucs_local_stats *stats)
     *stats = local_stats;
 }
 
-uint64_t local_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* The tag: what, the socket's index in the descriptor table (below 2^24) and
  * the kernel socket. */
 static struct epoll_event watch_event(int kfd, enum local_watch what, int ucs_fd)
@@ -76,7 +69,7 @@ void local_kernel_events(int timeout_ms)
         enum local_watch what = (enum local_watch)(ev[i].data.u64 >> 56);
         struct ucs_sock *s = sock_lookup(UCS_FD_BASE + (int)(ev[i].data.u64 >> 32 & 0xffffff));
         int kfd = (int)(uint32_t)ev[i].data.u64;
-        if (!s || s->kind != SOCK_KIND_LOCAL)
+        if (!s || s->ops != &local_ops)
             continue;
         if (what == LOCAL_WATCH_LISTENER && s->u.local.state == LOCAL_S_LISTEN)
             local_listener_service(s);
@@ -112,7 +105,7 @@ void local_drain(struct ucs_sock *s)
 
 void local_check_if_due(struct ucs_sock *s)
 {
-    uint64_t now = local_now_ns();
+    uint64_t now = sock_now_ns();
     if (now < s->u.local.next_check_ns)
         return;
     s->u.local.next_check_ns = now + LOCAL_CHECK_NS;
@@ -168,7 +161,7 @@ void local_poll(void)
     for (struct ucs_sock *s = live; s; s = s->u.local.next_live)
         if (s->epitems)
             look_at_rings(s);
-    now = local_now_ns();
+    now = sock_now_ns();
     local_expire_offers(now);
     if (now >= next_check_ns) {
         next_check_ns = now + LOCAL_CHECK_NS;

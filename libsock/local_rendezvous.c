@@ -195,7 +195,7 @@ static int read_offer(int k)
 /* Makes the accepted socket for kernel connection k and its memory, queued on l. */
 static int take(struct ucs_sock *l, int k, struct local_shm *shm)
 {
-    struct ucs_sock *c = sock_alloc(SOCK_KIND_LOCAL);
+    struct ucs_sock *c = sock_alloc(&local_ops);
     int tail;
 
     if (!c)
@@ -348,7 +348,7 @@ void local_listener_service(struct ucs_sock *l)
         }
         p = &l->u.local.pending[l->u.local.npending++];
         p->kfd = k;
-        p->due_ns = local_now_ns() + LOCAL_OFFER_WAIT_NS;
+        p->due_ns = sock_now_ns() + LOCAL_OFFER_WAIT_NS;
         if (p->due_ns < next_due_ns)
             next_due_ns = p->due_ns;
         pending_try(l, l->u.local.npending - 1); /* the offer usually came with the connection */

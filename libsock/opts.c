@@ -10,7 +10,7 @@
 static struct ucs_sock *opt_sock(int fd)
 {
     struct ucs_sock *s = sock_get(fd);
-    if (s && s->kind == SOCK_KIND_EPOLL) {
+    if (s && !sock_is_socket(s)) {
         errno = ENOTSOCK;
         return NULL;
     }
@@ -72,7 +72,7 @@ int ucs_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
         s->v6only = v != 0;
         return 0;
     }
-    return sock_ops_of(s)->setopt(s, level, name, val, len);
+    return s->ops->setopt(s, level, name, val, len);
 }
 
 int ucs_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
@@ -102,15 +102,15 @@ int ucs_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
         v = s->so_error;
         s->so_error = 0;
     } else if (level == SOL_SOCKET && name == SO_TYPE)
-        v = s->kind == SOCK_KIND_UDP ? SOCK_DGRAM : SOCK_STREAM;
+        v = s->ops->type;
     else if (level == SOL_SOCKET && name == SO_DOMAIN)
         v = s->family;
     else if (level == SOL_SOCKET && name == SO_PROTOCOL)
-        v = s->kind == SOCK_KIND_TCP ? IPPROTO_TCP : s->kind == SOCK_KIND_UDP ? IPPROTO_UDP : 0;
+        v = s->ops->so_protocol;
     else if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY && s->family == AF_INET6)
         v = s->v6only;
     else
-        return sock_ops_of(s)->getopt(s, level, name, val, len);
+        return s->ops->getopt(s, level, name, val, len);
     if (*len < (socklen_t)sizeof(int))
         return sock_fail(EINVAL);
     memcpy(val, &v, sizeof(v));

@@ -1,13 +1,9 @@
 /* The descriptor table and the calls every kind of socket shares. */
-#include "local.h"
 #include "sock.h"
 
 #include "cred_table.h"
-#include "icmp_errors.h"
 #include "provider.h"
-#include "sock_snapshot.h"
 #include "stack_hooks.h"
-#include "telemetry.h"
 
 #include <ucstack/stack.h>
 
@@ -16,7 +12,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include "lwip/pbuf.h"
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <time.h>
@@ -46,7 +41,9 @@ void sock_poll_stack(void)
 {
     if (ucs_stack_current())
         ucs_stack_poll(ucs_stack_current());
-    local_poll();
+    for (const struct sock_ops *const *k = sock_kinds; *k; k++)
+        if ((*k)->poll)
+            (*k)->poll();
 }
 
 uint64_t sock_now_ms(void)
@@ -56,12 +53,45 @@ uint64_t sock_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+uint64_t sock_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 uint64_t sock_deadline(const struct timeval *tv)
 {
     uint64_t ms = (uint64_t)tv->tv_sec * 1000u + (uint64_t)tv->tv_usec / 1000u;
     if (ms == 0 && tv->tv_usec > 0)
         ms = 1;
     return ms ? sock_now_ms() + ms : UINT64_MAX;
+}
+
+#define SOCK_SPIN_NS 50000u   /* a wait that can sleep spins this long first */
+#define SOCK_SLEEP_MAX_MS 100 /* a sleeping wait looks again at least this often */
+
+int sock_wait(struct ucs_sock *s, bool (*ready)(struct ucs_sock *), uint32_t *flag, uint64_t deadline)
+{
+    void (*sleep)(int ms) = s->ops->sleep;
+    uint64_t spin_end = sleep ? sock_now_ns() + SOCK_SPIN_NS : 0;
+
+    while (!ready(s)) {
+        uint64_t now = sock_now_ms();
+        if (now >= deadline)
+            return EAGAIN;
+        sock_poll_stack();
+        if (!sleep || ucs_stack_current() || sock_now_ns() < spin_end)
+            continue;
+        if (flag)
+            __atomic_store_n(flag, 1, __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        if (!ready(s))
+            sleep(deadline - now < SOCK_SLEEP_MAX_MS ? (int)(deadline - now) : SOCK_SLEEP_MAX_MS);
+        if (flag)
+            __atomic_store_n(flag, 0, __ATOMIC_RELAXED);
+    }
+    return 0;
 }
 
 /* The stack opens the credential table and each port's attestation when it
@@ -74,8 +104,7 @@ __attribute__((constructor)) static void plug_link_creds(void)
 /* The layers below call nothing above them: before the first descriptor
  * exists, this layer plugs stack descriptors into getpeerucred(), the
  * credential table's withdrawal into the release of the credentials sockets
- * carry, its ICMP error handling into the stack's IP input, and its socket
- * listing into the stack's telemetry. */
+ * carry, and its kinds where they plug in (sock_plug_kinds). */
 static pthread_once_t plug_once = PTHREAD_ONCE_INIT;
 static int plug_errno;
 
@@ -84,12 +113,10 @@ static void plug_in(void)
     if (ucs_ucred_register_provider(UCS_FD_BASE, UCS_FD_MAX, peer_cred) != 0)
         plug_errno = errno;
     ucs_cred_on_last_release(ucs_cred_table_defer);
-    icmp_errors_init();
-    ucs_stack_telemetry_lister(sock_snapshot);
-    ucs_stack_telemetry_counters(sock_snapshot_counters);
+    sock_plug_kinds();
 }
 
-struct ucs_sock *sock_alloc(enum ucs_sock_kind kind)
+struct ucs_sock *sock_alloc(const struct sock_ops *ops)
 {
     struct ucs_sock *s;
     int i;
@@ -124,7 +151,7 @@ struct ucs_sock *sock_alloc(enum ucs_sock_kind kind)
         return NULL;
     }
     s->fd = UCS_FD_BASE + i;
-    s->kind = kind;
+    s->ops = ops;
     table[i] = s;
     next_free_hint = i + 1;
     return s;
@@ -166,32 +193,57 @@ struct ucs_sock *sock_get(int fd)
     return table[i];
 }
 
-int ucs_socket(int domain, int type, int protocol)
+static bool serves(const struct sock_ops *k, int domain)
+{
+    for (int i = 0; k->families[i]; i++)
+        if (k->families[i] == domain)
+            return true;
+    return false;
+}
+
+static const struct sock_ops *no_kind(int err)
+{
+    errno = err;
+    return NULL;
+}
+
+/* The kind socket() makes, or NULL with errno set: the checks, and their
+ * order, are Linux's. */
+static const struct sock_ops *kind_for(int domain, int type, int protocol)
 {
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+    const struct sock_ops *const *k, *kind = NULL;
+    bool known = false, in_stack = false;
+
+    for (k = sock_kinds; *k; k++) {
+        if (serves(*k, domain)) {
+            known = true;
+            in_stack |= (*k)->in_stack;
+            if ((*k)->type == base)
+                kind = *k;
+        }
+    }
+    if (!known)
+        return no_kind(EAFNOSUPPORT);
+    if (in_stack && !ucs_stack_current())
+        return no_kind(EPERM); /* those kinds live in the stack instance */
+    if (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC | 0xf))
+        return no_kind(EINVAL);
+    if (!kind)
+        return no_kind(ESOCKTNOSUPPORT);
+    if (protocol != 0 && protocol != kind->protocol)
+        return no_kind(EPROTONOSUPPORT);
+    return kind;
+}
+
+int ucs_socket(int domain, int type, int protocol)
+{
+    const struct sock_ops *kind;
     struct ucs_sock *s;
-    int rc;
 
     if (sock_check_thread() != 0)
         return -1;
-    if (domain != AF_INET && domain != AF_INET6 && domain != AF_UNIX)
-        return sock_fail(EAFNOSUPPORT);
-    if (domain != AF_UNIX && !ucs_stack_current())
-        return sock_fail(EPERM); /* TCP and UDP live in the stack instance */
-    if (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC | 0xf))
-        return sock_fail(EINVAL);
-    if (domain == AF_UNIX && base != SOCK_STREAM)
-        return sock_fail(ESOCKTNOSUPPORT);
-    if (domain == AF_UNIX && protocol != 0 && protocol != PF_UNIX)
-        return sock_fail(EPROTONOSUPPORT);
-    if (domain != AF_UNIX && base == SOCK_STREAM && protocol != 0 && protocol != IPPROTO_TCP)
-        return sock_fail(EPROTONOSUPPORT);
-    if (base == SOCK_DGRAM && protocol != 0 && protocol != IPPROTO_UDP)
-        return sock_fail(EPROTONOSUPPORT);
-    if (base != SOCK_STREAM && base != SOCK_DGRAM)
-        return sock_fail(ESOCKTNOSUPPORT);
-    s = sock_alloc(domain == AF_UNIX ? SOCK_KIND_LOCAL : base == SOCK_STREAM ? SOCK_KIND_TCP : SOCK_KIND_UDP);
-    if (!s)
+    if (!(kind = kind_for(domain, type, protocol)) || !(s = sock_alloc(kind)))
         return -1;
     s->family = domain;
     s->nonblock = type & SOCK_NONBLOCK;
@@ -203,11 +255,8 @@ int ucs_socket(int domain, int type, int protocol)
         sock_free(s);
         return sock_fail(ENOMEM);
     }
-    rc = s->kind == SOCK_KIND_LOCAL ? local_sock_open(s)
-         : s->kind == SOCK_KIND_TCP ? tcp_sock_open(s)
-                                    : udp_sock_open(s);
-    if (rc != 0) {
-        int err = s->kind == SOCK_KIND_LOCAL ? errno : ENOMEM;
+    if (kind->open(s) != 0) {
+        int err = errno;
         sock_free(s);
         return sock_fail(err);
     }
@@ -220,24 +269,14 @@ int ucs_close(int fd)
     if (!s)
         return -1;
     epoll_forget_sock(s);
-    switch (s->kind) {
-    case SOCK_KIND_TCP: tcp_sock_close(s); break;
-    case SOCK_KIND_UDP: udp_sock_close(s); break;
-    case SOCK_KIND_LOCAL: local_sock_close(s); break;
-    case SOCK_KIND_EPOLL: epoll_sock_close(s); break;
-    }
+    s->ops->close(s);
     sock_free(s);
     return 0;
 }
 
 uint32_t sock_events(struct ucs_sock *s)
 {
-    switch (s->kind) {
-    case SOCK_KIND_TCP: return tcp_sock_events(s);
-    case SOCK_KIND_UDP: return udp_sock_events(s);
-    case SOCK_KIND_LOCAL: return local_sock_events(s);
-    default: return 0;
-    }
+    return s->ops->events ? s->ops->events(s) : 0;
 }
 
 int ucs_fcntl(int fd, int cmd, ...)
@@ -276,22 +315,11 @@ int ucs_ioctl(int fd, unsigned long request, ...)
         s->nonblock = *arg != 0;
         return 0;
     case FIONREAD:
-        if (s->kind == SOCK_KIND_TCP) {
-            if (s->u.tcp.state == TCP_S_LISTEN)
-                return sock_fail(EINVAL);
-            *arg = (int)s->u.tcp.rx_bytes;
-        } else if (s->kind == SOCK_KIND_UDP) {
-            *arg = s->u.udp.rxq ? s->u.udp.rxq->p->tot_len : 0;
-        } else if (s->kind == SOCK_KIND_LOCAL) {
-            return local_sock_fionread(s, arg);
-        } else {
-            return sock_fail(ENOTTY);
-        }
-        return 0;
+        return s->ops->fionread ? s->ops->fionread(s, arg) : sock_fail(ENOTTY);
     case SIOCOUTQ:
-        if (s->kind != SOCK_KIND_TCP)
+        if (!s->ops->outq)
             return sock_fail(ENOTTY);
-        if ((*arg = tcp_sock_outq(s)) < 0)
+        if ((*arg = s->ops->outq(s)) < 0)
             return sock_fail(EINVAL);
         return 0;
     default: return sock_fail(ENOTTY);
@@ -301,20 +329,14 @@ int ucs_ioctl(int fd, unsigned long request, ...)
 /* getpeerucred() on a stack descriptor (provider.h). */
 static int peer_cred(int fd, const struct ucs_cred **peer)
 {
-    int i = fd - UCS_FD_BASE;
+    int i = fd - UCS_FD_BASE, err;
     struct ucs_sock *s;
 
     if (!ucs_is_stack_fd(fd) || i >= table_len || !table[i])
         return -EBADF;
     s = table[i];
-    if (s->kind == SOCK_KIND_LOCAL) {
-        if (s->u.local.state != LOCAL_S_CONNECTED || !local_check_ack(s))
-            return -ENOTCONN;
-    } else if (s->kind != SOCK_KIND_TCP) {
-        return -ENOTSUP;
-    } else if (s->u.tcp.state != TCP_S_CONNECTED) {
-        return -ENOTCONN;
-    }
+    if ((err = s->ops->peer_ready ? s->ops->peer_ready(s) : -ENOTSUP) != 0)
+        return err;
     if (!s->creds.peer_cred)
         return -EINVAL;
     *peer = s->creds.peer_cred;

@@ -7,7 +7,6 @@
 #include "cred.h"
 #include "cred_option.h"
 #include "local_ring.h"
-#include "lwip/udp.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -19,8 +18,7 @@ struct tcp_pcb;
 struct udp_pcb;
 struct pbuf;
 struct ucs_epoll;
-
-enum ucs_sock_kind { SOCK_KIND_TCP, SOCK_KIND_UDP, SOCK_KIND_LOCAL, SOCK_KIND_EPOLL };
+struct sock_ops;
 
 enum ucs_tcp_state {
     TCP_S_NEW,        /* socket() done, maybe bound */
@@ -62,7 +60,7 @@ struct local_pending {
 
 struct ucs_sock {
     int fd;
-    enum ucs_sock_kind kind;
+    const struct sock_ops *ops; /* its kind */
     int family;       /* AF_INET, AF_INET6 or AF_UNIX */
     bool nonblock, cloexec, v6only, reuseaddr, keepalive;
     int so_error;     /* pending error, reported once (SO_ERROR, or the next call) */
@@ -119,7 +117,7 @@ struct ucs_sock {
 };
 
 /* Descriptor table. */
-struct ucs_sock *sock_alloc(enum ucs_sock_kind kind);
+struct ucs_sock *sock_alloc(const struct sock_ops *ops);
 void sock_free(struct ucs_sock *s);
 /* The socket for fd, or NULL with errno set (EBADF; EPERM from a thread that
  * does not own the stack). */
@@ -129,9 +127,16 @@ int sock_check_thread(void);
 /* Polls the stack once; the step every blocking call repeats while it waits. */
 void sock_poll_stack(void);
 
-/* Wait helpers: ms left until a deadline from a SO_*TIMEO value (0 = none). */
+/* The monotonic clock, and the deadline (ms) of a SO_*TIMEO value (0 = none:
+ * UINT64_MAX). */
 uint64_t sock_now_ms(void);
+uint64_t sock_now_ns(void);
 uint64_t sock_deadline(const struct timeval *tv);
+/* The wait of every blocking call: until ready(s) or the deadline (EAGAIN).
+ * With a stack instance it spins, polling the stack. Without one, a kind that
+ * can sleep (ops->sleep) spins a little, then tells the peer it sleeps (*flag,
+ * may be NULL) and sleeps until woken or the deadline; other kinds spin. */
+int sock_wait(struct ucs_sock *s, bool (*ready)(struct ucs_sock *), uint32_t *flag, uint64_t deadline);
 
 static inline int sock_fail(int err)
 {
@@ -149,30 +154,36 @@ struct ucs_sock *sock_lookup(int fd);
 /* Slots in the descriptor table: fds UCS_FD_BASE up to UCS_FD_BASE + this. */
 int sock_table_len(void);
 
-/* Per kind: implemented in tcp.c, udp.c and local.c. */
-int tcp_sock_open(struct ucs_sock *s);
-int udp_sock_open(struct ucs_sock *s);
-void tcp_sock_close(struct ucs_sock *s);
-void udp_sock_close(struct ucs_sock *s);
-uint32_t tcp_sock_events(struct ucs_sock *s);
-uint32_t udp_sock_events(struct ucs_sock *s);
-/* SIOCOUTQ: bytes (and a FIN) written and not yet acknowledged by the peer. */
-int tcp_sock_outq(struct ucs_sock *s);
-void epoll_sock_close(struct ucs_sock *s);
-int local_sock_open(struct ucs_sock *s);
-void local_sock_close(struct ucs_sock *s);
-uint32_t local_sock_events(struct ucs_sock *s);
-int local_sock_fionread(struct ucs_sock *s, int *n);
-/* Looks at the local sockets: rings of epoll-watched ones every time, kernel
- * sockets (new connections, doorbells, peers gone) at most every few µs. */
-void local_poll(void);
-/* An ICMP port unreachable answered what a connected UDP pcb sent: recv_arg and
- * recv are the pcb's, so pcbs that are not libsock's are left alone. */
-void udp_sock_refused(void *recv_arg, udp_recv_fn recv);
 void epoll_forget_sock(struct ucs_sock *s);
 
-/* Per-kind calls behind the public ones (io.c dispatches). */
+/* What the core calls of each kind of descriptor. A kind is a socket kind
+ * when socket() makes it (type != 0); epoll descriptors are not sockets. */
 struct sock_ops {
+    /* socket(): the families it serves (0 ends the list), the type, the
+     * protocol it takes besides 0 and the one SO_PROTOCOL reports; whether
+     * it lives in the stack instance. */
+    int families[3];
+    int type, protocol, so_protocol;
+    bool in_stack;
+    /* Sets the fresh socket up; -1 with errno. */
+    int (*open)(struct ucs_sock *s);
+    void (*close)(struct ucs_sock *s);
+    /* Readiness for epoll and poll (NULL: none). */
+    uint32_t (*events)(struct ucs_sock *s);
+    /* FIONREAD (NULL: ENOTTY); -1 with errno. */
+    int (*fionread)(struct ucs_sock *s, int *n);
+    /* SIOCOUTQ: bytes (and a FIN) written and not yet acknowledged by the
+     * peer; -1 when the socket has no such queue (EINVAL). NULL: ENOTTY. */
+    int (*outq)(struct ucs_sock *s);
+    /* 0 when getpeerucred() may answer from s->creds.peer_cred, else the
+     * negative errno (NULL: -ENOTSUP). */
+    int (*peer_ready)(struct ucs_sock *s);
+    /* Part of every poll step (NULL: nothing to look at). */
+    void (*poll)(void);
+    /* While a blocking call waits without a stack instance to poll: sleeps
+     * up to ms for what wakes this kind (NULL: the wait spins). */
+    void (*sleep)(int ms);
+
     int (*bind)(struct ucs_sock *s, const struct sockaddr *addr, socklen_t len);
     int (*listen)(struct ucs_sock *s, int backlog);
     int (*accept)(struct ucs_sock *s, struct sockaddr *addr, socklen_t *len, int flags);
@@ -188,9 +199,19 @@ struct sock_ops {
     int (*setopt)(struct ucs_sock *s, int level, int name, const void *val, socklen_t len);
     int (*getopt)(struct ucs_sock *s, int level, int name, void *val, socklen_t *len);
 };
-extern const struct sock_ops stream_ops, dgram_ops, local_ops;
-/* The ops of s's kind (NULL for epoll descriptors). */
-const struct sock_ops *sock_ops_of(const struct ucs_sock *s);
+/* epoll descriptors (event.c). */
+extern const struct sock_ops epoll_ops;
+
+static inline bool sock_is_socket(const struct ucs_sock *s)
+{
+    return s->ops->type != 0;
+}
+
+/* kinds.c, the one file that names the kinds: the socket kinds socket()
+ * chooses from (NULL ends the list), and what plugs them into the layers
+ * below before the first descriptor exists. */
+extern const struct sock_ops *const sock_kinds[];
+void sock_plug_kinds(void);
 
 static inline size_t iov_total(const struct iovec *iov, int iovcnt)
 {

@@ -2,6 +2,8 @@
 #include "sock_snapshot.h"
 
 #include "sock.h"
+#include "tcp.h"
+#include "udp.h"
 #include "telemetry.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/tcp.h"
@@ -83,17 +85,17 @@ int sock_snapshot(int cursor, int budget)
         struct ucs_sock *s = sock_lookup(UCS_FD_BASE + cursor);
         struct ucs_sock_view view, *t = &view;
 
-        if (!s || s->kind == SOCK_KIND_EPOLL)
+        if (!s || !sock_is_socket(s))
             continue;
         memset(t, 0, sizeof(*t));
         t->fd = s->fd;
         t->cred_known = s->creds.peer_cred != NULL;
         t->peer_pid = s->creds.peer_cred ? s->creds.peer_cred->pid : -1;
         t->peer_uid = s->creds.peer_cred ? (int32_t)s->creds.peer_cred->euid : -1;
-        if (s->kind == SOCK_KIND_TCP) {
+        if (s->ops == &stream_ops) {
             fill_tcp(t, s);
             t->proto = proto_of(t, "tcp", "tcp6");
-        } else if (s->kind == SOCK_KIND_UDP) {
+        } else if (s->ops == &dgram_ops) {
             fill_udp(t, s);
             t->proto = proto_of(t, "udp", "udp6");
         } else {

@@ -2,6 +2,7 @@
 #include "addr.h"
 #include "cred_option.h"
 #include "sock.h"
+#include "tcp.h"
 
 #include "rx_pressure.h"
 #include "syn_cookie.h"
@@ -15,17 +16,6 @@
 
 /* SOMAXCONN, as Linux: ucs_listen() honours a backlog up to it. */
 #define ACCEPTQ_MAX 4096
-
-/* Polls the stack until ready(s) holds or the deadline passes (EAGAIN). */
-static int wait_for(struct ucs_sock *s, bool (*ready)(struct ucs_sock *), uint64_t deadline)
-{
-    while (!ready(s)) {
-        if (sock_now_ms() >= deadline)
-            return EAGAIN;
-        sock_poll_stack();
-    }
-    return 0;
-}
 
 static int take_error(struct ucs_sock *s)
 {
@@ -141,7 +131,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 
     if (err != ERR_OK || !pcb)
         return ERR_VAL;
-    if (l->u.tcp.acceptq_len == l->u.tcp.backlog || !(s = sock_alloc(SOCK_KIND_TCP))) {
+    if (l->u.tcp.acceptq_len == l->u.tcp.backlog || !(s = sock_alloc(&stream_ops))) {
         tcp_abort(pcb);
         return ERR_ABRT;
     }
@@ -163,13 +153,13 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 
 /* --- the calls --- */
 
-int tcp_sock_open(struct ucs_sock *s)
+static int tcp_sock_open(struct ucs_sock *s)
 {
     struct tcp_pcb *pcb;
     cred_option_init();
     pcb = tcp_new_ip_type(s->family == AF_INET ? IPADDR_TYPE_V4 : IPADDR_TYPE_ANY);
     if (!pcb)
-        return -1;
+        return sock_fail(ENOMEM);
     s->u.tcp.state = TCP_S_NEW;
     attach(s, pcb);
     return 0;
@@ -188,7 +178,7 @@ static void free_rx(struct ucs_sock *s)
     s->u.tcp.rx_bytes = 0;
 }
 
-void tcp_sock_close(struct ucs_sock *s)
+static void tcp_sock_close(struct ucs_sock *s)
 {
     struct tcp_pcb *pcb = s->u.tcp.pcb;
 
@@ -286,7 +276,7 @@ static int stream_accept(struct ucs_sock *s, struct sockaddr *addr, socklen_t *l
     if (!can_accept(s)) {
         if (s->nonblock)
             return sock_fail(EAGAIN);
-        if (wait_for(s, can_accept, sock_deadline(&s->rcvtimeo)))
+        if (sock_wait(s, can_accept, NULL, sock_deadline(&s->rcvtimeo)))
             return sock_fail(EAGAIN);
     }
     c = s->u.tcp.acceptq[s->u.tcp.acceptq_head];
@@ -343,7 +333,7 @@ static int stream_connect(struct ucs_sock *s, const struct sockaddr *addr, sockl
     }
     if (s->nonblock)
         return sock_fail(EINPROGRESS);
-    if (wait_for(s, connect_done, sock_deadline(&s->sndtimeo)))
+    if (sock_wait(s, connect_done, NULL, sock_deadline(&s->sndtimeo)))
         return sock_fail(EINPROGRESS);
     if (s->u.tcp.state == TCP_S_CLOSED)
         return sock_fail(take_error(s));
@@ -384,7 +374,7 @@ static ssize_t stream_send(struct ucs_sock *s, const struct iovec *iov, int iovc
     if (s->u.tcp.state == TCP_S_CONNECTING) {
         if (nonblock)
             return sock_fail(EAGAIN);
-        wait_for(s, connect_done, deadline);
+        sock_wait(s, connect_done, NULL, deadline);
     }
     if ((err = send_state_error(s)))
         return sock_fail(err);
@@ -415,7 +405,7 @@ static ssize_t stream_send(struct ucs_sock *s, const struct iovec *iov, int iovc
         /* tcp_write can refuse what can_send allowed (segment or memory limits):
          * give the stack a step before looking again. */
         sock_poll_stack();
-        if (wait_for(s, can_send, deadline))
+        if (sock_wait(s, can_send, NULL, deadline))
             break;
         if ((err = send_state_error(s)))
             return sent ? (ssize_t)sent : sock_fail(err);
@@ -520,7 +510,7 @@ static ssize_t stream_recv(struct ucs_sock *s, const struct iovec *iov, int iovc
             err = take_error(s);
             return err ? sock_fail(err) : 0;
         }
-        if (nonblock || wait_for(s, can_recv, deadline))
+        if (nonblock || sock_wait(s, can_recv, NULL, deadline))
             return got ? (ssize_t)got : sock_fail(EAGAIN);
     }
     if (from && fromlen)
@@ -675,7 +665,7 @@ int tcp_sock_outq(struct ucs_sock *s)
     return pcb ? (int)(pcb->snd_lbb - pcb->lastack) : 0;
 }
 
-uint32_t tcp_sock_events(struct ucs_sock *s)
+static uint32_t tcp_sock_events(struct ucs_sock *s)
 {
     uint32_t ev = 0;
     switch (s->u.tcp.state) {
@@ -697,7 +687,31 @@ uint32_t tcp_sock_events(struct ucs_sock *s)
     return ev;
 }
 
+static int tcp_sock_fionread(struct ucs_sock *s, int *n)
+{
+    if (s->u.tcp.state == TCP_S_LISTEN)
+        return sock_fail(EINVAL);
+    *n = (int)s->u.tcp.rx_bytes;
+    return 0;
+}
+
+static int tcp_peer_ready(struct ucs_sock *s)
+{
+    return s->u.tcp.state == TCP_S_CONNECTED ? 0 : -ENOTCONN;
+}
+
 const struct sock_ops stream_ops = {
+    .families = {AF_INET, AF_INET6},
+    .type = SOCK_STREAM,
+    .protocol = IPPROTO_TCP,
+    .so_protocol = IPPROTO_TCP,
+    .in_stack = true,
+    .open = tcp_sock_open,
+    .close = tcp_sock_close,
+    .events = tcp_sock_events,
+    .fionread = tcp_sock_fionread,
+    .outq = tcp_sock_outq,
+    .peer_ready = tcp_peer_ready,
     .bind = stream_bind,
     .listen = stream_listen,
     .accept = stream_accept,

@@ -1,6 +1,7 @@
 /* Datagram sockets over lwIP's raw UDP API. */
 #include "addr.h"
 #include "sock.h"
+#include "udp.h"
 
 #include "lwip/memp.h"
 #include "lwip/udp.h"
@@ -58,7 +59,7 @@ static int take_error(struct ucs_sock *s)
     return err;
 }
 
-int udp_sock_open(struct ucs_sock *s)
+static int udp_sock_open(struct ucs_sock *s)
 {
     struct udp_pcb *pcb;
     if (!pool_ready) {
@@ -67,7 +68,7 @@ int udp_sock_open(struct ucs_sock *s)
     }
     pcb = udp_new_ip_type(s->family == AF_INET ? IPADDR_TYPE_V4 : IPADDR_TYPE_ANY);
     if (!pcb)
-        return -1;
+        return sock_fail(ENOMEM);
     s->u.udp.pcb = pcb;
     udp_recv(pcb, on_recv, s);
     return 0;
@@ -83,7 +84,7 @@ static struct ucs_rxq_entry *dequeue(struct ucs_sock *s)
     return e;
 }
 
-void udp_sock_close(struct ucs_sock *s)
+static void udp_sock_close(struct ucs_sock *s)
 {
     udp_remove(s->u.udp.pcb);
     while (s->u.udp.rxq) {
@@ -195,11 +196,8 @@ static ssize_t dgram_recv(struct ucs_sock *s, const struct iovec *iov, int iovcn
         uint64_t deadline = sock_deadline(&s->rcvtimeo);
         if (s->nonblock || (flags & MSG_DONTWAIT))
             return sock_fail(EAGAIN);
-        while (!has_datagram(s)) {
-            if (sock_now_ms() >= deadline)
-                return sock_fail(EAGAIN);
-            sock_poll_stack();
-        }
+        if (sock_wait(s, has_datagram, NULL, deadline))
+            return sock_fail(EAGAIN);
         if (!s->u.udp.rxq)
             return sock_fail(take_error(s));
     }
@@ -272,15 +270,28 @@ static int dgram_getopt(struct ucs_sock *s, int level, int name, void *val, sock
     return 0;
 }
 
-uint32_t udp_sock_events(struct ucs_sock *s)
+static uint32_t udp_sock_events(struct ucs_sock *s)
 {
     return EPOLLOUT | EPOLLWRNORM | (s->u.udp.rxq ? EPOLLIN | EPOLLRDNORM : 0) | (s->so_error ? EPOLLERR : 0);
 }
 
+static int udp_sock_fionread(struct ucs_sock *s, int *n)
+{
+    *n = s->u.udp.rxq ? s->u.udp.rxq->p->tot_len : 0;
+    return 0;
+}
+
 const struct sock_ops dgram_ops = {
+    .families = {AF_INET, AF_INET6},
+    .type = SOCK_DGRAM,
+    .protocol = IPPROTO_UDP,
+    .so_protocol = IPPROTO_UDP,
+    .in_stack = true,
+    .open = udp_sock_open,
+    .close = udp_sock_close,
+    .events = udp_sock_events,
+    .fionread = udp_sock_fionread,
     .bind = dgram_bind,
-    .listen = NULL,
-    .accept = NULL,
     .connect = dgram_connect,
     .send = dgram_send,
     .recv = dgram_recv,

@@ -33,7 +33,7 @@
 #include "lwip/tcp.h"
 #include "lwip_hooks.h"
 #include "links.h"
-#include "random.h"
+#include "tuple_hash.h"
 #include "tcp_seg_options.h"
 
 #include <stdbool.h>
@@ -74,28 +74,8 @@ static bool accept_queue_full(const struct tcp_pcb_listen *lpcb)
 /* H(4-tuple of the segment being input, word); hdr is host order. */
 static u32_t hash(const struct tcp_hdr *hdr, u32_t word)
 {
-    uint8_t b[2 * 16 + 4 + 4];
-    size_t n = 0;
-    const ip_addr_t *addrs[2] = {ip_current_src_addr(), ip_current_dest_addr()};
-
-    if (!key_ready) {
-        ucs_random_bytes(key, sizeof(key));
-        key_ready = true;
-    }
-    for (int i = 0; i < 2; i++) {
-        const ip_addr_t *a = addrs[i];
-        if (IP_IS_V6(a)) {
-            memcpy(b + n, ip_2_ip6(a)->addr, 16);
-            n += 16;
-        } else {
-            memcpy(b + n, &ip_2_ip4(a)->addr, 4);
-            n += 4;
-        }
-    }
-    memcpy(b + n, &hdr->src, 2);
-    memcpy(b + n + 2, &hdr->dest, 2);
-    memcpy(b + n + 4, &word, 4);
-    return (u32_t)ucs_siphash(key, b, n + 8);
+    return (u32_t)ucs_tuple_hash(key, &key_ready, ip_current_src_addr(), hdr->src, ip_current_dest_addr(), hdr->dest,
+                                 &word, sizeof(word));
 }
 
 static u32_t minute_now(void)

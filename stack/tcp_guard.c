@@ -5,6 +5,7 @@
 #include "lwip/sys.h"
 #include "lwip/tcp.h"
 #include "lwip_hooks.h"
+#include "tcp_opt_walk.h"
 #include "tcp_options.h"
 
 #include <string.h>
@@ -17,60 +18,55 @@ void ucs_tcp_guard_get_stats(struct ucs_tcp_guard_stats *out)
     *out = stats;
 }
 
-/* The option block as one array (false: too long). */
-static bool options(const struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len, const u8_t *opt2,
-                    u8_t b[UCS_TCPOPT_MAX_LEN])
-{
-    if (optlen > UCS_TCPOPT_MAX_LEN)
-        return false;
-    memcpy(b, hdr + 1, opt1len);
-    if (opt2)
-        memcpy(b + opt1len, opt2, (size_t)(optlen - opt1len));
-    return true;
-}
+struct ts_walk {
+    u32_t val;
+    bool found;
+};
 
-/* The TSval of a well-formed timestamps option (false: none), found as lwIP
- * finds it. */
-static bool tsval(const u8_t *b, u16_t optlen, u32_t *val)
+static bool take_ts(const uint8_t *o, uint8_t len, void *arg)
 {
-    for (u16_t i = 0; i < optlen && b[i] != LWIP_TCP_OPT_EOL;) {
-        if (b[i] == LWIP_TCP_OPT_NOP) {
-            i++;
-            continue;
-        }
-        if (i + 1 >= optlen || b[i + 1] < 2)
-            return false;
-        if (b[i] == LWIP_TCP_OPT_TS) {
-            if (b[i + 1] != LWIP_TCP_OPT_LEN_TS || i + LWIP_TCP_OPT_LEN_TS > optlen)
-                return false;
-            *val = (u32_t)b[i + 2] << 24 | (u32_t)b[i + 3] << 16 | (u32_t)b[i + 4] << 8 | b[i + 5];
-            return true;
-        }
-        i = (u16_t)(i + b[i + 1]);
+    struct ts_walk *w = arg;
+
+    if (o[0] != LWIP_TCP_OPT_TS)
+        return true;
+    if (len == LWIP_TCP_OPT_LEN_TS) {
+        w->val = (u32_t)o[2] << 24 | (u32_t)o[3] << 16 | (u32_t)o[4] << 8 | o[5];
+        w->found = true;
     }
     return false;
 }
 
-/* The smallest MSS option (0: none). A malformed block stops the walk: lwIP
+/* The TSval of a well-formed timestamps option (false: none), found as lwIP
+ * finds it: the first timestamps option, in a block well formed up to it. */
+static bool tsval(const u8_t *b, u16_t optlen, u32_t *val)
+{
+    struct ts_walk w = {0, false};
+
+    if (ucs_tcpopt_walk(b, optlen, take_ts, &w) == UCS_TCPOPT_MALFORMED || !w.found)
+        return false;
+    *val = w.val;
+    return true;
+}
+
+static bool take_mss(const uint8_t *o, uint8_t len, void *arg)
+{
+    u16_t *mss = arg;
+
+    if (o[0] == LWIP_TCP_OPT_MSS && len >= 4) {
+        u16_t m = (u16_t)(o[2] << 8 | o[3]);
+        if (!*mss || m < *mss)
+            *mss = m;
+    }
+    return true;
+}
+
+/* The smallest MSS option (0: none). A malformed option stops the walk: lwIP
  * stops there too. */
 static u16_t smallest_mss(const u8_t *b, u16_t optlen)
 {
     u16_t mss = 0;
 
-    for (u16_t i = 0; i < optlen && b[i] != LWIP_TCP_OPT_EOL;) {
-        if (b[i] == LWIP_TCP_OPT_NOP) {
-            i++;
-            continue;
-        }
-        if (i + 1 >= optlen || b[i + 1] < 2)
-            break;
-        if (b[i] == LWIP_TCP_OPT_MSS && b[i + 1] >= 4 && i + 4 <= optlen) {
-            u16_t m = (u16_t)(b[i + 2] << 8 | b[i + 3]);
-            if (!mss || m < mss)
-                mss = m;
-        }
-        i = (u16_t)(i + b[i + 1]);
-    }
+    ucs_tcpopt_walk(b, optlen, take_mss, &mss);
     return mss;
 }
 
@@ -112,7 +108,7 @@ bool ucs_tcp_guard_drops(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, uint16_
 {
     u8_t flags = TCPH_FLAGS(hdr);
     u8_t opts[UCS_TCPOPT_MAX_LEN];
-    bool have_opts = options(hdr, optlen, opt1len, opt2, opts);
+    bool have_opts = ucs_tcpopt_gather(hdr, optlen, opt1len, opt2, opts);
     u32_t ts;
 
     if ((flags & (TCP_SYN | TCP_FIN)) == (TCP_SYN | TCP_FIN)) {

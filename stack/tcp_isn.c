@@ -3,34 +3,23 @@
  * advance like a clock while other tuples' ISNs cannot be guessed from them. */
 #include "lwip/ip_addr.h"
 #include "lwip_hooks.h"
-#include "random.h"
+#include "tuple_hash.h"
 
-#include <string.h>
 #include <time.h>
 
 static uint8_t isn_secret[16];
-static int isn_secret_ready;
+static bool isn_secret_ready;
 
 u32_t ucs_hook_tcp_isn(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *remote_ip, u16_t remote_port)
 {
-    uint8_t tuple[2 * 16 + 4];
     struct timespec now;
-    size_t alen = IP_IS_V6(local_ip) ? 16 : 4;
     u32_t isn;
 
     /* A SYN that ended a TIME-WAIT pcb: past the old connection (tcp_timewait.c). */
     if (ucs_tcp_timewait_isn(local_ip, local_port, remote_ip, remote_port, &isn))
         return isn;
 
-    if (!isn_secret_ready) {
-        ucs_random_bytes(isn_secret, sizeof(isn_secret));
-        isn_secret_ready = 1;
-    }
-    memcpy(tuple, IP_IS_V6(local_ip) ? (const void *)ip_2_ip6(local_ip)->addr : (const void *)&ip_2_ip4(local_ip)->addr, alen);
-    memcpy(tuple + alen, IP_IS_V6(remote_ip) ? (const void *)ip_2_ip6(remote_ip)->addr : (const void *)&ip_2_ip4(remote_ip)->addr, alen);
-    memcpy(tuple + 2 * alen, &local_port, 2);
-    memcpy(tuple + 2 * alen + 2, &remote_port, 2);
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (u32_t)((uint64_t)now.tv_sec * 250000u + (uint64_t)now.tv_nsec / 4000u) +
-           (u32_t)ucs_siphash(isn_secret, tuple, 2 * alen + 4);
+           (u32_t)ucs_tuple_hash(isn_secret, &isn_secret_ready, local_ip, local_port, remote_ip, remote_port, NULL, 0);
 }

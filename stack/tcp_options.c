@@ -53,44 +53,59 @@ static const struct ucs_tcpopt_handler *handler_for(uint16_t exid)
     return NULL;
 }
 
+struct exp_walk {
+    const uint8_t *block;
+    struct ucs_tcpopt_exp *found;
+    unsigned n, max;
+    bool bad;
+};
+
+static uint16_t exid_of(const uint8_t *o)
+{
+    return (uint16_t)(o[2] << 8 | o[3]);
+}
+
+/* Stops at an experimental option with the ExID *arg. */
+static bool other_exid(const uint8_t *o, uint8_t len, void *arg)
+{
+    (void)len;
+    return o[0] != UCS_TCPOPT_EXP || exid_of(o) != *(const uint16_t *)arg;
+}
+
+static bool take_exp(const uint8_t *o, uint8_t len, void *arg)
+{
+    struct exp_walk *w = arg;
+    uint16_t exid;
+
+    if (o[0] != UCS_TCPOPT_EXP)
+        return true;
+    if (len < 4) {
+        w->bad = true;
+        return false;
+    }
+    exid = exid_of(o);
+    /* Look for the ExID in the whole block before this option, not just in
+     * found[]: it holds at most max of them. That part is already checked. */
+    if (ucs_tcpopt_walk(w->block, (size_t)(o - w->block), other_exid, &exid) == UCS_TCPOPT_STOPPED) {
+        w->bad = true;
+        return false;
+    }
+    if (w->n < w->max) {
+        w->found[w->n].exid = exid;
+        w->found[w->n].len = (uint8_t)(len - 4);
+        w->found[w->n].payload = o + 4;
+        w->n++;
+    }
+    return true;
+}
+
 int ucs_tcpopt_parse(const uint8_t *opts, size_t len, struct ucs_tcpopt_exp *found, unsigned max)
 {
-    unsigned n = 0;
-    size_t i = 0;
+    struct exp_walk w = {opts, found, 0, max, false};
 
-    while (i < len) {
-        uint8_t kind = opts[i], olen;
-        if (kind == LWIP_TCP_OPT_EOL)
-            break;
-        if (kind == LWIP_TCP_OPT_NOP) {
-            i++;
-            continue;
-        }
-        if (i + 1 >= len)
-            return -1;
-        olen = opts[i + 1];
-        if (olen < 2 || olen > len - i)
-            return -1;
-        if (kind == UCS_TCPOPT_EXP) {
-            uint16_t exid;
-            if (olen < 4)
-                return -1;
-            exid = (uint16_t)(opts[i + 2] << 8 | opts[i + 3]);
-            /* Look for the ExID in the whole block before this option, not just in
-             * found[]: it holds at most max of them. That part is already checked. */
-            for (size_t j = 0; j < i; j += opts[j] == LWIP_TCP_OPT_NOP ? 1 : opts[j + 1])
-                if (opts[j] == UCS_TCPOPT_EXP && (uint16_t)(opts[j + 2] << 8 | opts[j + 3]) == exid)
-                    return -1;
-            if (n < max) {
-                found[n].exid = exid;
-                found[n].len = (uint8_t)(olen - 4);
-                found[n].payload = opts + i + 4;
-                n++;
-            }
-        }
-        i += olen;
-    }
-    return (int)n;
+    if (ucs_tcpopt_walk(opts, len, take_exp, &w) == UCS_TCPOPT_MALFORMED || w.bad)
+        return -1;
+    return (int)w.n;
 }
 
 void ucs_tcpopt_input(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, uint16_t optlen, uint16_t opt1len,
@@ -100,11 +115,8 @@ void ucs_tcpopt_input(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, uint16_t o
     struct ucs_tcpopt_exp found[UCS_TCPOPT_MAX_HANDLERS];
     int n;
 
-    if (optlen == 0 || optlen > sizeof(block))
+    if (optlen == 0 || !ucs_tcpopt_gather(hdr, optlen, opt1len, opt2, block))
         return;
-    memcpy(block, hdr + 1, opt1len);
-    if (opt2)
-        memcpy(block + opt1len, opt2, optlen - opt1len);
     n = ucs_tcpopt_parse(block, optlen, found, UCS_TCPOPT_MAX_HANDLERS);
     if (n < 0) {
         stats.malformed++;

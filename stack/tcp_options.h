@@ -7,11 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tcp_opt_walk.h" /* UCS_TCPOPT_MAX_LEN */
+
 struct tcp_pcb;
 struct tcp_hdr;
 
 #define UCS_TCPOPT_EXP 253
-#define UCS_TCPOPT_MAX_LEN 40
 #define UCS_TCPOPT_EXP_MAX_PAYLOAD (UCS_TCPOPT_MAX_LEN - 4)
 #define UCS_TCPOPT_MAX_HANDLERS 4
 

@@ -12,11 +12,10 @@
  */
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/tcp.h"
-#include "random.h"
+#include "tuple_hash.h"
 #include "tcp_pcb_index.h"
 
 #include <stdbool.h>
-#include <string.h>
 
 #define INDEX_BITS 18
 #define INDEX_BUCKETS (1u << INDEX_BITS)
@@ -40,30 +39,10 @@ static bool is_conn_list(struct tcp_pcb **pcbs)
     return pcbs == &tcp_active_pcbs || pcbs == &tcp_tw_pcbs;
 }
 
-static size_t put_addr(uint8_t *out, const ip_addr_t *ip)
-{
-    if (IP_IS_V6(ip)) {
-        memcpy(out, ip_2_ip6(ip)->addr, 16);
-        return 16;
-    }
-    memcpy(out, &ip_2_ip4(ip)->addr, 4);
-    return 4;
-}
-
 /* A keyed hash, so that peers cannot choose 4-tuples that share a bucket. */
 static uint64_t tuple_hash(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *remote_ip, u16_t remote_port)
 {
-    uint8_t tuple[2 * 16 + 4];
-    size_t n = put_addr(tuple, local_ip);
-
-    if (!secret_ready) {
-        ucs_random_bytes(secret, sizeof(secret));
-        secret_ready = true;
-    }
-    n += put_addr(tuple + n, remote_ip);
-    memcpy(tuple + n, &local_port, 2);
-    memcpy(tuple + n + 2, &remote_port, 2);
-    return ucs_siphash(secret, tuple, n + 4);
+    return ucs_tuple_hash(secret, &secret_ready, local_ip, local_port, remote_ip, remote_port, NULL, 0);
 }
 
 static struct tcp_pcb **bucket_of(const struct tcp_pcb *pcb)

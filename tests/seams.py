@@ -6,7 +6,11 @@
    forbidden one fails to compile.
 2. Every symbol a layer's objects need from another layer comes from a layer
    it may use. Calls that go up are registrations (function pointers), which
-   nm does not see as calls.
+   nm does not see as calls. lwIP is a layer of its own here so that the
+   local socket kind (libsock/local*.c) can be held to needing none of it.
+3. Inside a folder, no circle of includes: a file's module is its name
+   without .c or .h (sock.c and sock.h are one), and module A uses module B
+   when a file of A includes B's header; these uses form no cycle.
 
 Usage: seams.py SOURCE_ROOT layer=LIB.a ...
 """
@@ -18,28 +22,66 @@ import sys
 MAY_USE = {
     'ucred': set(),
     'drivers': set(),
-    'stack': {'drivers'},  # lwIP and stack/ are one layer: hooks run both ways
-    'credlink': {'stack', 'drivers', 'ucred'},
-    'libsock': {'credlink', 'stack', 'ucred'},
+    'stack': {'drivers', 'lwip'},
+    'lwip': {'stack'},  # lwIP and stack/ are one layer: hooks run both ways
+    'credlink': {'stack', 'lwip', 'drivers', 'ucred'},
+    # The core of libsock names its kinds in one place (kinds.c); the local
+    # kind registers through struct sock_ops and calls the core back.
+    'libsock': {'credlink', 'stack', 'lwip', 'ucred', 'local'},
+    'local': {'libsock', 'credlink', 'stack', 'ucred'},
 }
 FOLDERS = ['ucred', 'drivers', 'stack', 'libsock', 'credlink', 'include']
 
 
-def relative_includes(root):
-    bad = []
+def sources(root):
+    """Each folder's directories (patches aside), with their C sources and headers."""
     for folder in FOLDERS:
         for dirpath, _, names in os.walk(os.path.join(root, folder)):
-            if 'patches' in dirpath:
-                continue
-            for name in names:
-                if not name.endswith(('.c', '.h')):
-                    continue
-                path = os.path.join(dirpath, name)
-                with open(path, encoding='utf-8') as f:
-                    for n, line in enumerate(f, 1):
-                        if re.match(r'\s*#\s*include\s*"\.\./', line):
-                            bad.append(f'{os.path.relpath(path, root)}:{n}: {line.strip()}')
+            if 'patches' not in dirpath:
+                yield dirpath, [n for n in names if n.endswith(('.c', '.h'))]
+
+
+def relative_includes(root):
+    bad = []
+    for dirpath, names in sources(root):
+        for name in names:
+            path = os.path.join(dirpath, name)
+            with open(path, encoding='utf-8') as f:
+                for n, line in enumerate(f, 1):
+                    if re.match(r'\s*#\s*include\s*"\.\./', line):
+                        bad.append(f'{os.path.relpath(path, root)}:{n}: {line.strip()}')
     return bad
+
+
+def include_cycles(root):
+    """Circles of includes between the modules of each folder."""
+    found = []
+    for dirpath, names in sources(root):
+        headers = {n for n in names if n.endswith('.h')}
+        uses = {}
+        for name in names:
+            mod = name[:-2]
+            with open(os.path.join(dirpath, name), encoding='utf-8') as f:
+                for line in f:
+                    m = re.match(r'\s*#\s*include\s*"([^"/]+\.h)"', line)
+                    if m and m.group(1) in headers and m.group(1)[:-2] != mod:
+                        uses.setdefault(mod, set()).add(m.group(1)[:-2])
+        state = {}
+
+        def visit(mod, path):
+            state[mod] = 'open'
+            for dep in sorted(uses.get(mod, ())):
+                if state.get(dep) == 'open':
+                    cycle = path[path.index(dep):] + [dep]
+                    found.append(f'{os.path.relpath(dirpath, root)}: include circle ' + ' -> '.join(cycle))
+                elif dep not in state:
+                    visit(dep, path + [dep])
+            state[mod] = 'done'
+
+        for mod in sorted(uses):
+            if mod not in state:
+                visit(mod, [mod])
+    return found
 
 
 def symbols(lib):
@@ -55,7 +97,7 @@ def main():
     for arg in sys.argv[2:]:
         layer, lib = arg.split('=', 1)
         layers.setdefault(layer, []).append(lib)
-    failures = relative_includes(root)
+    failures = relative_includes(root) + include_cycles(root)
     owner, needs = {}, {}
     for layer, libs in layers.items():
         for lib in libs:

@@ -1,5 +1,6 @@
 /* Capturing the calling process's credential, and sharing it by reference count. */
 #include "attested.h"
+#include "provider.h"
 #include "ucred_impl.h"
 
 #include <dlfcn.h>

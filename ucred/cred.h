@@ -8,6 +8,7 @@
 #define UCS_UCRED_CRED_H
 
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #define UCS_CRED_LABEL_MAX 256
@@ -29,6 +30,25 @@ struct ucs_cred {
     uint32_t table_gen;
     struct ucs_cred *next_dead; /* on cred_table.c's list of entries to withdraw */
 };
+
+/* Copies what a credential states (pid, ids, groups, label) from one of its
+ * forms to another: struct ucs_cred, a ucred_t (ucred.c), a claim
+ * (credlink/claim.c). The one list of its fields; to must have room for
+ * from's groups. */
+#define UCS_CRED_COPY(to, from)                                                                                        \
+    do {                                                                                                               \
+        (to)->pid = (from)->pid;                                                                                       \
+        (to)->ruid = (from)->ruid;                                                                                     \
+        (to)->euid = (from)->euid;                                                                                     \
+        (to)->suid = (from)->suid;                                                                                     \
+        (to)->rgid = (from)->rgid;                                                                                     \
+        (to)->egid = (from)->egid;                                                                                     \
+        (to)->sgid = (from)->sgid;                                                                                     \
+        (to)->ngroups = (from)->ngroups;                                                                               \
+        if ((from)->ngroups)                                                                                           \
+            memcpy((to)->groups, (from)->groups, (from)->ngroups * sizeof(gid_t));                                     \
+        memcpy((to)->label, (from)->label, sizeof((to)->label));                                                       \
+    } while (0)
 
 /* The calling process's credential. Shared with the last capture while no
  * set*id() or setgroups() call went through libc since (capture.c): no system

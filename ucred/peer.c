@@ -5,6 +5,7 @@
  * kernel descriptors ask the kernel.
  */
 #include "attested.h"
+#include "provider.h"
 #include "ucred_impl.h"
 
 #include <errno.h>

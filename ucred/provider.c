@@ -2,7 +2,6 @@
  * (provider.h). Registered a few times per process, read on every call: the
  * readers take no lock, the count is published after the entry it counts. */
 #include "provider.h"
-#include "ucred_impl.h"
 
 #include <errno.h>
 #include <pthread.h>

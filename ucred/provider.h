@@ -33,4 +33,10 @@ int ucs_ucred_register_provider(int fd_lo, int fd_hi, ucs_ucred_peer_fn peer);
  * NULL removes it. */
 void ucs_cred_on_last_release(bool (*hook)(struct ucs_cred *cred));
 
+/* ucred/'s own side (provider.c): the provider registered for fd, NULL for
+ * the kernel's; and the offer of a credential whose last reference went to
+ * the release hook (true when the hook took it). */
+ucs_ucred_peer_fn ucred_provider_of(int fd);
+bool ucred_last_release(struct ucs_cred *cred);
+
 #endif

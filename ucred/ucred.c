@@ -85,22 +85,12 @@ int ucred_store(ucred_t **ucp, const struct ucs_cred *cred, int pidfd)
     if (uc == NULL && (uc = ucred_alloc()) == NULL)
         return -1;
     drop_pidfd(uc);
-    uc->pid = cred->pid;
+    UCS_CRED_COPY(uc, cred);
     uc->pidfd = pidfd;
     if (pidfd < 0 && cred->pidfd) {
         uc->shared_pidfd = ucs_pidfd_hold(cred->pidfd);
         uc->pidfd = cred->pidfd->fd;
     }
-    uc->ruid = cred->ruid;
-    uc->euid = cred->euid;
-    uc->suid = cred->suid;
-    uc->rgid = cred->rgid;
-    uc->egid = cred->egid;
-    uc->sgid = cred->sgid;
-    uc->ngroups = (int)cred->ngroups;
-    if (cred->ngroups > 0)
-        memcpy(uc->groups, cred->groups, cred->ngroups * sizeof(gid_t));
-    memcpy(uc->label, cred->label, sizeof(uc->label));
     *ucp = uc;
     return 0;
 }

@@ -5,7 +5,6 @@
 #include <ucred.h>
 
 #include "cred.h"
-#include "provider.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -56,12 +55,6 @@ void *ucred_mem_alloc(size_t size);
 int ucred_registry_add(const void *p);      /* 0, or -1 with errno EAGAIN */
 bool ucred_registry_contains(const void *p);
 bool ucred_registry_remove(const void *p); /* false when p was not registered */
-
-/* The provider registered for fd (provider.h), NULL for the kernel's. */
-ucs_ucred_peer_fn ucred_provider_of(int fd);
-/* Offers a credential whose last reference went to the release hook: true
- * when the hook took it. */
-bool ucred_last_release(struct ucs_cred *cred);
 
 /* Reads a /proc attr/current file into label: "" when unreadable, empty, or too
  * long to hold whole. */
