@@ -6,6 +6,7 @@
 #include "icmp_errors.h"
 #include "provider.h"
 #include "sock_snapshot.h"
+#include "step_clock.h"
 #include "stack_hooks.h"
 #include "telemetry.h"
 
@@ -19,7 +20,6 @@
 #include "lwip/pbuf.h"
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
-#include <time.h>
 
 static int peer_cred(int fd, const struct ucs_cred **peer);
 
@@ -42,18 +42,18 @@ int sock_check_thread(void)
     return pthread_equal(table_owner, pthread_self()) ? 0 : sock_fail(EPERM);
 }
 
-void sock_poll_stack(void)
+uint64_t sock_poll_stack(void)
 {
-    if (ucs_stack_current())
-        ucs_stack_poll(ucs_stack_current());
+    struct ucs_stack *st = ucs_stack_current();
+    if (st)
+        ucs_stack_poll(st);
     local_poll();
+    return st ? ucs_step_clock_last() : sock_now_ms();
 }
 
 uint64_t sock_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return ucs_now_ms();
 }
 
 uint64_t sock_deadline(const struct timeval *tv)

@@ -16,14 +16,20 @@
 /* SOMAXCONN, as Linux: ucs_listen() honours a backlog up to it. */
 #define ACCEPTQ_MAX 4096
 
-/* Polls the stack until ready(s) holds or the deadline passes (EAGAIN). */
-static int wait_for(struct ucs_sock *s, bool (*ready)(struct ucs_sock *), uint64_t deadline)
+/* Polls the stack until ready(s) holds or the timeout passes (EAGAIN). The
+ * deadline is taken at the call's first wait (*deadline 0: none yet), so a
+ * call that need not wait reads no clock, and one that waits more than once
+ * keeps one deadline; the steps read the clock. */
+static int wait_for(struct ucs_sock *s, bool (*ready)(struct ucs_sock *), const struct timeval *timeo,
+                    uint64_t *deadline)
 {
-    while (!ready(s)) {
-        if (sock_now_ms() >= deadline)
+    if (ready(s))
+        return 0;
+    if (!*deadline)
+        *deadline = sock_deadline(timeo);
+    while (!ready(s))
+        if (sock_poll_stack() >= *deadline && !ready(s))
             return EAGAIN;
-        sock_poll_stack();
-    }
     return 0;
 }
 
@@ -278,6 +284,7 @@ static bool can_accept(struct ucs_sock *s)
 static int stream_accept(struct ucs_sock *s, struct sockaddr *addr, socklen_t *len, int flags)
 {
     struct ucs_sock *c;
+    uint64_t deadline = 0;
 
     if (s->u.tcp.state != TCP_S_LISTEN)
         return sock_fail(EINVAL);
@@ -286,7 +293,7 @@ static int stream_accept(struct ucs_sock *s, struct sockaddr *addr, socklen_t *l
     if (!can_accept(s)) {
         if (s->nonblock)
             return sock_fail(EAGAIN);
-        if (wait_for(s, can_accept, sock_deadline(&s->rcvtimeo)))
+        if (wait_for(s, can_accept, &s->rcvtimeo, &deadline))
             return sock_fail(EAGAIN);
     }
     c = s->u.tcp.acceptq[s->u.tcp.acceptq_head];
@@ -315,6 +322,7 @@ static int stream_connect(struct ucs_sock *s, const struct sockaddr *addr, sockl
     struct ucs_cred *cred;
     int err;
     err_t e;
+    uint64_t deadline = 0;
 
     switch (s->u.tcp.state) {
     case TCP_S_CONNECTING: return sock_fail(EALREADY);
@@ -343,7 +351,7 @@ static int stream_connect(struct ucs_sock *s, const struct sockaddr *addr, sockl
     }
     if (s->nonblock)
         return sock_fail(EINPROGRESS);
-    if (wait_for(s, connect_done, sock_deadline(&s->sndtimeo)))
+    if (wait_for(s, connect_done, &s->sndtimeo, &deadline))
         return sock_fail(EINPROGRESS);
     if (s->u.tcp.state == TCP_S_CLOSED)
         return sock_fail(take_error(s));
@@ -374,7 +382,7 @@ static ssize_t stream_send(struct ucs_sock *s, const struct iovec *iov, int iovc
                            const struct sockaddr *to, socklen_t tolen)
 {
     bool nonblock = s->nonblock || (flags & MSG_DONTWAIT);
-    uint64_t deadline = sock_deadline(&s->sndtimeo);
+    uint64_t deadline = 0;
     size_t total = iov_total(iov, iovcnt), sent = 0;
     int i = 0, err;
     size_t off = 0;
@@ -384,7 +392,7 @@ static ssize_t stream_send(struct ucs_sock *s, const struct iovec *iov, int iovc
     if (s->u.tcp.state == TCP_S_CONNECTING) {
         if (nonblock)
             return sock_fail(EAGAIN);
-        wait_for(s, connect_done, deadline);
+        wait_for(s, connect_done, &s->sndtimeo, &deadline);
     }
     if ((err = send_state_error(s)))
         return sock_fail(err);
@@ -415,7 +423,7 @@ static ssize_t stream_send(struct ucs_sock *s, const struct iovec *iov, int iovc
         /* tcp_write can refuse what can_send allowed (segment or memory limits):
          * give the stack a step before looking again. */
         sock_poll_stack();
-        if (wait_for(s, can_send, deadline))
+        if (wait_for(s, can_send, &s->sndtimeo, &deadline))
             break;
         if ((err = send_state_error(s)))
             return sent ? (ssize_t)sent : sock_fail(err);
@@ -488,7 +496,7 @@ static ssize_t stream_recv(struct ucs_sock *s, const struct iovec *iov, int iovc
                            struct sockaddr *from, socklen_t *fromlen)
 {
     bool nonblock = s->nonblock || (flags & MSG_DONTWAIT);
-    uint64_t deadline = sock_deadline(&s->rcvtimeo);
+    uint64_t deadline = 0;
     size_t want = iov_total(iov, iovcnt), got = 0;
     int err;
 
@@ -520,7 +528,7 @@ static ssize_t stream_recv(struct ucs_sock *s, const struct iovec *iov, int iovc
             err = take_error(s);
             return err ? sock_fail(err) : 0;
         }
-        if (nonblock || wait_for(s, can_recv, deadline))
+        if (nonblock || wait_for(s, can_recv, &s->rcvtimeo, &deadline))
             return got ? (ssize_t)got : sock_fail(EAGAIN);
     }
     if (from && fromlen)

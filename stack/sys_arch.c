@@ -1,15 +1,40 @@
 /* What lwIP needs from the platform when NO_SYS=1: a millisecond clock and randomness. */
 #include "lwip/sys.h"
+#include "ms_clock.h"
 #include "random.h"
+#include "step_clock.h"
 
+#include <stdbool.h>
 #include <sys/random.h>
-#include <time.h>
 
+static uint64_t step_ms;
+static bool stepping;
+
+uint64_t ucs_now_ms(void)
+{
+    return ucs_clock_ms();
+}
+
+void ucs_step_clock_begin(void)
+{
+    step_ms = ucs_clock_ms();
+    stepping = true;
+}
+
+uint64_t ucs_step_clock_last(void)
+{
+    return step_ms;
+}
+
+void ucs_step_clock_end(void)
+{
+    stepping = false;
+}
+
+/* Calls from the application's side (a send's segments) read the clock. */
 u32_t sys_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (u32_t)(ts.tv_sec * 1000u + ts.tv_nsec / 1000000u);
+    return (u32_t)(stepping ? step_ms : ucs_clock_ms());
 }
 
 /* xoshiro128**, seeded from the kernel: fast enough for every ephemeral port
