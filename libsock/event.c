@@ -182,12 +182,13 @@ static int collect(struct ucs_epoll *ep, struct epoll_event *events, int max)
     return n;
 }
 
-/* A deadline's clock comes from the poll steps (sock_poll_stack): a wait reads
- * none of its own, and a zero timeout none at all. */
+/* A zero timeout reads no clock; others one at the start and then every few
+ * steps (sock_past). */
 int ucs_epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout_ms)
 {
     struct ucs_sock *e = sock_get(epfd);
-    uint64_t deadline = UINT64_MAX;
+    uint64_t deadline;
+    unsigned turns = 0;
 
     if (!e)
         return -1;
@@ -195,30 +196,30 @@ int ucs_epoll_wait(int epfd, struct epoll_event *events, int maxevents, int time
         return sock_fail(EINVAL);
     if (!events)
         return sock_fail(EFAULT);
-    for (bool first = true;; first = false) {
-        uint64_t now = sock_poll_stack();
-        int n = collect(e->u.ep, events, maxevents);
-        if (n || timeout_ms == 0)
+    deadline = timeout_ms <= 0 ? UINT64_MAX : sock_now_ms() + (uint64_t)timeout_ms;
+    for (;;) {
+        int n;
+        sock_poll_stack();
+        n = collect(e->u.ep, events, maxevents);
+        if (n || timeout_ms == 0 || sock_past(deadline, &turns))
             return n;
-        if (first && timeout_ms > 0)
-            deadline = now + (uint64_t)timeout_ms;
-        else if (now >= deadline)
-            return 0;
     }
 }
 
 int ucs_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms)
 {
-    uint64_t deadline = UINT64_MAX;
+    uint64_t deadline = timeout_ms <= 0 ? UINT64_MAX : sock_now_ms() + (uint64_t)timeout_ms;
     bool stack_fds = false;
+    unsigned turns = 0;
 
     for (nfds_t i = 0; i < nfds; i++)
         stack_fds |= ucs_is_stack_fd(fds[i].fd);
     if (stack_fds && sock_check_thread() != 0)
         return -1;
-    for (bool first = true;; first = false) {
+    for (;;) {
         int ready = 0;
-        uint64_t now = stack_fds ? sock_poll_stack() : timeout_ms > 0 ? sock_now_ms() : 0;
+        if (stack_fds)
+            sock_poll_stack();
         for (nfds_t i = 0; i < nfds; i++) {
             struct ucs_sock *s;
             fds[i].revents = 0;
@@ -232,11 +233,7 @@ int ucs_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms)
             }
             ready += fds[i].revents != 0;
         }
-        if (ready || timeout_ms == 0)
+        if (ready || timeout_ms == 0 || sock_past(deadline, &turns))
             return ready;
-        if (first && timeout_ms > 0)
-            deadline = now + (uint64_t)timeout_ms;
-        else if (now >= deadline)
-            return 0;
     }
 }

@@ -126,13 +126,15 @@ void sock_free(struct ucs_sock *s);
 struct ucs_sock *sock_get(int fd);
 /* 0 when the calling thread owns the stack, else -1 with errno EPERM. */
 int sock_check_thread(void);
-/* Polls the stack once; the step every blocking call repeats while it waits.
- * Returns sock_now_ms() as the step read it (no clock read of its own). */
-uint64_t sock_poll_stack(void);
+/* Polls the stack once; the step every blocking call repeats while it waits. */
+void sock_poll_stack(void);
 
 /* Wait helpers: ms left until a deadline from a SO_*TIMEO value (0 = none). */
 uint64_t sock_now_ms(void);
 uint64_t sock_deadline(const struct timeval *tv);
+/* Whether a wait loop's deadline (UINT64_MAX: none) has passed; turns counts
+ * the loop's steps (start it at 0) and the clock is read every few only. */
+bool sock_past(uint64_t deadline, unsigned *turns);
 
 static inline int sock_fail(int err)
 {

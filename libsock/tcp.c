@@ -19,17 +19,21 @@
 /* Polls the stack until ready(s) holds or the timeout passes (EAGAIN). The
  * deadline is taken at the call's first wait (*deadline 0: none yet), so a
  * call that need not wait reads no clock, and one that waits more than once
- * keeps one deadline; the steps read the clock. */
+ * keeps one deadline. */
 static int wait_for(struct ucs_sock *s, bool (*ready)(struct ucs_sock *), const struct timeval *timeo,
                     uint64_t *deadline)
 {
+    unsigned turns = 0;
+
     if (ready(s))
         return 0;
     if (!*deadline)
         *deadline = sock_deadline(timeo);
-    while (!ready(s))
-        if (sock_poll_stack() >= *deadline && !ready(s))
+    while (!ready(s)) {
+        sock_poll_stack();
+        if (!ready(s) && sock_past(*deadline, &turns))
             return EAGAIN;
+    }
     return 0;
 }
 
