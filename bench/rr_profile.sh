@@ -9,8 +9,9 @@
 # not come up under valgrind: its vhost peer drops the connection when the
 # memory table comes.) Server and client run the same code above the PMD.
 #
-#   bench/rr_profile.sh [BUILD] [LOW] [HIGH]
+#   bench/rr_profile.sh [BUILD] [LOW] [HIGH] [rr|conc]
 #
+# conc: the 10,000-connection scenario instead (--mode=conc), per transaction.
 # The client runs at full speed, so the server finds the next request on its
 # first or second poll step: "ucs_stack_poll calls" says how many steps a
 # round trip took; the stack's own lines do not depend on it.
@@ -18,6 +19,7 @@ set -euo pipefail
 build=${1:-build}
 low=${2:-2000}
 high=${3:-12000}
+mode=${4:-rr}
 bin="$build/bench/ucstack-bench"
 [ -x "$bin" ] || { echo "rr_profile: $bin is missing: run make build" >&2; exit 1; }
 command -v valgrind >/dev/null || { echo "rr_profile: needs valgrind" >&2; exit 1; }
@@ -32,7 +34,7 @@ trap cleanup EXIT
 cg=(valgrind --tool=callgrind --dump-instr=no --compress-strings=no --compress-pos=no)
 once() { # count: one attempt, 1 when the cable did not come up
     local count=$1 pid
-    local common=(--mode=rr --family=tcp --path="$dir/cable$count.sock" --count="$count" --warm=0 --bytes=0)
+    local common=(--mode=$mode --family=tcp --path="$dir/cable$count.sock" --count="$count" --warm=0 --bytes=0)
     "${cg[@]}" --callgrind-out-file="$dir/$count.out" "$bin" --role ucs-server "${common[@]}" --core=0 --prefix="ucs-rp-$$-s$count" --port=5000 \
         >"$dir/$count.server.out" 2>"$dir/$count.server.err" &
     spid=$!
@@ -77,7 +79,7 @@ PY
 sites "$dir/$low.out" >"$dir/low.txt"
 sites "$dir/$high.out" >"$dir/high.txt"
 n=$((high - low))
-echo "rr_profile: server side, per 64-byte round trip ($high less $low round trips)"
+echo "rr_profile: $mode, server side, per 64-byte round trip ($high less $low round trips)"
 echo "instructions (inclusive)  calls  instructions per call  function"
 awk -v n="$n" 'FNR == NR { lc[$1] = $2; li[$1] = $3; next }
     { c = ($2 - lc[$1]) / n; i = ($3 - li[$1]) / n; if (i >= 20) printf "%10.0f %8.2f %8.0f  %s\n", i, c, (c > 0 ? i / c : 0), $1 }' \

@@ -24,6 +24,14 @@ static void ready_push(struct ucs_epitem *it)
     it->pprev_ready = &it->ep->ready;
 }
 
+void sock_wake_for(struct ucs_sock *s, uint32_t events)
+{
+    for (struct ucs_epitem *it = s->epitems; it; it = it->next_of_sock)
+        if (it->events & events)
+            ready_push(it);
+}
+
+/* Every registration: one for no events still hears of errors and hang-ups. */
 void sock_wake(struct ucs_sock *s)
 {
     for (struct ucs_epitem *it = s->epitems; it; it = it->next_of_sock)

@@ -146,6 +146,9 @@ static inline int sock_fail(int err)
 uint32_t sock_events(struct ucs_sock *s);
 /* Tells the epoll instances watching s that its state changed. */
 void sock_wake(struct ucs_sock *s);
+/* The same for a change that concerns only some events (as Linux's wakeup
+ * keys): registrations for none of them are left alone. */
+void sock_wake_for(struct ucs_sock *s, uint32_t events);
 
 /* The socket for fd without the thread check (NULL when none): for the poll step. */
 struct ucs_sock *sock_lookup(int fd);
