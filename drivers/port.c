@@ -235,9 +235,16 @@ void ucs_port_get_stats(const struct ucs_port *p, struct ucs_port_stats *s)
         ucs_fault_get_stats(p->fault, &s->faults);
 }
 
+/* Asked after every RX burst: the pool's ring and the calling thread's cache,
+ * where rte_mempool_avail_count() would add up every lcore's cache
+ * (RTE_MAX_LCORE of them). Only the stack's thread takes and frees RX mbufs,
+ * so the other caches hold none. */
 void ucs_port_rx_mbufs(const struct ucs_port *p, unsigned *free, unsigned *total)
 {
-    *free = rte_mempool_avail_count(p->rx_pool);
+    const struct rte_mempool_cache *cache = rte_mempool_default_cache(p->rx_pool, rte_lcore_id());
+    const struct rte_mempool_ops *ops = rte_mempool_get_ops(p->rx_pool->ops_index);
+
+    *free = ops->get_count(p->rx_pool) + (cache ? cache->len : 0);
     *total = p->rx_pool->size;
 }
 

@@ -24,6 +24,14 @@ static void ready_push(struct ucs_epitem *it)
     it->pprev_ready = &it->ep->ready;
 }
 
+void sock_wake_for(struct ucs_sock *s, uint32_t events)
+{
+    for (struct ucs_epitem *it = s->epitems; it; it = it->next_of_sock)
+        if (it->events & events)
+            ready_push(it);
+}
+
+/* Every registration: one for no events still hears of errors and hang-ups. */
 void sock_wake(struct ucs_sock *s)
 {
     for (struct ucs_epitem *it = s->epitems; it; it = it->next_of_sock)
@@ -185,10 +193,13 @@ static int collect(struct ucs_epoll *ep, struct epoll_event *events, int max)
     return n;
 }
 
+/* A zero timeout reads no clock; others one at the start and then every few
+ * steps (sock_past). */
 int ucs_epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout_ms)
 {
     struct ucs_sock *e = sock_get(epfd);
     uint64_t deadline;
+    unsigned turns = 0;
 
     if (!e)
         return -1;
@@ -196,20 +207,21 @@ int ucs_epoll_wait(int epfd, struct epoll_event *events, int maxevents, int time
         return sock_fail(EINVAL);
     if (!events)
         return sock_fail(EFAULT);
-    deadline = timeout_ms < 0 ? UINT64_MAX : sock_now_ms() + (uint64_t)timeout_ms;
+    deadline = timeout_ms <= 0 ? UINT64_MAX : sock_now_ms() + (uint64_t)timeout_ms;
     for (;;) {
         int n;
         sock_poll_stack();
         n = collect(e->u.ep, events, maxevents);
-        if (n || sock_now_ms() >= deadline)
+        if (n || timeout_ms == 0 || sock_past(deadline, &turns))
             return n;
     }
 }
 
 int ucs_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms)
 {
-    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : sock_now_ms() + (uint64_t)timeout_ms;
+    uint64_t deadline = timeout_ms <= 0 ? UINT64_MAX : sock_now_ms() + (uint64_t)timeout_ms;
     bool stack_fds = false;
+    unsigned turns = 0;
 
     for (nfds_t i = 0; i < nfds; i++)
         stack_fds |= ucs_is_stack_fd(fds[i].fd);
@@ -232,7 +244,7 @@ int ucs_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms)
             }
             ready += fds[i].revents != 0;
         }
-        if (ready || sock_now_ms() >= deadline)
+        if (ready || timeout_ms == 0 || sock_past(deadline, &turns))
             return ready;
     }
 }

@@ -137,6 +137,9 @@ uint64_t sock_deadline(const struct timeval *tv);
  * can sleep (ops->sleep) spins a little, then tells the peer it sleeps (*flag,
  * may be NULL) and sleeps until woken or the deadline; other kinds spin. */
 int sock_wait(struct ucs_sock *s, bool (*ready)(struct ucs_sock *), uint32_t *flag, uint64_t deadline);
+/* Whether a wait loop's deadline (UINT64_MAX: none) has passed; turns counts
+ * the loop's steps (start it at 0) and the clock is read every few only. */
+bool sock_past(uint64_t deadline, unsigned *turns);
 
 static inline int sock_fail(int err)
 {
@@ -148,6 +151,9 @@ static inline int sock_fail(int err)
 uint32_t sock_events(struct ucs_sock *s);
 /* Tells the epoll instances watching s that its state changed. */
 void sock_wake(struct ucs_sock *s);
+/* The same for a change that concerns only some events (as Linux's wakeup
+ * keys): registrations for none of them are left alone. */
+void sock_wake_for(struct ucs_sock *s, uint32_t events);
 
 /* The socket for fd without the thread check (NULL when none): for the poll step. */
 struct ucs_sock *sock_lookup(int fd);

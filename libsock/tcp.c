@@ -77,11 +77,14 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
     return ERR_OK;
 }
 
+/* An ACK frees send space: news only for registrations that wait to write
+ * (a request/response server's EPOLLIN-only ones would be evaluated and
+ * dropped again at the next wait, once per answer). */
 static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
     LWIP_UNUSED_ARG(pcb);
     LWIP_UNUSED_ARG(len);
-    sock_wake(arg);
+    sock_wake_for(arg, EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND);
     return ERR_OK;
 }
 

@@ -20,6 +20,7 @@
 #include "rx_pressure.h"
 #include "telemetry.h"
 #include "link_creds.h"
+#include "step_clock.h"
 
 #include <errno.h>
 #include <numa.h>
@@ -170,8 +171,17 @@ fail:
     return NULL;
 }
 
+/* One clock reading per step. TX is flushed twice: first what the
+ * application wrote since the last step (a request leaves before the RX burst,
+ * not after it), then what RX, the timers and the loopback queued. A flush with
+ * nothing queued is one comparison; writes never flush. */
 void ucs_stack_poll(struct ucs_stack *s)
 {
+    const struct ucs_link_creds *creds = ucs_link_creds();
+
+    ucs_step_clock_begin();
+    for (unsigned i = 0; i < s->nports; i++)
+        port_netif_tx_flush(s->ports[i]);
     for (unsigned i = 0; i < s->nports; i++)
         port_netif_rx(s->ports[i]);
     sys_check_timeouts();
@@ -179,8 +189,9 @@ void ucs_stack_poll(struct ucs_stack *s)
     for (unsigned i = 0; i < s->nports; i++)
         port_netif_tx_flush(s->ports[i]);
     ucs_stack_telemetry_step(s, s->ports, s->nports);
-    if (ucs_link_creds())
-        ucs_link_creds()->table_reap(); /* credentials other threads let go of */
+    if (creds)
+        creds->table_reap(); /* credentials other threads let go of */
+    ucs_step_clock_end();
 }
 
 struct ucs_stack *ucs_stack_current(void)

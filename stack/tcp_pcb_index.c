@@ -33,6 +33,9 @@ static uint16_t cursor[CURSOR_SLOTS];
 static uint8_t secret[16];
 static bool secret_ready;
 static struct ucs_tcp_index_stats stats;
+/* The pcb the last lookup found: a request/response connection's segments
+ * find it without a hash (a keyed hash costs ~230 instructions a segment). */
+static struct tcp_pcb *last_found;
 
 static bool is_conn_list(struct tcp_pcb **pcbs)
 {
@@ -99,6 +102,8 @@ void ucs_tcp_pcb_rmv(struct tcp_pcb **pcbs, struct tcp_pcb *npcb)
         npcb->next->ucs_pprev = npcb->ucs_pprev;
     npcb->next = NULL;
     npcb->ucs_pprev = NULL;
+    if (npcb == last_found)
+        last_found = NULL;
     if (is_conn_list(pcbs)) {
         struct tcp_pcb **link = bucket_of(npcb);
         while (*link != npcb)
@@ -115,17 +120,28 @@ void ucs_tcp_pcb_rmv(struct tcp_pcb **pcbs, struct tcp_pcb *npcb)
     CHECK_LISTS("TCP_RMV");
 }
 
+static bool same_tuple(const struct tcp_pcb *pcb, const ip_addr_t *local_ip, u16_t local_port,
+                       const ip_addr_t *remote_ip, u16_t remote_port)
+{
+    return pcb->remote_port == remote_port && pcb->local_port == local_port && ip_addr_cmp(&pcb->remote_ip, remote_ip) &&
+           ip_addr_cmp(&pcb->local_ip, local_ip);
+}
+
 struct tcp_pcb *ucs_tcp_pcb_find(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *remote_ip,
                                  u16_t remote_port)
 {
-    struct tcp_pcb *pcb = buckets[tuple_hash(local_ip, local_port, remote_ip, remote_port) & (INDEX_BUCKETS - 1)];
+    struct tcp_pcb *pcb;
 
     stats.lookups++;
+    if (last_found && same_tuple(last_found, local_ip, local_port, remote_ip, remote_port)) {
+        stats.compared++;
+        return last_found;
+    }
+    pcb = buckets[tuple_hash(local_ip, local_port, remote_ip, remote_port) & (INDEX_BUCKETS - 1)];
     for (; pcb; pcb = pcb->ucs_hash_next) {
         stats.compared++;
-        if (pcb->remote_port == remote_port && pcb->local_port == local_port &&
-            ip_addr_cmp(&pcb->remote_ip, remote_ip) && ip_addr_cmp(&pcb->local_ip, local_ip))
-            return pcb;
+        if (same_tuple(pcb, local_ip, local_port, remote_ip, remote_port))
+            return last_found = pcb;
     }
     return NULL;
 }
