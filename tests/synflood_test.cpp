@@ -427,4 +427,55 @@ TEST_F(KernelPeer, SynCookieOpensOnlyItsOwnConnection)
     EXPECT_EQ(ucs_close(l), 0);
 }
 
+// SYN cookies over IPv6: once the SYN queue is full (200 SYNs from an address
+// nobody answers neighbour solicitations for, so they stay half-open), a SYN
+// from the kernel's address gets a cookie carrying IPv6's MSS of 1440; an ACK
+// of it with another number is reset and counted, the right one opens the
+// connection, with that MSS.
+TEST_F(KernelPeer, SynCookieOpensItsConnectionOverIpv6)
+{
+    const uint16_t port = 7133, kport = 40610;
+    RawWire wire(AF_INET6);
+    ASSERT_TRUE(wire.ok());
+    int l = stack_listener(AF_INET6, port, 1);
+    ucs_stack_stats before{}, after{};
+    ucs_stack_get_stats(ucs_stack_current(), &before);
+    const std::vector<uint8_t> mss = {2, 4, 0x05, 0xa0};
+    for (uint16_t i = 0; i < 200; i++)
+        wire.send(static_cast<uint16_t>(20000 + i), port, 7919u * i, 0, 0x02, mss, "fd75:6374::100");
+    ASSERT_TRUE(pump_until(
+        [&] {
+            ucs_stack_get_stats(ucs_stack_current(), &after);
+            return after.tcp_syn_cookies_sent > before.tcp_syn_cookies_sent;
+        },
+        kKernelTimeoutMs))
+        << "the SYN queue never filled";
+
+    uint32_t cookie = 0, rst;
+    wire.send(kport, port, 1000, 0, 0x02, mss);
+    ASSERT_TRUE(wire.wait(kport, 0x12, &cookie)) << "no SYN-ACK: no cookie over IPv6";
+    ucs_stack_get_stats(ucs_stack_current(), &before);
+    // (a number a few above the cookie's would only say another MSS, as on Linux)
+    wire.send(kport, port, 1001, cookie + 1 + (1u << 20), 0x10);
+    ASSERT_TRUE(wire.wait(kport, 0x04, &rst));
+    ucs_stack_get_stats(ucs_stack_current(), &after);
+    EXPECT_EQ(after.tcp_syn_cookies_rejected - before.tcp_syn_cookies_rejected, 1u);
+
+    wire.send(kport, port, 1001, cookie + 1, 0x10);
+    int s = -1, on = 1;
+    Addr from;
+    ASSERT_EQ(ucs_ioctl(l, FIONBIO, &on), 0);
+    ASSERT_TRUE(pump_until([&] { return (s = ucs_accept(l, from.sa(), &from.len)) >= 0; }, kKernelTimeoutMs));
+    EXPECT_EQ(from.str(), ep(AF_INET6, kKernelV6, kport));
+    tcp_pcb *pcb = tcp_active_pcbs;
+    while (pcb && !(pcb->local_port == port && pcb->remote_port == kport && IP_IS_V6(&pcb->remote_ip)))
+        pcb = pcb->next;
+    ASSERT_NE(pcb, nullptr);
+    EXPECT_EQ(pcb->mss, 1440);
+    ucs_stack_get_stats(ucs_stack_current(), &after);
+    EXPECT_EQ(after.tcp_syn_cookies_accepted - before.tcp_syn_cookies_accepted, 1u);
+    EXPECT_EQ(ucs_close(s), 0);
+    EXPECT_EQ(ucs_close(l), 0);
+}
+
 } // namespace
