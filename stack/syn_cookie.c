@@ -38,6 +38,7 @@
 
 #include <stdbool.h>
 #include <string.h>
+#include <time.h>
 
 #define COOKIE_BITS 24
 #define COOKIE_MASK ((1u << COOKIE_BITS) - 1)
@@ -78,9 +79,14 @@ static u32_t hash(const struct tcp_hdr *hdr, u32_t word)
                                  &word, sizeof(word));
 }
 
+/* Minutes of sys_now()'s clock, counted in 64 bits: sys_now() wraps every
+ * 49.7 days, not at a whole minute, and a cookie made just before the wrap
+ * would have been refused as 98 minutes old just after it. */
 static u32_t minute_now(void)
 {
-    return sys_now() / MINUTE_MS;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    return (u32_t)(now.tv_sec / 60);
 }
 
 static u32_t make_cookie(const struct tcp_hdr *syn, u32_t mss_index)

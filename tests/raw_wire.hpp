@@ -1,5 +1,5 @@
-// Crafted TCP segments from the kernel's IPv4 address through the tap, and
-// the stack's answers, for tests that include kernel_peer.hpp.
+// Crafted TCP segments from the kernel's address through the tap, and the
+// stack's answers, for tests that include kernel_peer.hpp.
 #pragma once
 
 #include "kernel_peer.hpp"
@@ -12,17 +12,19 @@ namespace kpeer
 {
 
 // Crafted segments from the kernel's address on the tap (a raw socket), and
-// what the stack answers (a packet socket on the tap).
+// what the stack answers (a packet socket on the tap). Over IPv6 the IP
+// header is ours too (IPPROTO_RAW), so a segment may come from any address.
 class RawWire
 {
   public:
-    RawWire()
+    explicit RawWire(int family = AF_INET) : family_(family)
     {
-        raw_ = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_TCP);
-        tap_ = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_IP));
+        uint16_t proto = htons(family == AF_INET ? ETH_P_IP : ETH_P_IPV6);
+        raw_ = socket(family, SOCK_RAW | SOCK_CLOEXEC, family == AF_INET ? IPPROTO_TCP : IPPROTO_RAW);
+        tap_ = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
         sockaddr_ll ll{};
         ll.sll_family = AF_PACKET;
-        ll.sll_protocol = htons(ETH_P_IP);
+        ll.sll_protocol = proto;
         ll.sll_ifindex = static_cast<int>(if_nametoindex("ucstap0"));
         ok_ = raw_ >= 0 && tap_ >= 0 && bind(tap_, reinterpret_cast<sockaddr *>(&ll), sizeof(ll)) == 0;
     }
@@ -35,8 +37,10 @@ class RawWire
     {
         return ok_;
     }
-    // A segment from the kernel's address; opts padded to 4 bytes.
-    void send(uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags, std::vector<uint8_t> opts = {})
+    // A segment from the kernel's address (over IPv6: from, if given); opts
+    // padded to 4 bytes.
+    void send(uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags, std::vector<uint8_t> opts = {},
+              const char *from = nullptr)
     {
         while (opts.size() % 4)
             opts.push_back(1);
@@ -49,13 +53,24 @@ class RawWire
         t[13] = flags;
         put(&t[14], 65535, 2);
         std::copy(opts.begin(), opts.end(), t.begin() + 20);
-        in_addr src{}, dst{};
-        inet_pton(AF_INET, kKernelV4, &src);
-        inet_pton(AF_INET, kStackV4, &dst);
-        put(&t[16],
-            tcp_checksum(reinterpret_cast<uint8_t *>(&src), reinterpret_cast<uint8_t *>(&dst), t.data(), t.size()), 2);
-        Addr to = make_addr(AF_INET, kStackV4, 0);
-        EXPECT_EQ(sendto(raw_, t.data(), t.size(), 0, to.sa(), to.len), static_cast<ssize_t>(t.size()));
+        uint8_t src[16], dst[16];
+        size_t alen = family_ == AF_INET ? 4 : 16;
+        inet_pton(family_, from && family_ == AF_INET6 ? from : kernel_ip(family_), src);
+        inet_pton(family_, stack_ip(family_), dst);
+        put(&t[16], tcp_checksum(src, dst, t.data(), t.size(), alen), 2);
+        std::vector<uint8_t> pkt;
+        if (family_ == AF_INET6) {
+            pkt.assign(40, 0);
+            pkt[0] = 0x60;
+            put(&pkt[4], static_cast<uint32_t>(t.size()), 2);
+            pkt[6] = IPPROTO_TCP;
+            pkt[7] = 64;
+            std::copy(src, src + 16, pkt.begin() + 8);
+            std::copy(dst, dst + 16, pkt.begin() + 24);
+        }
+        pkt.insert(pkt.end(), t.begin(), t.end());
+        Addr to = make_addr(family_, stack_ip(family_), 0);
+        EXPECT_EQ(sendto(raw_, pkt.data(), pkt.size(), 0, to.sa(), to.len), static_cast<ssize_t>(pkt.size()));
     }
     // Runs the stack until it sends a segment to dport with all of flags set;
     // its sequence number in *seq.
@@ -66,9 +81,10 @@ class RawWire
                 uint8_t b[2048];
                 ssize_t n;
                 while ((n = recv(tap_, b, sizeof(b), 0)) > 0) {
-                    size_t ihl = static_cast<size_t>(b[0] & 0xf) * 4;
+                    bool v4 = family_ == AF_INET;
+                    size_t ihl = v4 ? static_cast<size_t>(b[0] & 0xf) * 4 : 40;
                     const uint8_t *t = b + ihl;
-                    if (static_cast<size_t>(n) < ihl + 20 || b[9] != IPPROTO_TCP || get(t + 2, 2) != dport ||
+                    if (static_cast<size_t>(n) < ihl + 20 || b[v4 ? 9 : 6] != IPPROTO_TCP || get(t + 2, 2) != dport ||
                         (t[13] & flags) != flags)
                         continue;
                     *seq = get(t + 4, 4);
@@ -92,7 +108,7 @@ class RawWire
             v = v << 8 | p[i];
         return v;
     }
-    int raw_ = -1, tap_ = -1;
+    int family_, raw_ = -1, tap_ = -1;
     bool ok_ = false;
 };
 
