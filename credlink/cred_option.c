@@ -21,13 +21,16 @@
 
 #include <ucstack/socket.h>
 
+#include "attest.h"
 #include "links.h"
 #include "route.h"
 #include "tcp_options.h"
 #include "cred_table.h"
 #include "lwip/ip.h"
+#include "lwip/netif.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/tcp.h"
+#include "lwip/timeouts.h"
 
 #include <string.h>
 
@@ -38,6 +41,7 @@ static u8_t sock_slot = LWIP_TCP_PCB_NUM_EXT_ARG_ID_INVALID;    /* the owning so
 static u8_t pending_slot = LWIP_TCP_PCB_NUM_EXT_ARG_ID_INVALID; /* peer credential before accept */
 static struct ucs_cred_option_stats stats;
 static bool enabled = true;
+static bool refresh_armed; /* refresh_readings() is due */
 
 /* The credential a SYN brought to a listener, until lwIP makes its pcb. */
 static struct {
@@ -124,18 +128,46 @@ static void set_peer(struct ucs_sock_creds *s, struct ucs_cred *cred)
     s->peer_cred = cred;
 }
 
+/* The timer that keeps each attested peer's ids reading fresh while claims
+ * come across its link, so that a SYN finds one and waits for no system call
+ * (ucred/attested.h); an idle link is not read. */
+static void refresh_readings(void *arg)
+{
+    struct netif *netif;
+
+    LWIP_UNUSED_ARG(arg);
+    refresh_armed = false;
+    NETIF_FOREACH(netif)
+    {
+        struct ucs_attest_peer *peer = ucs_netif_attested_peer(netif);
+        if (peer)
+            ucs_attested_refresh(&peer->kernel);
+    }
+}
+
+static void keep_readings_fresh(void)
+{
+    if (!refresh_armed) {
+        sys_timeout(UCS_ATTESTED_REFRESH_MS, refresh_readings, NULL);
+        refresh_armed = true;
+    }
+}
+
 static void opt_received(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const uint8_t *payload, uint8_t len)
 {
     struct ucs_cred_ref ref;
     struct ucs_cred *cred = NULL;
-    struct netif *in;
+    struct netif *in = ip_current_input_netif();
+    struct ucs_attest_peer *peer = NULL;
+    bool loop = in && in == ucs_loop_netif();
     struct ucs_sock_creds *s;
 
     /* Only a SYN to a listener and a SYN-ACK to a connector can use it:
      * anything else is not worth a look at the table. */
     if (!(TCPH_FLAGS(hdr) & TCP_SYN) || (pcb->state != LISTEN && pcb->state != SYN_SENT))
         return;
-    if (!ucs_netif_is_host_local(ip_current_input_netif())) {
+    /* Host-local: the loopback path, or a port whose other end is attested. */
+    if (!loop && !(peer = ucs_netif_attested_peer(in))) {
         stats.ignored_foreign_link++;
         return;
     }
@@ -146,9 +178,9 @@ static void opt_received(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const u
     ref.slot = (uint16_t)(payload[2] << 8 | payload[3]);
     ref.pid = (pid_t)get32(payload + 4);
     ref.gen = get32(payload + 8);
-    in = ip_current_input_netif();
-    switch (in == ucs_loop_netif() ? ucs_cred_table_resolve(&ref, &cred)
-                                   : ucs_cred_table_resolve_from(&ref, ucs_netif_attested_peer(in), &cred)) {
+    if (!loop)
+        keep_readings_fresh();
+    switch (loop ? ucs_cred_table_resolve(&ref, &cred) : ucs_cred_table_resolve_from(&ref, peer, &cred)) {
     case UCS_CRED_OK: break;
     case UCS_CRED_UNTRUSTED: stats.untrusted++; return;
     case UCS_CRED_STALE: stats.unresolved++; return;

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -243,6 +244,17 @@ enum ucs_cred_verdict ucs_cred_table_resolve(const struct ucs_cred_ref *ref, str
 struct ucs_peer_table {
     const struct table_header *hdr;
     const struct table_entry *entries;
+    /* The last credential resolved here, and what it was resolved from: the
+     * claim as read, and the process and ids it was judged by. While the slot
+     * holds that same claim and a fresh reading finds the same ids, the rule
+     * would answer the same: a connection gets a new reference to it, with no
+     * copy, allocation or judgement of its own (a peer's sockets share one
+     * credential, so its every SYN names the same slot). */
+    struct ucs_cred *last;
+    const struct ucs_attested *last_by;
+    uint32_t last_ids_gen, last_gen;
+    uint16_t last_slot;
+    struct ucs_cred_claim claim;
 };
 
 struct ucs_peer_table *ucs_peer_table_adopt(int fd, pid_t pid)
@@ -262,7 +274,7 @@ struct ucs_peer_table *ucs_peer_table_adopt(int fd, pid_t pid)
     h = map;
     if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) == TABLE_MAGIC && h->version == TABLE_VERSION &&
         h->slots == TABLE_SLOTS && h->entry_size == sizeof(struct table_entry) && h->pid == pid &&
-        (t = malloc(sizeof(*t)))) {
+        (t = calloc(1, sizeof(*t)))) {
         t->hdr = h;
         t->entries = (const struct table_entry *)(h + 1);
         return t;
@@ -275,6 +287,8 @@ void ucs_peer_table_close(struct ucs_peer_table *t)
 {
     if (!t)
         return;
+    if (t->last)
+        ucs_cred_release(t->last);
     munmap((void *)t->hdr, TABLE_SIZE);
     free(t);
 }
@@ -313,21 +327,68 @@ static enum ucs_cred_verdict read_claim(const struct ucs_peer_table *t, const st
     return UCS_CRED_STALE;
 }
 
+/* Whether ref names the slot and generation t->last was resolved from, and the
+ * entry holds, in one stable read, that very claim (its ids and groups, and its
+ * label up to its end). */
+static bool holds_last(const struct ucs_peer_table *t, const struct ucs_cred_ref *ref)
+{
+    const struct table_entry *e;
+    const struct ucs_cred_claim *c = &t->claim;
+    uint32_t s1;
+    bool same;
+
+    if (!t->last || ref->slot != t->last_slot || ref->gen != t->last_gen)
+        return false;
+    e = &t->entries[ref->slot];
+    s1 = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
+    same = !(s1 & 1) && __atomic_load_n(&e->gen, __ATOMIC_RELAXED) == ref->gen &&
+           !memcmp(&e->claim, c, offsetof(struct ucs_cred_claim, groups)) &&
+           !memcmp(e->claim.groups, c->groups, c->ngroups * sizeof(c->groups[0])) &&
+           !memcmp(e->claim.label, c->label, strlen(c->label) + 1);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    return same && __atomic_load_n(&e->seq, __ATOMIC_RELAXED) == s1;
+}
+
+static void forget_last(struct ucs_peer_table *t)
+{
+    if (t->last)
+        ucs_cred_release(t->last);
+    t->last = NULL;
+}
+
 enum ucs_cred_verdict ucs_cred_table_resolve_from(const struct ucs_cred_ref *ref, struct ucs_attest_peer *peer,
                                                   struct ucs_cred **out)
 {
-    struct ucs_cred_claim copy;
+    struct ucs_peer_table *t;
     enum ucs_cred_verdict v;
+    bool same_claim;
 
     *out = NULL;
     if (!peer || ref->pid != peer->kernel.pid)
         return UCS_CRED_UNATTESTED;
-    if (!peer->table)
+    if (!(t = peer->table))
         return UCS_CRED_STALE;
-    if ((v = read_claim(peer->table, ref, &copy)) != UCS_CRED_OK)
-        return v;
+    /* The claim is read into t->claim (unless it is the one there): t->last
+     * no longer matches it. */
+    if (!(same_claim = holds_last(t, ref))) {
+        forget_last(t);
+        if ((v = read_claim(t, ref, &t->claim)) != UCS_CRED_OK)
+            return v;
+    }
     /* After the read: what was read, the peer wrote while it lived. */
-    if (!maker_alive(peer->table) || !ucs_attested_fresh(&peer->kernel))
+    if (!maker_alive(t) || !ucs_attested_fresh(&peer->kernel))
         return UCS_CRED_UNATTESTED;
-    return ucs_cred_claim_resolve(&copy, &peer->kernel, out);
+    if (same_claim && t->last_by == &peer->kernel && t->last_ids_gen == peer->kernel.ids_gen) {
+        *out = ucs_cred_hold(t->last);
+        return UCS_CRED_OK;
+    }
+    forget_last(t);
+    if ((v = ucs_cred_claim_resolve(&t->claim, &peer->kernel, out)) == UCS_CRED_OK) {
+        t->last = ucs_cred_hold(*out);
+        t->last_by = &peer->kernel;
+        t->last_ids_gen = peer->kernel.ids_gen;
+        t->last_slot = ref->slot;
+        t->last_gen = ref->gen;
+    }
+    return v;
 }

@@ -290,7 +290,8 @@ TEST(OutOfTree, LibrariesExportThePublicApiAlone)
     for (const char *name :
          {"ucs_cred_capture", "ucs_cred_hold", "ucs_cred_hold_live", "ucs_cred_release", "ucs_cred_free",
           "ucs_cred_own_pid", "ucs_cred_on_last_release", "ucs_ucred_register_provider", "ucred_mem_alloc",
-          "ucs_attested_of_socket", "ucs_attested_clear", "ucs_attested_fresh", "ucs_attested_root",
+          "ucs_attested_of_socket", "ucs_attested_clear", "ucs_attested_fresh", "ucs_attested_refresh",
+          "ucs_attested_root",
           "ucs_socket_peer_groups", "ucs_socket_peer_label", "ucs_pidfd_hold", "ucs_pidfd_release"})
         want.insert(std::string(name) + "@@UCRED_PRIVATE_0");
     EXPECT_EQ(exported(lib + "/libucred.so"), want);

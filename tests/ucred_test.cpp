@@ -1467,6 +1467,39 @@ TEST(CredTable, TheLivenessMarkFollowsItsThreadNotForks)
     ucs_cred_release(theirs);
 }
 
+// A peer's every SYN names the same entry: the table hands out the credential
+// it resolved again, no copy per connection, and resolves afresh once the
+// entry is withdrawn and its slot holds another credential.
+TEST(CredTable, APeersCredentialIsResolvedOnceWhileItsEntryStands)
+{
+    ucs_cred_on_last_release(ucs_cred_table_defer); // as the socket layer does: withdrawn at the reap
+    ASSERT_EQ(ucs_cred_table_open(), 0);
+    ucs_cred_ref first{}, second{};
+    ucs_cred *mine = labelled_cred("mine");
+    ASSERT_EQ(ucs_cred_table_publish(mine, &first), 0);
+    {
+        OwnTableSeenByAPeer seen;
+        ASSERT_TRUE(seen.open());
+        ucs_cred *a = nullptr, *b = nullptr, *c = nullptr;
+        ASSERT_EQ(verdict(first, &seen.peer, &a), "ok");
+        ASSERT_EQ(verdict(first, &seen.peer, &b), "ok");
+        EXPECT_EQ(a, b) << "the same entry was resolved into a new credential";
+        ucs_cred_release(b);
+        ucs_cred_release(mine); // withdrawn at the reap: its slot is free again
+        ucs_cred_table_reap();
+        ucs_cred *other = labelled_cred("other");
+        ASSERT_EQ(ucs_cred_table_publish(other, &second), 0);
+        EXPECT_EQ(second.slot, first.slot);
+        EXPECT_EQ(verdict(first, &seen.peer), "stale") << "a withdrawn entry still resolves";
+        ASSERT_EQ(verdict(second, &seen.peer, &c), "ok");
+        EXPECT_NE(c, a) << "a credential was handed out for an entry that holds another";
+        ucs_cred_release(c);
+        ucs_cred_release(a);
+        ucs_cred_release(other);
+    }
+    ucs_cred_table_close();
+}
+
 // Captures, ucred_get(P_MYID) and ucred_free() on another thread while the
 // stack's thread publishes and resolves: a credential whose last reference
 // goes on the other thread is withdrawn on the stack's (it used to write the

@@ -60,40 +60,48 @@ static bool exited(const struct ucs_attested *k)
 
 /* The ids from /proc (ucred_get() reads them under a pidfd of its own); the
  * process read is ours only if ours is still alive after (the caller checks). */
-static int read_ids_proc(struct ucs_attested *k)
+static int read_ids_proc(pid_t pid, uid_t uids[3], gid_t gids[3])
 {
-    ucred_t *uc = ucred_get(k->pid);
+    ucred_t *uc = ucred_get(pid);
     int rc = -1;
 
     if (uc) {
-        k->uids[0] = uc->ruid, k->uids[1] = uc->euid, k->uids[2] = uc->suid;
-        k->gids[0] = uc->rgid, k->gids[1] = uc->egid, k->gids[2] = uc->sgid;
+        uids[0] = uc->ruid, uids[1] = uc->euid, uids[2] = uc->suid;
+        gids[0] = uc->rgid, gids[1] = uc->egid, gids[2] = uc->sgid;
         rc = 0;
     }
     ucred_free(uc);
     return rc;
 }
 
+/* A new reading, kept only whole: k's ids change only with ids_gen. */
 static int read_ids(struct ucs_attested *k)
 {
     struct ucs_pidfd_info info = {.mask = UCS_PIDFD_INFO_CREDS};
+    uid_t uids[3];
+    gid_t gids[3];
 
     if (ioctl(k->pidfd->fd, UCS_PIDFD_GET_INFO, &info) != 0) {
         if (errno != ENOTTY && errno != EINVAL)
             return -1; /* ESRCH: reaped */
-        if (read_ids_proc(k) != 0)
+        if (read_ids_proc(k->pid, uids, gids) != 0)
             return -1;
     } else if (!(info.mask & UCS_PIDFD_INFO_CREDS)) {
         errno = ESRCH;
         return -1;
     } else {
-        k->uids[0] = info.ruid, k->uids[1] = info.euid, k->uids[2] = info.suid;
-        k->gids[0] = info.rgid, k->gids[1] = info.egid, k->gids[2] = info.sgid;
+        uids[0] = info.ruid, uids[1] = info.euid, uids[2] = info.suid;
+        gids[0] = info.rgid, gids[1] = info.egid, gids[2] = info.sgid;
     }
     /* The kernel still answers for a zombie: an exited process vouches for nothing. */
     if (exited(k)) {
         errno = ESRCH;
         return -1;
+    }
+    if (memcmp(uids, k->uids, sizeof(uids)) || memcmp(gids, k->gids, sizeof(gids))) {
+        memcpy(k->uids, uids, sizeof(uids));
+        memcpy(k->gids, gids, sizeof(gids));
+        k->ids_gen++;
     }
     k->read_ms = now_ms();
     return 0;
@@ -102,6 +110,12 @@ static int read_ids(struct ucs_attested *k)
 bool ucs_attested_fresh(struct ucs_attested *k)
 {
     return now_ms() <= k->read_ms + UCS_ATTESTED_FRESH_MS || read_ids(k) == 0;
+}
+
+void ucs_attested_refresh(struct ucs_attested *k)
+{
+    if (now_ms() >= k->read_ms + UCS_ATTESTED_REFRESH_MS && read_ids(k) != 0)
+        k->read_ms = 0;
 }
 
 bool ucs_attested_root(const struct ucs_attested *k)

@@ -19,9 +19,12 @@
 /* How old a reading of a peer's ids may be and still judge a claim, in ms.
  * A peer that gives up root is held to its new ids at most this long (plus
  * one tick of the coarse clock, 4 ms at most) after it did: see
- * docs/credentials.md. Within it, the connections of a busy link cost no
- * system call. */
+ * docs/credentials.md. */
 #define UCS_ATTESTED_FRESH_MS 10
+/* How often a timer reads them again while claims come (credlink/cred_option.c),
+ * so that a claim finds a reading younger than UCS_ATTESTED_FRESH_MS and no
+ * connection waits for one. */
+#define UCS_ATTESTED_REFRESH_MS (UCS_ATTESTED_FRESH_MS / 2)
 
 /* A pidfd shared by the attestation and every credential resolved through it:
  * handing it to a ucred_t takes a reference, not a dup() (no system call per
@@ -39,6 +42,7 @@ struct ucs_attested {
     uid_t uids[3]; /* real, effective, saved: the last live reading */
     gid_t gids[3];
     uint64_t read_ms; /* when they were read (coarse monotonic clock) */
+    uint32_t ids_gen; /* bumped when a reading finds other ids: a judgement made with them stands until then */
     uint32_t ngroups;
     gid_t *groups; /* owned */
     bool labelled;
@@ -53,6 +57,10 @@ void ucs_attested_clear(struct ucs_attested *k);
 /* Reads the ids again when the reading is older than UCS_ATTESTED_FRESH_MS.
  * false when the process has exited or cannot be read. */
 bool ucs_attested_fresh(struct ucs_attested *k);
+/* Reads the ids again when the reading is UCS_ATTESTED_REFRESH_MS old (the
+ * timer's side); when that fails (the process exited), the next
+ * ucs_attested_fresh() reads again, and fails too. */
+void ucs_attested_refresh(struct ucs_attested *k);
 /* Whether the process may take on any identity: any of its three uids is 0. */
 bool ucs_attested_root(const struct ucs_attested *k);
 
