@@ -148,7 +148,8 @@ TEST_P(PathMtu, TheCacheGivesNewConnectionsTheLoweredMtuUntilItExpires)
         w->seen.clear();
         EXPECT_GT(largest(send_and_measure(c, *w, 20000)), 1400u) << "the entry never expired";
     }
-    EXPECT_EQ(stats().pmtu_expired - before.pmtu_expired, 1u);
+    // At least this one (another case's entry may be found expired meanwhile).
+    EXPECT_GE(stats().pmtu_expired - before.pmtu_expired, 1u);
 }
 
 // Segments queued at the old size when the error comes are split to the new
