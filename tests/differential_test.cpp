@@ -665,10 +665,12 @@ TEST_F(Differential, FragmentedSegmentIsReassembled)
 
 // RFC 6298 2.1 and Linux: an unanswered SYN-ACK is sent again after 1 s,
 // then 2 s (lwIP: 3.3 s, then 10 s). Both targets at once; the gaps are
-// compared with each other and with doubling. Deliberate difference: ours
-// fire on lwIP's slow timer, up to a tick late and never early (measured
-// 1.36 s against Linux's 1.02 s), so ours are at least Linux's and under
-// twice it.
+// compared with doubling, and ours with Linux's first. Deliberate
+// difference: ours fire on lwIP's slow timer, which the poll loop drives,
+// never early and late by a tick or by however long the loop was not
+// scheduled (measured 1.36 s against Linux's 1.02 s on a quiet machine,
+// 2.2 to 2.6 s at load average 25 on 2 cores); the exact timeouts are
+// handshake_test.cpp's, counted in ticks.
 TEST_F(Differential, SynAckIsResentAfterOneSecondThenTwo)
 {
     std::vector<std::unique_ptr<Hand>> hands;
@@ -688,7 +690,8 @@ TEST_F(Differential, SynAckIsResentAfterOneSecondThenTwo)
             }
             return at[0].size() >= 3 && at[1].size() >= 3;
         },
-        8000));
+        15000))
+        << "SYN-ACKs: " << at[0].size() << " from ucstack, " << at[1].size() << " from Linux";
     double g1[2], g2[2];
     for (int i = 0; i < 2; i++) {
         g1[i] = static_cast<double>(at[i][1] - at[i][0]);
@@ -696,8 +699,8 @@ TEST_F(Differential, SynAckIsResentAfterOneSecondThenTwo)
         EXPECT_GT(g2[i] / g1[i], 1.3) << both()[i]->name << " " << g1[i] << " " << g2[i];
         EXPECT_LT(g2[i] / g1[i], 3.0) << both()[i]->name << " " << g1[i] << " " << g2[i];
     }
-    EXPECT_GT(g1[0] / g1[1], 0.95) << g1[0] << " ms against Linux's " << g1[1];
-    EXPECT_LT(g1[0] / g1[1], 2.0) << g1[0] << " ms against Linux's " << g1[1];
+    EXPECT_GE(g1[0], 0.95 * g1[1]) << g1[0] << " ms against Linux's " << g1[1];
+    EXPECT_LT(g1[0], 3300) << g1[0] << " ms against Linux's " << g1[1] << ": lwIP's old first timeout";
 }
 
 // RFC 6928 and Linux: the initial window is 10 segments (lwIP: 3). The peer
