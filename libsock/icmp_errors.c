@@ -1,10 +1,12 @@
 /*
  * ICMP and ICMPv6 "port unreachable" for connected UDP sockets: Linux reports
  * ECONNREFUSED on the next call, and lwIP 2.1.3 hands ICMP errors to nobody.
- * ICMPv6 "packet too big" for TCP (RFC 8201): lwIP only caches the MTU per
- * destination, believing any; here one quoting a segment of a connection
- * that is in flight (RFC 5927) lowers the connection's segment size, and any
- * other is dropped before lwIP sees it. The
+ * ICMP "fragmentation needed" and ICMPv6 "packet too big" for TCP (RFC 1191,
+ * RFC 8201): lwIP ignored the first and cached any MTU the second gave, for
+ * ever; here one quoting a segment of a connection that is in flight (RFC
+ * 5927) goes to the path MTU cache (stack/pmtu.c) and lowers the segment
+ * size of the connections to that destination, and any other is dropped and
+ * counted. The
  * IP input hooks see every packet before lwIP validates it, so everything read
  * here is bounds-checked and checksummed before it is believed (except on the
  * loopback netif, where lwIP computes no checksums and packets are our own).
@@ -15,6 +17,7 @@
 #include "icmp_errors.h"
 #include "ip_input.h"
 #include "route.h"
+#include "pmtu.h"
 #include "lwip/inet_chksum.h"
 #include "lwip/ip_addr.h"
 #include "lwip/pbuf.h"
@@ -30,13 +33,9 @@
 #define ICMP_DEST_UNREACH 3
 #define ICMP_PORT_UNREACH 3
 #define ICMP_FRAG_NEEDED 4
-/* Linux's ip_rt_min_pmtu: a smaller "next-hop MTU" is not believed. */
-#define IP4_MIN_PMTU 552
 #define ICMP6_DEST_UNREACH 1
 #define ICMP6_PORT_UNREACH 4
 #define ICMP6_PACKET_TOO_BIG 2
-#define IP6_MIN_MTU 1280
-
 
 /* One's-complement sum of len bytes of p from offset, as 16-bit big-endian words. */
 static uint32_t sum_pbuf(const struct pbuf *p, uint16_t offset, uint16_t len)
@@ -85,26 +84,30 @@ static void refuse(const ip_addr_t *remote, uint16_t local_port, uint16_t remote
 }
 
 /* An ICMP error saying the path from local to remote carries mtu bytes
- * (headers of hlen), quoting TCP header tcp: true if it is to be believed
- * (and then the connection's MSS is lowered). */
-static bool path_mtu(const ip_addr_t *local, const ip_addr_t *remote, const uint8_t *tcp, uint32_t mtu,
-                     uint32_t min_mtu, uint16_t hlen)
+ * (headers of hlen), quoting TCP header tcp: true if it is to be believed.
+ * Then the path cache learns it (which refuses an MTU below the family's
+ * minimum) and, as on Linux, where the route carries it, every connection
+ * to remote gets the lower segment size, its queued segments split. */
+static bool path_mtu(const ip_addr_t *local, const ip_addr_t *remote, const uint8_t *tcp, uint32_t mtu, uint16_t hlen)
 {
     uint32_t seq = (uint32_t)tcp[4] << 24 | (uint32_t)tcp[5] << 16 | (uint32_t)tcp[6] << 8 | tcp[7];
     struct tcp_pcb *pcb = ucs_tcp_pcb_find(local, (u16_t)(tcp[0] << 8 | tcp[1]), remote, (u16_t)(tcp[2] << 8 | tcp[3]));
+    u16_t mss;
 
-    if (!pcb || pcb->state < SYN_RCVD || pcb->state == TIME_WAIT || mtu < min_mtu ||
-        !(TCP_SEQ_GEQ(seq, pcb->lastack) && TCP_SEQ_LEQ(seq, pcb->snd_nxt)))
+    if (!pcb || pcb->state < SYN_RCVD || pcb->state == TIME_WAIT ||
+        !(TCP_SEQ_GEQ(seq, pcb->lastack) && TCP_SEQ_LEQ(seq, pcb->snd_nxt)) || !ucs_pmtu_learn(remote, mtu))
         return false;
-    if (mtu - hlen - TCP_HLEN < pcb->mss) {
-        pcb->mss = (u16_t)(mtu - hlen - TCP_HLEN);
+    mss = (u16_t)(ucs_pmtu_path(remote, (u16_t)mtu) - hlen - TCP_HLEN);
+    if (mss < pcb->mss)
         ucs_icmp_stats()->tcp_mss_lowered++;
-    }
+    for (struct tcp_pcb *other = tcp_active_pcbs; other; other = other->next)
+        if (ip_addr_cmp_zoneless(&other->remote_ip, remote))
+            ucs_tcp_resegment(other, mss);
     return true;
 }
 
-/* A packet too big quoting TCP: every IPv6 link carries 1280 bytes (RFC 8200
- * 5), a smaller MTU is a lie. */
+/* A packet too big quoting TCP (a smaller MTU than IPv6's 1280, RFC 8200 5,
+ * is a lie: the cache refuses it). */
 static bool packet_too_big(const uint8_t *icmp, const uint8_t *inner, const uint8_t *tcp)
 {
     ip_addr_t local, remote;
@@ -116,7 +119,7 @@ static bool packet_too_big(const uint8_t *icmp, const uint8_t *inner, const uint
     memcpy(ip_2_ip6(&remote)->addr, inner + 24, 16);
     ip6_addr_clear_zone(ip_2_ip6(&local));
     ip6_addr_clear_zone(ip_2_ip6(&remote));
-    return path_mtu(&local, &remote, tcp, mtu, IP6_MIN_MTU, IP6_HLEN);
+    return path_mtu(&local, &remote, tcp, mtu, IP6_HLEN);
 }
 
 static int icmp4_seen(struct pbuf *p, struct netif *inp)
@@ -156,7 +159,7 @@ static int icmp4_seen(struct pbuf *p, struct netif *inp)
         /* RFC 1191: our TCP sets DF (patch 0010); lwIP ignores the answer. */
         ip_addr_t local;
         IP_ADDR4(&local, inner[12], inner[13], inner[14], inner[15]);
-        if (!path_mtu(&local, &remote, udp, (uint32_t)(icmp[6] << 8 | icmp[7]), IP4_MIN_PMTU, IP_HLEN))
+        if (!path_mtu(&local, &remote, udp, (uint32_t)(icmp[6] << 8 | icmp[7]), IP_HLEN))
             ucs_icmp_stats()->ptb_refused++;
         return 0;
     }
@@ -193,11 +196,11 @@ static int icmp6_seen(struct pbuf *p, struct netif *inp)
             return 0;
     }
     if (icmp[0] == ICMP6_PACKET_TOO_BIG) {
-        /* Before lwIP, which would cache any MTU (a tiny one fragments
-           everything to that peer). */
-        if (packet_too_big(icmp, inner, udp))
-            return 0;
-        ucs_icmp_stats()->ptb_refused++;
+        /* Never to lwIP, whose destination cache would keep any MTU for
+           ever (a tiny one fragments everything to that peer): the path
+           cache has what was believed. */
+        if (!packet_too_big(icmp, inner, udp))
+            ucs_icmp_stats()->ptb_refused++;
         pbuf_free(p);
         return 1;
     }

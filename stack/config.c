@@ -99,6 +99,16 @@ static const char *apply(struct ucs_config *cfg, const char *key, char *value)
     }
     if (!strcmp(key, "telemetry"))
         return parse_bool(value, &cfg->telemetry) ? "telemetry wants yes or no" : NULL;
+    if (!strcmp(key, "pmtu_expires")) {
+        char *end;
+        long v;
+        errno = 0;
+        v = strtol(value, &end, 10);
+        if (errno || *end || end == value || v < 1 || v > 86400)
+            return "pmtu_expires wants seconds from 1 to 86400";
+        cfg->pmtu_expires_s = (unsigned)v;
+        return NULL;
+    }
     if (!strcmp(key, "port")) {
         if (cfg->nports == UCS_MAX_PORTS)
             return "too many ports";
@@ -110,8 +120,8 @@ static const char *apply(struct ucs_config *cfg, const char *key, char *value)
         return NULL;
     }
     if (!is_port_key(key))
-        return "unknown key (keys: eal, telemetry, port, ipv4, ipv6, gateway, mtu, host_local, attest, fault, "
-               "capture)";
+        return "unknown key (keys: eal, telemetry, pmtu_expires, port, ipv4, ipv6, gateway, mtu, host_local, attest, "
+               "fault, capture)";
     if (!port)
         return "this key belongs to a port: put a 'port' line first";
     if (!strcmp(key, "ipv4")) {

@@ -38,6 +38,9 @@ int ucs_syn_cookie_ack(struct tcp_pcb_listen *lpcb, const struct tcp_hdr *hdr, u
 int ucs_syn_may_establish(struct tcp_pcb *pcb);
 /* stack/ip4_id.c: the IPv4 ID of a packet to dest (patch 0010). */
 u16_t ucs_ip4_id(const ip4_addr_t *dest, u8_t proto);
+/* stack/pmtu.c: the path MTU to dest, at most the link's (patch 0011). */
+u16_t ucs_pmtu4(const ip4_addr_t *dest, u16_t link_mtu);
+u16_t ucs_pmtu6(const ip6_addr_t *dest, u16_t link_mtu);
 /* ip_input.c: handed to what the layer above registered (ip_input.h). */
 int ucs_hook_ip4_input(struct pbuf *p, struct netif *inp);
 int ucs_hook_ip6_input(struct pbuf *p, struct netif *inp);

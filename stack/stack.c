@@ -9,6 +9,7 @@
 #include "lwip/stats.h"
 #include "lwip/timeouts.h"
 #include "ip_input.h"
+#include "pmtu.h"
 #include "netif_port.h"
 #include "lwip_hooks.h"
 #include "tcp_guard.h"
@@ -147,6 +148,7 @@ struct ucs_stack *ucs_stack_create(const struct ucs_config *cfg, char *err, size
     }
     if (!lwip_started)
         lwip_init();
+    ucs_pmtu_set_expiry(cfg->pmtu_expires_s ? cfg->pmtu_expires_s * 1000u : UCS_PMTU_EXPIRES_MS);
     lwip_started = true;
     for (unsigned i = 0; i < s->nports; i++) {
         s->ports[i] = port_netif_attach(s->raw_ports[i], &cfg->ports[i], err, errlen);
@@ -273,6 +275,10 @@ void ucs_stack_get_stats(const struct ucs_stack *s, struct ucs_stack_stats *out)
     out->tcp_sack_ignored = tcp_recovery_stats.sack_ignored;
     out->tcp_pmtu_lowered = ucs_icmp_stats()->tcp_mss_lowered;
     out->icmp_ptb_refused = ucs_icmp_stats()->ptb_refused;
+    out->pmtu_learnt = ucs_pmtu_stats()->learnt;
+    out->pmtu_evicted = ucs_pmtu_stats()->evicted;
+    out->pmtu_expired = ucs_pmtu_stats()->expired;
+    out->tcp_pmtu_split = ucs_pmtu_stats()->tcp_segments_split;
     ucs_tcp_rtt_get_stats(&rtt);
     out->tcp_rtt_ts_samples = rtt.ts_samples;
     out->tcp_rtt_timed_samples = rtt.timed_samples;

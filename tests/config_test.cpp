@@ -182,6 +182,22 @@ TEST(ConfigParse, RxMbufsBounds)
     }
 }
 
+// Stack-wide, before or after the ports; 0 is Linux's 600 s.
+TEST(ConfigParse, PmtuExpiresBounds)
+{
+    struct ucs_config cfg;
+    char err[256] = "";
+    ASSERT_EQ(0, ucs_config_parse("port = a\n", &cfg, err, sizeof(err))) << err;
+    EXPECT_EQ(0u, cfg.pmtu_expires_s);
+    ASSERT_EQ(0, ucs_config_parse("port = a\npmtu_expires = 30\n", &cfg, err, sizeof(err))) << err;
+    EXPECT_EQ(30u, cfg.pmtu_expires_s);
+    for (const char *bad : {"0", "86401", "x", "-1", ""}) {
+        std::string text = std::string("pmtu_expires = ") + bad + "\nport = a\n";
+        EXPECT_EQ(-1, ucs_config_parse(text.c_str(), &cfg, err, sizeof(err))) << bad;
+        EXPECT_NE(std::string(err).find("pmtu_expires"), std::string::npos) << err;
+    }
+}
+
 TEST(ConfigParse, HostLocalSpellings)
 {
     const struct {

@@ -355,12 +355,13 @@ inline bool krecv_exact(int fd, void *p, size_t n)
     return true;
 }
 
-// The TCP checksum of seg (its checksum field zero) between two IPv4
-// addresses (alen 4) or IPv6 ones (16) in network order, for segments
-// crafted by hand.
-inline uint16_t tcp_checksum(const uint8_t *src, const uint8_t *dst, const uint8_t *seg, size_t len, size_t alen = 4)
+// The TCP checksum of seg (its checksum field zero) between two addresses in
+// network order (IPv4, or alen 16: IPv6), for segments crafted by hand; or
+// with the pseudo-header of another protocol (ICMPv6).
+inline uint16_t tcp_checksum(const uint8_t *src, const uint8_t *dst, const uint8_t *seg, size_t len, size_t alen = 4,
+                             uint8_t proto = IPPROTO_TCP)
 {
-    uint32_t sum = IPPROTO_TCP + static_cast<uint32_t>(len);
+    uint32_t sum = proto + static_cast<uint32_t>(len);
     auto add = [&](const uint8_t *p, size_t n) {
         for (size_t i = 0; i < n; i += 2)
             sum += static_cast<uint32_t>(p[i] << 8 | (i + 1 < n ? p[i + 1] : 0));

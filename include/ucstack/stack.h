@@ -47,13 +47,16 @@ struct ucs_config {
     /* Answer /ucstack/ commands on DPDK's telemetry socket (the EAL must not
      * be given --no-telemetry). */
     bool telemetry;
+    /* How long a path MTU learnt from ICMP lasts, in seconds (0: Linux's
+     * net.ipv4.route.mtu_expires, 600). */
+    unsigned pmtu_expires_s;
     unsigned nports;
     struct ucs_port_config ports[UCS_MAX_PORTS];
 };
 
 /*
  * Parses "key = value" lines ('#' starts a comment). Keys: eal, telemetry
- * (yes or no), port, ipv4, ipv6, gateway, mtu, rx_mbufs, host_local, attest
+ * (yes or no), pmtu_expires (seconds), port, ipv4, ipv6, gateway, mtu, rx_mbufs, host_local, attest
  * ("listen PATH" or "connect PATH"), fault, capture (a pcapng file). Each
  * "port" line starts a new port; the keys after it describe that port.
  * "fault = loss=0.01,reorder=1%,dup=0.001,corrupt=0.001,seed=42,delay=50ms"
@@ -117,10 +120,14 @@ struct ucs_stack_stats {
     /* Round-trip time samples: from echoed timestamps (RFC 7323), and from
      * the one timed segment of connections without them. */
     uint64_t tcp_rtt_ts_samples, tcp_rtt_timed_samples;
-    /* ICMPv6 packet too big for TCP: connections whose segment size it
-     * lowered, and those refused (quoting no segment in flight, or an MTU
-     * below IPv6's 1280). */
+    /* ICMP fragmentation needed and ICMPv6 packet too big for TCP: those
+     * that lowered a connection's segment size, and those refused (quoting
+     * no segment in flight, or an MTU below IPv4's 552 or IPv6's 1280). */
     uint64_t tcp_pmtu_lowered, icmp_ptb_refused;
+    /* The path MTU cache (stack/pmtu.c): destinations learnt, entries
+     * evicted for others (a bounded cache) and expired; segments queued at
+     * the old size that a lowered MTU split (never IP fragments). */
+    uint64_t pmtu_learnt, pmtu_evicted, pmtu_expired, tcp_pmtu_split;
     uint32_t tcp_pcbs; /* connections lwIP holds in any state */
     /* lwIP's TCP timers visit only connections with timer work (the due
      * list): how many are on it now, and how many visits the timers made
