@@ -90,7 +90,9 @@ static int pin_to_node(int node)
 static int heap_alloc(int node)
 {
     size_t size = MEM_SIZE + 4096;
-    ucs_ram_heap = node >= 0 ? numa_alloc_onnode(size, node) : malloc(size);
+    ucs_ram_heap = port_netif_heap(size, node);
+    if (!ucs_ram_heap)
+        ucs_ram_heap = node >= 0 ? numa_alloc_onnode(size, node) : malloc(size);
     return ucs_ram_heap ? 0 : -1;
 }
 

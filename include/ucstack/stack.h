@@ -46,6 +46,8 @@ struct ucs_port_config {
      * creation on ("" none); telemetry's /ucstack/capture stops and restarts
      * it. */
     char capture_path[256];
+    /* 64 KiB TCP frames (TSO out, LRO in) off, where the port could carry them. */
+    bool no_tso;
 };
 
 struct ucs_config {
