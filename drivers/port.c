@@ -38,7 +38,7 @@ struct ucs_port {
      * It grows instead of dropping; lwIP sees back-pressure when tx_pool runs dry. */
     struct rte_mbuf **backlog;
     uint32_t backlog_cap, head, count;
-    uint64_t rx_frames, tx_frames, tx_backlogged, tx_alloc_failed, rx_oversize;
+    uint64_t rx_frames, tx_frames, tx_backlogged, tx_alloc_failed, rx_oversize, tx_tso_frames, rx_lro_frames;
     struct ucs_fault *fault;
     struct ucs_capture *capture;
     /* Frames the faults let through that the caller had no room for yet. */
@@ -165,7 +165,6 @@ static int port_setup(struct ucs_port *p, const struct ucs_port_params *params, 
     }
     memset(&conf, 0, sizeof(conf));
     offloads_choose(p, &info, params->tso, &conf);
-    if (getenv("TSO_DEBUG")) fprintf(stderr, "DBG %s rxcapa=%#lx txcapa=%#lx rx=%#lx tx=%#lx ucs=%#x\n", info.driver_name, (unsigned long)info.rx_offload_capa, (unsigned long)info.tx_offload_capa, (unsigned long)conf.rxmode.offloads, (unsigned long)conf.txmode.offloads, p->tx_offloads);
     conf.intr_conf.lsc = 0;
 
     p->rx_pool = pool_create("rx", p->id, params->rx_mbufs ? params->rx_mbufs : RX_MBUFS, params->scratch_size,
@@ -303,8 +302,11 @@ void ucs_port_get_stats(const struct ucs_port *p, struct ucs_port_stats *s)
     s->tx_backlogged = p->tx_backlogged;
     s->tx_alloc_failed = p->tx_alloc_failed;
     s->rx_oversize = p->rx_oversize;
-    s->mbufs_total = p->rx_pool->size + p->tx_pool->size;
-    s->mbufs_free = rte_mempool_avail_count(p->rx_pool) + rte_mempool_avail_count(p->tx_pool);
+    s->tx_tso_frames = p->tx_tso_frames;
+    s->rx_lro_frames = p->rx_lro_frames;
+    s->mbufs_total = p->rx_pool->size + p->tx_pool->size + (p->ref_pool ? p->ref_pool->size : 0);
+    s->mbufs_free = rte_mempool_avail_count(p->rx_pool) + rte_mempool_avail_count(p->tx_pool) +
+                    (p->ref_pool ? rte_mempool_avail_count(p->ref_pool) : 0);
     s->tx_backlog_now = p->count;
     memset(&s->faults, 0, sizeof(s->faults));
     if (p->fault)
@@ -371,7 +373,8 @@ unsigned ucs_port_rx(struct ucs_port *p, struct ucs_rx_frame *frames, unsigned m
             p->rx_oversize++;
             continue;
         }
-        { static int dbg; if (getenv("TSO_DEBUG") && (m[i]->pkt_len > 1514) && dbg++ < 5) fprintf(stderr, "DBGRX %s len=%u segs=%u fl=%#lx segsz=%u\n", p->name, m[i]->pkt_len, m[i]->nb_segs, (unsigned long)m[i]->ol_flags, m[i]->tso_segsz); }
+            if (m[i]->ol_flags & RTE_MBUF_F_RX_LRO)
+            p->rx_lro_frames++;
         ucs_frame_seg(m[i], &frames[kept]);
         frames[kept].frame_len = (uint16_t)m[i]->pkt_len;
         frames[kept].l4_verified = l4 == RTE_MBUF_F_RX_L4_CKSUM_GOOD || l4 == RTE_MBUF_F_RX_L4_CKSUM_NONE;
@@ -535,7 +538,8 @@ void ucs_port_tx_queue(struct ucs_port *p, void *handle, unsigned offloads)
 
     if (offloads)
         tx_offload_prepare(m, offloads);
-    { static int dbg; if (getenv("TSO_DEBUG") && (m->pkt_len > 1514) && dbg++ < 5) fprintf(stderr, "DBGTX %s len=%u segs=%u fl=%#lx segsz=%u l2=%u l3=%u l4=%u\n", p->name, m->pkt_len, m->nb_segs, (unsigned long)m->ol_flags, m->tso_segsz, m->l2_len, m->l3_len, m->l4_len); }
+    if (m->ol_flags & RTE_MBUF_F_TX_TCP_SEG)
+        p->tx_tso_frames++;
     if (p->capture)
         ucs_capture_tx(p->capture, m);
     if (p->count == p->backlog_cap && !backlog_grow(p)) {

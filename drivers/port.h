@@ -55,6 +55,7 @@ struct ucs_port_info {
 struct ucs_port_stats {
     uint64_t rx_frames, tx_frames, tx_backlogged, tx_alloc_failed;
     uint64_t rx_oversize; /* frames longer than 65,535 bytes or 64 segments, dropped */
+    uint64_t tx_tso_frames, rx_lro_frames; /* frames of several TCP segments */
     uint32_t mbufs_total, mbufs_free, tx_backlog_now;
     struct ucs_fault_stats faults;
 };

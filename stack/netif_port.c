@@ -140,8 +140,7 @@ static err_t port_netif_init(struct netif *netif)
     /* Frames by reference need lwIP's heap where the port reads; TCP builds
      * 64 KiB segments only for a port that takes them so. */
     pn->by_ref = (info.tx_offloads & UCS_OFFLOAD_TX_BY_REF) && heap_lo == ucs_ram_heap;
-    if (getenv("TSO_NOREF")) pn->by_ref = false;
-    if (!getenv("TSO_NOTSO") && (info.tx_offloads & UCS_OFFLOAD_TX_TSO))
+    if (pn->by_ref && (info.tx_offloads & UCS_OFFLOAD_TX_TSO))
         netif->flags |= NETIF_FLAG_TSO;
     return ERR_OK;
 }

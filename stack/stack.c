@@ -235,6 +235,9 @@ void ucs_stack_get_stats(const struct ucs_stack *s, struct ucs_stack_stats *out)
         out->tx_frames += ps.tx_frames;
         out->tx_backlogged += ps.tx_backlogged;
         out->tx_alloc_failed += ps.tx_alloc_failed;
+        out->tx_tso_frames += ps.tx_tso_frames;
+        out->rx_lro_frames += ps.rx_lro_frames;
+        out->rx_oversize += ps.rx_oversize;
         out->mbufs_total += ps.mbufs_total;
         out->mbufs_free += ps.mbufs_free;
         out->tx_backlog_now += ps.tx_backlog_now;

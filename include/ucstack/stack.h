@@ -129,6 +129,10 @@ struct ucs_stack_stats {
      * lowered, and those refused (quoting no segment in flight, or an MTU
      * below IPv6's 1280). */
     uint64_t tcp_pmtu_lowered, icmp_ptb_refused;
+    /* 64 KiB TCP frames (port key tso): sent to be cut at the MSS, received
+     * put together from several segments, and received frames dropped for
+     * being longer than 65,535 bytes or 64 mbufs. */
+    uint64_t tx_tso_frames, rx_lro_frames, rx_oversize;
     uint32_t tcp_pcbs; /* connections lwIP holds in any state */
     /* lwIP's TCP timers visit only connections with timer work (the due
      * list): how many are on it now, and how many visits the timers made
