@@ -22,8 +22,10 @@
 #define ETHERTYPE_BENCH 0x88b5 /* IEEE local experimental */
 #define PING_LEN 64
 #define BULK_LEN 1514          /* a full standard frame without FCS, as TCP's 1460-byte segments use */
-#define BIG_LEN 64014         /* 64,000 bytes after the Ethernet header, as ucstack's largest TCP frames */
-#define BIG_SLOTS 4096         /* headers of 64 KiB frames in flight */
+/* 64,000 bytes after the Ethernet header, as ucstack's largest TCP frames;
+ * headers of so many of them in flight. */
+#define BIG_LEN 64014
+#define BIG_SLOTS 4096
 #define BURST 32
 
 enum { K_PING = 1, K_PONG, K_BULK, K_END, K_ACK, K_BIG, K_BIG_END };
@@ -214,9 +216,8 @@ static void big_release(void *data, void *opaque)
 static void send_big(struct ucs_port *port, const uint8_t mac[6], uint64_t seq)
 {
     unsigned slot = (unsigned)(seq % BIG_SLOTS);
-    struct ucs_tx_piece pieces[2] = {
-        {big_headers + slot * sizeof(struct hdr), sizeof(struct hdr), &big_busy[slot]},
-        {big_payload, BIG_LEN - sizeof(struct hdr), NULL}};
+    struct ucs_tx_piece pieces[2] = {{big_headers + slot * sizeof(struct hdr), sizeof(struct hdr), &big_busy[slot]},
+                                     {big_payload, BIG_LEN - sizeof(struct hdr), NULL}};
     uint64_t deadline = bench_now_ns() + 5000000000ull;
     void *h;
 

@@ -116,9 +116,9 @@ static int tx_queue_setup(struct ucs_port *p, const struct rte_eth_dev_info *inf
     return rc;
 }
 
-static bool is_vhost(const struct rte_eth_dev_info *info)
+static bool is_driver(const struct rte_eth_dev_info *info, const char *name)
 {
-    return info->driver_name && !strcmp(info->driver_name, "net_vhost");
+    return info->driver_name && !strcmp(info->driver_name, name);
 }
 
 /* 64 KiB TCP frames (TSO out, LRO in) where the port carries them: a
@@ -130,23 +130,27 @@ static bool is_vhost(const struct rte_eth_dev_info *info)
  * reference (no copy) on these ports only: they read a frame when it is sent
  * (vhost copies it at once; virtio-user's peer reads it from the shared
  * memory, and the PMD frees it at a later burst, soon with tx_free_thresh
- * low), so a retransmission finds the stack's buffer released. */
-static void offloads_choose(struct ucs_port *p, const struct rte_eth_dev_info *info, bool tso, struct rte_eth_conf *conf)
+ * low), so a retransmission finds the stack's buffer released. Other ports
+ * (tap's TSO is software segmentation, memif copies) send MSS frames. */
+static void offloads_choose(struct ucs_port *p, const struct rte_eth_dev_info *info, bool tso,
+                            struct rte_eth_conf *conf)
 {
     const uint64_t rx_cksum = RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
-    bool virtio_tso = (info->tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_TSO) && !is_vhost(info);
+    bool vhost = is_driver(info, "net_vhost");
+    bool virtio_tso = (info->tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_TSO) && is_driver(info, "net_virtio_user");
 
     if (info->tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM)
         p->tx_offloads |= UCS_OFFLOAD_TX_IPV4_CKSUM;
     if (info->tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM)
         p->tx_offloads |= UCS_OFFLOAD_TX_TCP_CKSUM;
     conf->txmode.offloads = info->tx_offload_capa & (RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM);
-    if (!tso || !(virtio_tso || is_vhost(info)) || !(p->tx_offloads & UCS_OFFLOAD_TX_TCP_CKSUM) ||
+    if (!tso || !(virtio_tso || vhost) || !(p->tx_offloads & UCS_OFFLOAD_TX_TCP_CKSUM) ||
         !(info->tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS))
         return;
     p->tx_offloads |= UCS_OFFLOAD_TX_TSO | UCS_OFFLOAD_TX_BY_REF;
     conf->txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS | (virtio_tso ? RTE_ETH_TX_OFFLOAD_TCP_TSO : 0);
-    conf->rxmode.offloads |= info->rx_offload_capa & (rx_cksum | RTE_ETH_RX_OFFLOAD_TCP_LRO | RTE_ETH_RX_OFFLOAD_SCATTER);
+    conf->rxmode.offloads |=
+        info->rx_offload_capa & (rx_cksum | RTE_ETH_RX_OFFLOAD_TCP_LRO | RTE_ETH_RX_OFFLOAD_SCATTER);
 }
 
 static int port_setup(struct ucs_port *p, const struct ucs_port_params *params, char *err, size_t errlen)
@@ -373,7 +377,7 @@ unsigned ucs_port_rx(struct ucs_port *p, struct ucs_rx_frame *frames, unsigned m
             p->rx_oversize++;
             continue;
         }
-            if (m[i]->ol_flags & RTE_MBUF_F_RX_LRO)
+        if (m[i]->ol_flags & RTE_MBUF_F_RX_LRO)
             p->rx_lro_frames++;
         ucs_frame_seg(m[i], &frames[kept]);
         frames[kept].frame_len = (uint16_t)m[i]->pkt_len;

@@ -27,7 +27,8 @@ struct ucs_port_params {
     uint16_t scratch_size; /* bytes the stack may use beside each received frame */
     const struct ucs_fault_params *fault; /* NULL: received frames arrive as sent */
     const char *capture_path; /* NULL or "": no capture; else pcapng, started at once */
-    bool tso; /* 64 KiB TCP frames both ways where the port carries them */
+    /* 64 KiB TCP frames both ways where the port carries them */
+    bool tso;
 };
 
 /* Transmit checksum work the port does in hardware (or its PMD does for us).
@@ -54,8 +55,9 @@ struct ucs_port_info {
 
 struct ucs_port_stats {
     uint64_t rx_frames, tx_frames, tx_backlogged, tx_alloc_failed;
-    uint64_t rx_oversize; /* frames longer than 65,535 bytes or 64 segments, dropped */
-    uint64_t tx_tso_frames, rx_lro_frames; /* frames of several TCP segments */
+    /* Frames of several TCP segments; received ones longer than 65,535
+     * bytes or 64 mbufs (dropped). */
+    uint64_t tx_tso_frames, rx_lro_frames, rx_oversize;
     uint32_t mbufs_total, mbufs_free, tx_backlog_now;
     struct ucs_fault_stats faults;
 };
@@ -116,8 +118,8 @@ struct ucs_tx_piece {
     void *opaque;
 };
 typedef void ucs_tx_release_fn(void *data, void *opaque);
-void *ucs_port_tx_ref(struct ucs_port *port, const struct ucs_tx_piece *pieces, unsigned n,
-                      ucs_tx_release_fn *release, uint16_t tso_segsz);
+void *ucs_port_tx_ref(struct ucs_port *port, const struct ucs_tx_piece *pieces, unsigned n, ucs_tx_release_fn *release,
+                      uint16_t tso_segsz);
 /* Zeroed memory every port can read frames from (DPDK's, on node, -1: any),
  * never freed; NULL when there is not enough. */
 void *ucs_dpdk_zalloc(size_t size, int node);

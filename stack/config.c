@@ -79,8 +79,8 @@ static const char *parse_attest(char *value, struct ucs_port_config *port)
  * misspelt "port" must not be reported as a port key out of place. */
 static bool is_port_key(const char *key)
 {
-    static const char *const keys[] = {"ipv4",   "ipv6",   "gateway", "mtu", "rx_mbufs", "host_local",
-                                       "attest", "fault", "capture", "tso"};
+    static const char *const keys[] = {"ipv4",       "ipv6",   "gateway", "mtu",     "rx_mbufs",
+                                       "host_local", "attest", "fault",   "capture", "tso"};
 
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         if (!strcmp(key, keys[i]))

@@ -281,7 +281,8 @@ unsigned port_netif_rx(struct port_netif *pn)
         /* lwIP checks per netif: for this frame, not the sum the port vouched
          * for (a 64 KiB frame from a virtio peer carries none to check). */
         if (frames[i].l4_verified)
-            NETIF_SET_CHECKSUM_CTRL(&pn->netif, pn->chksum_flags & ~(NETIF_CHECKSUM_CHECK_TCP | NETIF_CHECKSUM_CHECK_UDP));
+            NETIF_SET_CHECKSUM_CTRL(&pn->netif,
+                                    pn->chksum_flags & ~(NETIF_CHECKSUM_CHECK_TCP | NETIF_CHECKSUM_CHECK_UDP));
         if (pn->netif.input(p, &pn->netif) != ERR_OK)
             pbuf_free(p);
         NETIF_SET_CHECKSUM_CTRL(&pn->netif, pn->chksum_flags);

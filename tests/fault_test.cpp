@@ -157,8 +157,7 @@ TEST_F(FaultTest, LostSixtyFourKiBFramesAreResentAndTheStreamIsExact)
         EXPECT_GT(fields(client_offload_)["tso_frames"], 0) << client_offload_;
         EXPECT_GT(fields(server_offload_)["lro_frames"], 0) << server_offload_;
         auto r = fields(client_recovery_);
-        EXPECT_GT(r["rto"] + r["fast_recoveries"] + r["sack_rexmits"] + r["tail_loss_probes"], 0)
-            << client_recovery_;
+        EXPECT_GT(r["rto"] + r["fast_recoveries"] + r["sack_rexmits"] + r["tail_loss_probes"], 0) << client_recovery_;
     }
 }
 
