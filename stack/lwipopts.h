@@ -133,7 +133,10 @@ extern unsigned char *ucs_ram_heap;
 #define TCP_LOCAL_PORT_RANGE_START 0x8000
 #define TCP_LOCAL_PORT_RANGE_END 0xffff
 #define TCP_ENSURE_LOCAL_PORT_RANGE(port) ((u16_t)(((port) & (u16_t)~TCP_LOCAL_PORT_RANGE_START) + TCP_LOCAL_PORT_RANGE_START))
-#define LWIP_CHECKSUM_ON_COPY 1
+/* tcp_write() copies the application's bytes with memcpy, not summing them
+ * as it goes: the ports that carry bulk traffic sum TCP in hardware (or never:
+ * virtio), and where one does not, tcp_output sums the segment instead. */
+#define LWIP_CHECKSUM_ON_COPY 0
 /* lwIP checks TCP_WND against PBUF_POOL_SIZE, but received frames arrive in
  * mbufs from the port's own pool, not in lwIP's pbuf pool. */
 #define LWIP_DISABLE_TCP_SANITY_CHECKS 1
