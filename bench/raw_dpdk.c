@@ -1,8 +1,10 @@
 /*
  * The limit: raw Ethernet frames over the same virtio cable, with no TCP/IP at
  * all. A 64-byte ping-pong (the client stamps, the server turns each frame
- * around) and a one-way stream of full-size frames. DPDK only: this file uses
- * the drivers/port.h seam and never includes lwIP's headers.
+ * around) and one-way streams of full-size frames and of 64 KiB frames (what
+ * ucstack's TCP sends on this cable: TSO), the latter by reference as ucstack
+ * sends them. DPDK only: this file uses the drivers/port.h seam and never
+ * includes lwIP's headers.
  */
 #include "roles.h"
 
@@ -20,9 +22,13 @@
 #define ETHERTYPE_BENCH 0x88b5 /* IEEE local experimental */
 #define PING_LEN 64
 #define BULK_LEN 1514          /* a full standard frame without FCS, as TCP's 1460-byte segments use */
+/* 64,000 bytes after the Ethernet header, as ucstack's largest TCP frames;
+ * headers of so many of them in flight. */
+#define BIG_LEN 64014
+#define BIG_SLOTS 4096
 #define BURST 32
 
-enum { K_PING = 1, K_PONG, K_BULK, K_END, K_ACK };
+enum { K_PING = 1, K_PONG, K_BULK, K_END, K_ACK, K_BIG, K_BIG_END };
 
 struct hdr {
     uint8_t dst[6], src[6];
@@ -53,6 +59,7 @@ static struct ucs_port *open_port(const struct role_args *a, bool virtio_side, u
         snprintf(devargs, sizeof(devargs), "net_vhost0,iface=%s,queues=1", a->path);
     memset(&params, 0, sizeof(params));
     params.devargs = devargs;
+    params.tso = true; /* 64 KiB frames, as a ucstack port on this cable */
     port = ucs_port_open(&params, err, sizeof(err));
     if (!port)
         bench_fail("%s", err);
@@ -106,20 +113,57 @@ static const struct hdr *bench_frame(const struct ucs_rx_frame *f)
     return h;
 }
 
-/* vhost side: turns pings around, counts the stream, says what it saw. */
+/* What the receiving side saw of one stream. */
+struct stream {
+    uint64_t warm_frames, frames, bytes, out_of_order, next, sent_total;
+    uint64_t t_start, t_last, bytes_at_start, frames_at_start;
+    bool done;
+};
+
+static void stream_count(struct stream *st, const struct hdr *h, uint32_t len, uint64_t now)
+{
+    if (h->seq != st->next)
+        st->out_of_order++;
+    st->next = h->seq + 1;
+    st->frames++;
+    st->bytes += len;
+    if (st->frames == st->warm_frames) {
+        st->t_start = now;
+        st->bytes_at_start = st->bytes;
+        st->frames_at_start = st->frames;
+    }
+    st->t_last = now;
+}
+
+/* Checks the stream and gives its rate: frames after the warm-up one, up to
+ * the last, each crossed the cable in the timed span. */
+static double stream_gbps(const struct stream *st, const char *what, double *secs, double *frames)
+{
+    if (st->frames != st->sent_total || st->out_of_order)
+        bench_fail("raw %s: %llu frames sent, %llu received, %llu out of order", what,
+                   (unsigned long long)st->sent_total, (unsigned long long)st->frames,
+                   (unsigned long long)st->out_of_order);
+    if (!st->t_start || st->t_last <= st->t_start)
+        bench_fail("raw %s: too short to time", what);
+    *secs = (double)(st->t_last - st->t_start) / 1e9;
+    *frames = (double)(st->frames - st->frames_at_start);
+    return (double)(st->bytes - st->bytes_at_start) * 8 / *secs / 1e9;
+}
+
+/* vhost side: turns pings around, counts the streams, says what it saw. */
 static int raw_server(const struct role_args *a)
 {
     uint8_t mac[6];
     struct ucs_port *port = open_port(a, false, mac);
     struct ucs_rx_frame fr[BURST];
-    uint64_t pongs = 0, frames = 0, bytes = 0, out_of_order = 0, next = 0;
-    uint64_t t_start = 0, t_last = 0, bytes_at_start = 0, frames_at_start = 0, sent_total = 0;
-    /* The same warm-up the client computes: the first twentieth of the stream. */
-    uint64_t warm_frames = (a->bytes + BULK_LEN - 1) / BULK_LEN / 20 + 1;
-    bool done = false;
+    uint64_t pongs = 0;
+    /* The same warm-up the client computes: the first twentieth of each stream. */
+    struct stream bulk = {.warm_frames = (a->bytes + BULK_LEN - 1) / BULK_LEN / 20 + 1};
+    struct stream big = {.warm_frames = (a->bytes + BIG_LEN - 1) / BIG_LEN / 20 + 1};
+    double secs, f, big_secs, big_f, gbps, big_gbps;
 
     bench_ready("pid=%ld", (long)getpid());
-    while (!done) {
+    while (!big.done) {
         unsigned n = ucs_port_rx(port, fr, BURST);
         uint64_t now = n ? bench_now_ns() : 0;
         for (unsigned i = 0; i < n; i++) {
@@ -131,45 +175,89 @@ static int raw_server(const struct role_args *a)
                 put_hdr(d, mac, K_PONG, h->seq, 0);
                 ucs_port_tx_queue(port, th, 0);
                 pongs++;
-            } else if (h && h->kind == K_BULK) {
-                if (h->seq != next)
-                    out_of_order++;
-                next = h->seq + 1;
-                frames++;
-                bytes += fr[i].len;
-                if (frames == warm_frames) {
-                    t_start = now;
-                    bytes_at_start = bytes;
-                    frames_at_start = frames;
-                }
-                t_last = now;
-            } else if (h && h->kind == K_END) {
-                sent_total = h->extra;
-                done = true;
+            } else if (h && (h->kind == K_BULK || h->kind == K_BIG)) {
+                stream_count(h->kind == K_BULK ? &bulk : &big, h, fr[i].frame_len, now);
+            } else if (h && (h->kind == K_END || h->kind == K_BIG_END)) {
+                struct stream *st = h->kind == K_END ? &bulk : &big;
+                st->sent_total = h->extra;
+                st->done = true;
+                send_small(port, mac, K_ACK, 0, st->frames);
             }
             ucs_frame_free(fr[i].handle);
         }
         ucs_port_tx_flush(port);
     }
-    send_small(port, mac, K_ACK, 0, frames);
     for (int i = 0; i < 1000; i++)
         ucs_port_tx_flush(port);
-    if (frames != sent_total || out_of_order)
-        bench_fail("raw stream: %llu frames sent, %llu received, %llu out of order", (unsigned long long)sent_total,
-                   (unsigned long long)frames, (unsigned long long)out_of_order);
-    if (!t_start || t_last <= t_start)
-        bench_fail("raw stream: too short to time");
-    {
-        double secs = (double)(t_last - t_start) / 1e9;
-        /* Frames after the warm-up one, up to the last: each crossed the cable in the timed span. */
-        double b = (double)(bytes - bytes_at_start), f = (double)(frames - frames_at_start);
-        bench_result("frames=%llu bytes=%.0f seconds=%.6f gbps=%.4f payload_gbps=%.4f mpps=%.4f pongs=%llu",
-                     (unsigned long long)frames, b, secs, b * 8 / secs / 1e9,
-                     f * (BULK_LEN - 14) * 8 / secs / 1e9, f / secs / 1e6, (unsigned long long)pongs);
-    }
+    gbps = stream_gbps(&bulk, "stream", &secs, &f);
+    big_gbps = stream_gbps(&big, "64 KiB stream", &big_secs, &big_f);
+    bench_result("frames=%llu bytes=%.0f seconds=%.6f gbps=%.4f payload_gbps=%.4f mpps=%.4f pongs=%llu "
+                 "gbps_64k=%.4f payload_gbps_64k=%.4f frames_64k=%llu",
+                 (unsigned long long)bulk.frames, (double)(bulk.bytes - bulk.bytes_at_start), secs, gbps,
+                 f * (BULK_LEN - 14) * 8 / secs / 1e9, f / secs / 1e6, (unsigned long long)pongs, big_gbps,
+                 big_f * (BIG_LEN - 14) * 8 / big_secs / 1e9, (unsigned long long)big.frames);
     ucs_port_close(port);
     ucs_dpdk_cleanup();
     return 0;
+}
+
+/* Headers of 64 KiB frames, one slot per frame in flight, and the payload
+ * they share: in DPDK's memory, as the port reads them where they are. */
+static uint8_t *big_headers, *big_payload;
+static bool big_busy[BIG_SLOTS];
+
+static void big_release(void *data, void *opaque)
+{
+    (void)data;
+    if (opaque)
+        *(bool *)opaque = false;
+}
+
+static void send_big(struct ucs_port *port, const uint8_t mac[6], uint64_t seq)
+{
+    unsigned slot = (unsigned)(seq % BIG_SLOTS);
+    struct ucs_tx_piece pieces[2] = {{big_headers + slot * sizeof(struct hdr), sizeof(struct hdr), &big_busy[slot]},
+                                     {big_payload, BIG_LEN - sizeof(struct hdr), NULL}};
+    uint64_t deadline = bench_now_ns() + 5000000000ull;
+    void *h;
+
+    while (big_busy[slot]) {
+        ucs_port_tx_flush(port);
+        if (bench_now_ns() > deadline)
+            bench_fail("raw: a 64 KiB frame not sent in 5 s");
+    }
+    put_hdr(pieces[0].data, mac, K_BIG, seq, 0);
+    big_busy[slot] = true;
+    while (!(h = ucs_port_tx_ref(port, pieces, 2, big_release, 0))) {
+        big_busy[slot] = true;
+        ucs_port_tx_flush(port);
+        if (bench_now_ns() > deadline)
+            bench_fail("raw: no mbuf for a 64 KiB frame in 5 s");
+    }
+    ucs_port_tx_queue(port, h, 0);
+}
+
+/* Sends the end of a stream and waits for the receiver's word. */
+static void stream_end(struct ucs_port *port, const uint8_t mac[6], uint8_t kind, uint64_t frames)
+{
+    struct ucs_rx_frame fr[BURST];
+    uint64_t deadline;
+
+    ucs_port_tx_flush(port);
+    send_small(port, mac, kind, 0, frames);
+    deadline = bench_now_ns() + 10000000000ull;
+    for (bool acked = false; !acked;) {
+        unsigned n = ucs_port_rx(port, fr, BURST);
+        for (unsigned k = 0; k < n; k++) {
+            const struct hdr *h = bench_frame(&fr[k]);
+            if (h && h->kind == K_ACK)
+                acked = true;
+            ucs_frame_free(fr[k].handle);
+        }
+        ucs_port_tx_flush(port);
+        if (bench_now_ns() > deadline)
+            bench_fail("raw stream: no acknowledgement in 10 s");
+    }
 }
 
 /* virtio side: times the ping-pong, then streams. */
@@ -181,7 +269,7 @@ static int raw_client(const struct role_args *a)
     uint64_t total = a->warm + a->count, deadline = bench_now_ns() + 10000000000ull;
     uint32_t *samples = calloc(a->count ? a->count : 1, sizeof(*samples));
     static uint8_t payload[BULK_LEN];
-    uint64_t frames, warm_frames;
+    uint64_t frames, warm_frames, big_frames, big_warm;
     struct lat_summary s;
     char lat[256];
 
@@ -230,21 +318,19 @@ static int raw_client(const struct role_args *a)
         memcpy(d + sizeof(struct hdr), payload, BULK_LEN - sizeof(struct hdr));
         ucs_port_tx_queue(port, h, 0);
     }
-    ucs_port_tx_flush(port);
-    send_small(port, mac, K_END, 0, frames + warm_frames);
-    deadline = bench_now_ns() + 10000000000ull;
-    for (bool acked = false; !acked;) {
-        unsigned n = ucs_port_rx(port, fr, BURST);
-        for (unsigned k = 0; k < n; k++) {
-            const struct hdr *h = bench_frame(&fr[k]);
-            if (h && h->kind == K_ACK)
-                acked = true;
-            ucs_frame_free(fr[k].handle);
-        }
-        ucs_port_tx_flush(port);
-        if (bench_now_ns() > deadline)
-            bench_fail("raw stream: no acknowledgement in 10 s");
-    }
+    stream_end(port, mac, K_END, frames + warm_frames);
+
+    big_headers = ucs_dpdk_zalloc(BIG_SLOTS * sizeof(struct hdr), -1);
+    big_payload = ucs_dpdk_zalloc(BIG_LEN, -1);
+    if (!big_headers || !big_payload)
+        bench_fail("raw: no DPDK memory for 64 KiB frames");
+    for (size_t i = 0; i < BIG_LEN - sizeof(struct hdr); i++)
+        big_payload[i] = (uint8_t)(i * 7 + 13);
+    big_frames = (a->bytes + BIG_LEN - 1) / BIG_LEN;
+    big_warm = big_frames / 20 + 1;
+    for (uint64_t i = 0; i < big_frames + big_warm; i++)
+        send_big(port, mac, i);
+    stream_end(port, mac, K_BIG_END, big_frames + big_warm);
     bench_result("%s bulk_frames=%llu", lat, (unsigned long long)(frames + warm_frames));
     ucs_port_close(port);
     ucs_dpdk_cleanup();

@@ -95,19 +95,22 @@ void ucs_fault_destroy(struct ucs_fault *f)
 /* Flips one bit inside the IP packet (past the Ethernet header, before any
  * padding), where a checksum must catch it: an IPv4 header bit by the header
  * checksum, anything else by the transport checksum and its pseudo-header.
- * Frames that are not IP are left alone: ARP has no checksum, and on a real
- * link the Ethernet FCS would have dropped them. */
+ * The bit may be in any segment of a chained frame (LRO), and the frame
+ * loses the port's word that its checksum was verified. Frames that are not
+ * IP are left alone: ARP has no checksum, and on a real link the Ethernet
+ * FCS would have dropped them. */
 static bool corrupt_ip_frame(struct ucs_fault *f, struct rte_mbuf *m)
 {
     const uint8_t *eth = rte_pktmbuf_mtod(m, const uint8_t *);
-    uint32_t avail = m->data_len > RTE_ETHER_HDR_LEN ? m->data_len - RTE_ETHER_HDR_LEN : 0;
+    uint32_t avail = m->data_len > RTE_ETHER_HDR_LEN ? m->pkt_len - RTE_ETHER_HDR_LEN : 0;
     uint16_t type = (uint16_t)(eth[12] << 8 | eth[13]);
     uint32_t iplen, at;
+    struct rte_mbuf *seg = m;
     uint64_t r;
 
-    if (type == RTE_ETHER_TYPE_IPV4 && avail >= 20)
+    if (type == RTE_ETHER_TYPE_IPV4 && m->data_len >= RTE_ETHER_HDR_LEN + 20)
         iplen = (uint32_t)(eth[16] << 8 | eth[17]);
-    else if (type == RTE_ETHER_TYPE_IPV6 && avail >= 40)
+    else if (type == RTE_ETHER_TYPE_IPV6 && m->data_len >= RTE_ETHER_HDR_LEN + 40)
         iplen = 40u + (uint32_t)(eth[18] << 8 | eth[19]);
     else
         return false;
@@ -117,7 +120,12 @@ static bool corrupt_ip_frame(struct ucs_fault *f, struct rte_mbuf *m)
         return false;
     r = next_random(f);
     at = RTE_ETHER_HDR_LEN + (uint32_t)(r % iplen);
-    rte_pktmbuf_mtod(m, uint8_t *)[at] ^= (uint8_t)(1u << ((r >> 32) & 7));
+    while (at >= seg->data_len) {
+        at -= seg->data_len;
+        seg = seg->next;
+    }
+    rte_pktmbuf_mtod(seg, uint8_t *)[at] ^= (uint8_t)(1u << ((r >> 32) & 7));
+    m->ol_flags &= ~(RTE_MBUF_F_RX_L4_CKSUM_MASK | RTE_MBUF_F_RX_IP_CKSUM_MASK);
     return true;
 }
 

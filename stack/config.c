@@ -79,7 +79,8 @@ static const char *parse_attest(char *value, struct ucs_port_config *port)
  * misspelt "port" must not be reported as a port key out of place. */
 static bool is_port_key(const char *key)
 {
-    static const char *const keys[] = {"ipv4", "ipv6", "gateway", "mtu", "rx_mbufs", "host_local", "attest", "fault", "capture"};
+    static const char *const keys[] = {"ipv4",       "ipv6",   "gateway", "mtu",     "rx_mbufs",
+                                       "host_local", "attest", "fault",   "capture", "tso"};
 
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         if (!strcmp(key, keys[i]))
@@ -120,8 +121,8 @@ static const char *apply(struct ucs_config *cfg, const char *key, char *value)
         return NULL;
     }
     if (!is_port_key(key))
-        return "unknown key (keys: eal, telemetry, pmtu_expires, port, ipv4, ipv6, gateway, mtu, host_local, attest, "
-               "fault, capture)";
+        return "unknown key (keys: eal, telemetry, pmtu_expires, port, ipv4, ipv6, gateway, mtu, rx_mbufs, host_local, "
+               "attest, fault, capture, tso)";
     if (!port)
         return "this key belongs to a port: put a 'port' line first";
     if (!strcmp(key, "ipv4")) {
@@ -160,6 +161,13 @@ static const char *apply(struct ucs_config *cfg, const char *key, char *value)
         return parse_bool(value, &port->host_local) ? "host_local wants yes or no" : NULL;
     if (!strcmp(key, "attest"))
         return parse_attest(value, port);
+    if (!strcmp(key, "tso")) {
+        bool on;
+        if (parse_bool(value, &on))
+            return "tso wants yes or no";
+        port->no_tso = !on;
+        return NULL;
+    }
     if (!strcmp(key, "capture")) {
         if (!*value || strlen(value) >= sizeof(port->capture_path))
             return "capture wants a file path shorter than 256 bytes";

@@ -89,6 +89,15 @@ extern unsigned char *ucs_ram_heap;
  * 256 KiB 4.5, 64 KiB 4.9. The receive window stays 2 MiB. */
 #define TCP_SND_BUF (256 * 1024)
 #define TCP_SND_QUEUELEN (4 * TCP_SND_BUF / TCP_MSS)
+/* On a port that cuts TCP segments itself (TSO, stack/netif_port.c), TCP
+ * builds segments of up to this much data (whole wire segments), one header
+ * each (patch 0012): with the headers a frame stays below 64 KiB, what IP's
+ * length field and lwIP's 16-bit pbuf lengths hold. The port reads where to
+ * cut a frame from its first pbuf. */
+#define TCP_TSO_SEG_MAX 64000
+#define LWIP_PBUF_CUSTOM_DATA u16_t tso_segsz;
+/* lwIP 2.1.3 leaves them as the allocator found them: patch 0012 calls this. */
+#define LWIP_PBUF_CUSTOM_DATA_INIT(p) ((p)->tso_segsz = 0)
 /* lwIP keeps the low-water mark in 16 bits. */
 #define TCP_SNDLOWAT (0xffff - 4 * TCP_MSS - 1)
 /* lwIP's 250 ms makes the minimum RTO 1.5 s and a delayed ACK up to 250 ms:
@@ -124,7 +133,10 @@ extern unsigned char *ucs_ram_heap;
 #define TCP_LOCAL_PORT_RANGE_START 0x8000
 #define TCP_LOCAL_PORT_RANGE_END 0xffff
 #define TCP_ENSURE_LOCAL_PORT_RANGE(port) ((u16_t)(((port) & (u16_t)~TCP_LOCAL_PORT_RANGE_START) + TCP_LOCAL_PORT_RANGE_START))
-#define LWIP_CHECKSUM_ON_COPY 1
+/* tcp_write() copies the application's bytes with memcpy, not summing them
+ * as it goes: the ports that carry bulk traffic sum TCP in hardware (or never:
+ * virtio), and where one does not, tcp_output sums the segment instead. */
+#define LWIP_CHECKSUM_ON_COPY 0
 /* lwIP checks TCP_WND against PBUF_POOL_SIZE, but received frames arrive in
  * mbufs from the port's own pool, not in lwIP's pbuf pool. */
 #define LWIP_DISABLE_TCP_SANITY_CHECKS 1

@@ -16,11 +16,21 @@
 #include <string.h>
 
 #define RX_BURST 32
+/* Frames shorter than this are copied: an mbuf for each piece of a small
+ * frame costs more than its bytes. */
+#define TX_BY_REF_MIN 512
+#define TX_MAX_PIECES 32
+
+/* lwIP's heap, when it lives in memory the ports read (port_netif_heap):
+ * then frames leave by reference from it. */
+static const unsigned char *heap_lo, *heap_hi;
 
 struct port_netif {
     struct netif netif;
     struct ucs_port *port;
     unsigned tx_offloads;
+    u16_t chksum_flags; /* what lwIP checks on a frame the port did not */
+    bool by_ref;
     bool host_local;
     const struct ucs_link_creds *creds; /* set with attest */
     struct ucs_attest *attest;          /* NULL: the port carries no credentials */
@@ -36,15 +46,67 @@ struct rx_pbuf {
 
 static void rx_pbuf_free(struct pbuf *p)
 {
-    ucs_frame_free(((struct rx_pbuf *)p)->frame);
+    ucs_frame_free_seg(((struct rx_pbuf *)p)->frame);
+}
+
+unsigned char *port_netif_heap(size_t size, int node)
+{
+    unsigned char *heap = ucs_dpdk_zalloc(size, node);
+
+    if (heap) {
+        heap_lo = heap;
+        heap_hi = heap + size;
+    }
+    return heap;
+}
+
+static bool in_heap(const struct pbuf *q)
+{
+    const unsigned char *at = q->payload;
+    return at >= heap_lo && at + q->len <= heap_hi;
+}
+
+static void tx_release(void *data, void *opaque)
+{
+    LWIP_UNUSED_ARG(data);
+    pbuf_free(opaque);
+}
+
+/* One copy on the way out: a frame whose bytes are all in lwIP's heap (TCP
+ * copied them there from the application) leaves by reference, each pbuf
+ * held until the port is done with it (TCP copies a segment it must resend
+ * while held: patch 0012). Returns false when it must be copied instead. */
+static bool tx_by_ref(struct port_netif *pn, struct pbuf *p, err_t *err)
+{
+    struct ucs_tx_piece pieces[TX_MAX_PIECES];
+    unsigned n = 0;
+    struct pbuf *q;
+    void *handle;
+
+    for (q = p; q && n < TX_MAX_PIECES && in_heap(q); q = q->next)
+        if (q->len)
+            pieces[n++] = (struct ucs_tx_piece){q->payload, q->len, q};
+    if (q)
+        return false;
+    for (unsigned i = 0; i < n; i++)
+        pbuf_ref(pieces[i].opaque);
+    handle = ucs_port_tx_ref(pn->port, pieces, n, tx_release, p->tso_segsz);
+    *err = handle ? ERR_OK : ERR_MEM;
+    if (handle)
+        ucs_port_tx_queue(pn->port, handle, pn->tx_offloads);
+    return true;
 }
 
 static err_t port_linkoutput(struct netif *netif, struct pbuf *p)
 {
     struct port_netif *pn = netif->state;
     void *handle;
-    void *data = ucs_port_tx_alloc(pn->port, p->tot_len, &handle);
+    void *data;
+    err_t err;
 
+    if (pn->by_ref && p->tot_len >= TX_BY_REF_MIN && tx_by_ref(pn, p, &err))
+        return err;
+    data = ucs_port_tx_alloc(pn->port, p->tot_len, &handle);
     if (!data)
         return ERR_MEM;
     pbuf_copy_partial(p, data, p->tot_len, 0);
@@ -75,6 +137,12 @@ static err_t port_netif_init(struct netif *netif)
     if (pn->tx_offloads & UCS_OFFLOAD_TX_TCP_CKSUM)
         checksums &= (u16_t)~NETIF_CHECKSUM_GEN_TCP;
     NETIF_SET_CHECKSUM_CTRL(netif, checksums);
+    pn->chksum_flags = checksums;
+    /* Frames by reference need lwIP's heap where the port reads; TCP builds
+     * 64 KiB segments only for a port that takes them so. */
+    pn->by_ref = (info.tx_offloads & UCS_OFFLOAD_TX_BY_REF) && heap_lo == ucs_ram_heap;
+    if (pn->by_ref && (info.tx_offloads & UCS_OFFLOAD_TX_TSO))
+        netif->flags |= NETIF_FLAG_TSO;
     return ERR_OK;
 }
 
@@ -107,7 +175,7 @@ struct ucs_port *port_netif_open_port(const struct ucs_port_config *cfg, char *e
     }
     struct ucs_port_params params = {
         .devargs = cfg->devargs, .mtu = cfg->mtu, .rx_mbufs = cfg->rx_mbufs, .scratch_size = sizeof(struct rx_pbuf),
-        .fault = &fault, .capture_path = cfg->capture_path};
+        .fault = &fault, .capture_path = cfg->capture_path, .tso = !cfg->no_tso};
     return ucs_port_open(&params, err, errlen);
 }
 
@@ -173,22 +241,56 @@ static bool attest_takes(struct port_netif *pn, const struct ucs_rx_frame *f)
     return true;
 }
 
+/* A pbuf over one segment of a received frame: freeing it frees that mbuf. */
+static struct pbuf *rx_pbuf(const struct ucs_rx_frame *seg)
+{
+    struct rx_pbuf *r = seg->scratch;
+
+    r->pc.custom_free_function = rx_pbuf_free;
+    r->frame = seg->handle;
+    return pbuf_alloced_custom(PBUF_RAW, seg->len, PBUF_REF, &r->pc, seg->data, seg->len);
+}
+
+/* A frame of several segments (LRO) becomes one pbuf chain over its mbufs,
+ * nothing copied; the lengths are filled from the tail. */
+static struct pbuf *rx_chain(const struct ucs_rx_frame *f)
+{
+    struct pbuf *segs[UCS_RX_MAX_SEGS];
+    struct ucs_rx_frame seg = *f;
+    unsigned n = 0;
+
+    for (;;) {
+        segs[n++] = rx_pbuf(&seg);
+        if (!seg.next || n == UCS_RX_MAX_SEGS)
+            break;
+        ucs_frame_seg(seg.next, &seg);
+    }
+    for (unsigned i = n - 1; i-- > 0;) {
+        segs[i]->next = segs[i + 1];
+        segs[i]->tot_len = (u16_t)(segs[i]->len + segs[i + 1]->tot_len);
+    }
+    return segs[0];
+}
+
 unsigned port_netif_rx(struct port_netif *pn)
 {
     struct ucs_rx_frame frames[RX_BURST];
     unsigned n = ucs_port_rx(pn->port, frames, RX_BURST);
 
     for (unsigned i = 0; i < n; i++) {
-        struct rx_pbuf *r = frames[i].scratch;
         struct pbuf *p;
 
         if (pn->attest && attest_takes(pn, &frames[i]))
             continue;
-        r->pc.custom_free_function = rx_pbuf_free;
-        r->frame = frames[i].handle;
-        p = pbuf_alloced_custom(PBUF_RAW, frames[i].len, PBUF_REF, &r->pc, frames[i].data, frames[i].len);
+        p = frames[i].next ? rx_chain(&frames[i]) : rx_pbuf(&frames[i]);
+        /* lwIP checks per netif: for this frame, not the sum the port vouched
+         * for (a 64 KiB frame from a virtio peer carries none to check). */
+        if (frames[i].l4_verified)
+            NETIF_SET_CHECKSUM_CTRL(&pn->netif,
+                                    pn->chksum_flags & ~(NETIF_CHECKSUM_CHECK_TCP | NETIF_CHECKSUM_CHECK_UDP));
         if (pn->netif.input(p, &pn->netif) != ERR_OK)
             pbuf_free(p);
+        NETIF_SET_CHECKSUM_CTRL(&pn->netif, pn->chksum_flags);
     }
     if (n) {
         unsigned free, total;

@@ -14,6 +14,9 @@ struct ucs_port *port_netif_open_port(const struct ucs_port_config *cfg, char *e
 struct port_netif *port_netif_attach(struct ucs_port *port, const struct ucs_port_config *cfg, char *err,
                                      size_t errlen);
 void port_netif_close(struct port_netif *pn);
+/* lwIP's heap in memory the ports read frames from, so that frames can leave
+ * by reference (NULL: not enough such memory; the caller finds other). */
+unsigned char *port_netif_heap(size_t size, int node);
 /* Hands one burst of received frames to lwIP; returns how many. */
 unsigned port_netif_rx(struct port_netif *pn);
 void port_netif_tx_flush(struct port_netif *pn);

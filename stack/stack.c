@@ -92,7 +92,9 @@ static int pin_to_node(int node)
 static int heap_alloc(int node)
 {
     size_t size = MEM_SIZE + 4096;
-    ucs_ram_heap = node >= 0 ? numa_alloc_onnode(size, node) : malloc(size);
+    ucs_ram_heap = port_netif_heap(size, node);
+    if (!ucs_ram_heap)
+        ucs_ram_heap = node >= 0 ? numa_alloc_onnode(size, node) : malloc(size);
     return ucs_ram_heap ? 0 : -1;
 }
 
@@ -246,6 +248,9 @@ void ucs_stack_get_stats(const struct ucs_stack *s, struct ucs_stack_stats *out)
         out->tx_frames += ps.tx_frames;
         out->tx_backlogged += ps.tx_backlogged;
         out->tx_alloc_failed += ps.tx_alloc_failed;
+        out->tx_tso_frames += ps.tx_tso_frames;
+        out->rx_lro_frames += ps.rx_lro_frames;
+        out->rx_oversize += ps.rx_oversize;
         out->mbufs_total += ps.mbufs_total;
         out->mbufs_free += ps.mbufs_free;
         out->tx_backlog_now += ps.tx_backlog_now;

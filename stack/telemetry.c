@@ -35,13 +35,13 @@ static const struct {
     U64(tcp_accept_queue_full), U64(rx_pressure), U64(rx_ooseq_shed), U64(rx_copied), U64(tcp_seq_unacceptable),
     U64(tcp_paws_rejected), U64(tcp_syn_fin), U64(fault_delayed), U64(fault_delay_dropped), U64(tcp_rtt_ts_samples),
     U64(tcp_rtt_timed_samples), U64(tcp_pmtu_lowered), U64(icmp_ptb_refused), U64(pmtu_learnt), U64(pmtu_evicted),
-    U64(pmtu_expired), U64(tcp_pmtu_split),
+    U64(pmtu_expired), U64(tcp_pmtu_split), U64(tx_tso_frames), U64(rx_lro_frames), U64(rx_oversize),
 };
 // clang-format on
-/* 62 counters of 64 bits, 5 of 32 (and 4 bytes of padding after the first
+/* 65 counters of 64 bits, 5 of 32 (and 4 bytes of padding after the first
  * three), numa_node and cpu: a counter added to ucs_stack_stats must be added
  * here too, or /ucstack/stats would silently lack it. */
-_Static_assert(sizeof(struct ucs_stack_stats) == 62 * 8 + 5 * 4 + 4 + 2 * sizeof(int),
+_Static_assert(sizeof(struct ucs_stack_stats) == 65 * 8 + 5 * 4 + 4 + 2 * sizeof(int),
                "ucs_stack_stats changed: list its counters in stat_fields, then update this size");
 /* Room for the counters the layers above add (the credential option's). */
 _Static_assert(sizeof(stat_fields) / sizeof(stat_fields[0]) + 16 <= UCS_TEL_MAX_STATS, "too many counters");

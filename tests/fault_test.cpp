@@ -91,6 +91,7 @@ class FaultTest : public ::testing::Test
                   std::string *client_faults, std::string *server_faults)
     {
         std::string limit = std::to_string(limit_s());
+        unlink(sock().c_str()); // a test may transfer twice over one cable path
         std::vector<std::string> extra = {"--bytes", bytes, "--timeout", limit};
         if (one_way)
             extra.push_back("--one-way");
@@ -113,6 +114,8 @@ class FaultTest : public ::testing::Test
         ASSERT_TRUE(server.wait_line("faults ", 30000, server_faults)) << server.output();
         ASSERT_TRUE(client.wait_line("recovery ", 30000, &client_recovery_)) << client.output();
         ASSERT_TRUE(server.wait_line("recovery ", 30000, &server_recovery_)) << server.output();
+        ASSERT_TRUE(client.wait_line("offload ", 30000, &client_offload_)) << client.output();
+        ASSERT_TRUE(server.wait_line("offload ", 30000, &server_offload_)) << server.output();
         std::cout << "client " << client_recovery_ << "\nserver " << server_recovery_ << "\n";
         EXPECT_EQ(client.wait_exit(30000), 0) << client.output();
         EXPECT_EQ(server.wait_exit(30000), 0) << server.output();
@@ -121,6 +124,7 @@ class FaultTest : public ::testing::Test
     TempDir dir_;
     std::vector<std::string> prefixes_;
     std::string client_recovery_, server_recovery_; // "recovery rto=N ..." of each side
+    std::string client_offload_, server_offload_;   // "offload tso_frames=N lro_frames=N ..."
 };
 
 TEST_F(FaultTest, OnePercentLossWithReorderingStreams128MiBEachWayByteExact)
@@ -132,6 +136,28 @@ TEST_F(FaultTest, OnePercentLossWithReorderingStreams128MiBEachWayByteExact)
         EXPECT_GT(fields(l)["reordered"], 0) << l;
         EXPECT_EQ(fields(l)["duplicated"], 0) << l;
         EXPECT_EQ(fields(l)["corrupted"], 0) << l;
+    }
+    // Both ways in 64 KiB frames (TSO out, LRO in: the cable's default).
+    for (const std::string &l : {client_offload_, server_offload_}) {
+        EXPECT_GT(fields(l)["tso_frames"], 0) << l;
+        EXPECT_GT(fields(l)["lro_frames"], 0) << l;
+        EXPECT_EQ(fields(l)["rx_oversize"], 0) << l;
+    }
+}
+
+// A frame of up to 44 wire segments (TSO) is lost whole on this cable: the
+// sender resends it (whole, or cut to the window after a timeout), over IPv6
+// and IPv4, and every byte arrives once and in order.
+TEST_F(FaultTest, LostSixtyFourKiBFramesAreResentAndTheStreamIsExact)
+{
+    for (const char *peer : {"fd75:6373::1", "198.18.0.1"}) {
+        std::string cf, sf;
+        transfer("loss=2%", "16M", peer, true, &cf, &sf);
+        EXPECT_GT(fields(sf)["dropped"], 0) << sf;
+        EXPECT_GT(fields(client_offload_)["tso_frames"], 0) << client_offload_;
+        EXPECT_GT(fields(server_offload_)["lro_frames"], 0) << server_offload_;
+        auto r = fields(client_recovery_);
+        EXPECT_GT(r["rto"] + r["fast_recoveries"] + r["sack_rexmits"] + r["tail_loss_probes"], 0) << client_recovery_;
     }
 }
 

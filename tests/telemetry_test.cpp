@@ -181,7 +181,7 @@ TEST(Telemetry, StatsAreTheStacksCounters)
     EXPECT_EQ(s["tcp_rto"], after.tcp_rto);
     // Every counter of ucs_stack_stats besides numa_node and cpu, those of
     // ucs_cred_option_stats, and the age.
-    EXPECT_EQ(s.size(), 67u + 7u + 2u) << s.dump();
+    EXPECT_EQ(s.size(), 70u + 7u + 2u) << s.dump();
     struct ucs_cred_option_stats cs;
     ucs_get_cred_option_stats(&cs);
     EXPECT_EQ(s["cred_sent"], cs.sent);

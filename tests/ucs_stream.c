@@ -12,6 +12,7 @@
  * (error: what a failed send or receive said), then what the port's fault
  * key injected and what the stack still holds once the socket is closed:
  *   "faults dropped=N reordered=N duplicated=N corrupted=N ip_checksum_errors=N tcp_checksum_errors=N ..."
+ *   "offload tso_frames=N lro_frames=N rx_oversize=N"
  *   "leaks tcp_pcbs=N tcp_segs=N mbufs_in_use=N tx_backlog=N"
  * mbufs_in_use counts mbufs held beyond those in use before the connection
  * and those waiting in the TX backlog (freed when the port closes).
@@ -122,6 +123,8 @@ static void print_counts(struct ucs_stack *stack, int64_t mbufs_before)
            (unsigned long long)s.tcp_rto, (unsigned long long)s.tcp_fast_recoveries,
            (unsigned long long)s.tcp_sack_rexmits, (unsigned long long)s.tcp_tail_loss_probes,
            (unsigned long long)s.tcp_sack_blocks, (unsigned long long)s.tcp_sack_ignored);
+    printf("offload tso_frames=%llu lro_frames=%llu rx_oversize=%llu\n", (unsigned long long)s.tx_tso_frames,
+           (unsigned long long)s.rx_lro_frames, (unsigned long long)s.rx_oversize);
     printf("leaks tcp_pcbs=%u tcp_segs=%u mbufs_in_use=%lld tx_backlog=%u\n", s.tcp_pcbs,
            (unsigned)lwip_stats.memp[MEMP_TCP_SEG]->used, (long long)(mbufs_held(stack) - mbufs_before),
            s.tx_backlog_now);

@@ -40,6 +40,8 @@ struct ucs_port_config {
      * creation on ("" none); telemetry's /ucstack/capture stops and restarts
      * it. */
     char capture_path[256];
+    /* 64 KiB TCP frames (TSO out, LRO in) off, where the port could carry them. */
+    bool no_tso;
 };
 
 struct ucs_config {
@@ -128,6 +130,10 @@ struct ucs_stack_stats {
      * evicted for others (a bounded cache) and expired; segments queued at
      * the old size that a lowered MTU split (never IP fragments). */
     uint64_t pmtu_learnt, pmtu_evicted, pmtu_expired, tcp_pmtu_split;
+    /* 64 KiB TCP frames (port key tso): sent to be cut at the MSS, received
+     * put together from several segments, and received frames dropped for
+     * being longer than 65,535 bytes or 64 mbufs. */
+    uint64_t tx_tso_frames, rx_lro_frames, rx_oversize;
     uint32_t tcp_pcbs; /* connections lwIP holds in any state */
     /* lwIP's TCP timers visit only connections with timer work (the due
      * list): how many are on it now, and how many visits the timers made
