@@ -6,6 +6,7 @@
  * or resent from now on fits. */
 #include "pmtu.h"
 
+#include "lwip/ip.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip_hooks.h"
 
@@ -33,6 +34,11 @@ void ucs_tcp_resegment(struct tcp_pcb *pcb, uint16_t mss)
     if (mss >= pcb->mss)
         return;
     pcb->mss = mss;
+    /* A TSO port cuts each segment at the MSS of the moment it leaves
+       (patch 0012 stamps it on every transmission): nothing to split. */
+    struct netif *netif = ip_route(&pcb->local_ip, &pcb->remote_ip);
+    if (netif && (netif->flags & NETIF_FLAG_TSO))
+        return;
     split_queue(pcb, pcb->unacked);
     split_queue(pcb, pcb->unsent);
 }
