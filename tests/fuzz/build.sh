@@ -83,11 +83,11 @@ target() { # name [link flags] sources...
 }
 
 target fuzz_tcpopt tests/fuzz/fuzz_tcpopt.c stack/tcp_options.c stack/tcp_opt_walk.c stack/ip4_id.c stack/tcp_pcb_index.c stack/tcp_rtt.c \
-    stack/tcp_timer_list.c stack/siphash.c stack/tcp_timewait.c stack/tcp_seg_options.c stack/syn_cookie.c stack/tuple_hash.c
+    stack/tcp_timer_list.c stack/siphash.c stack/tcp_timewait.c stack/tcp_seg_options.c stack/syn_cookie.c stack/tuple_hash.c stack/pmtu.c
 # --wrap: a strict fuzz_frame goes around the TCP guard (lwIP issues 6 and 7).
 target fuzz_frame -Wl,--wrap=ucs_tcp_guard_drops tests/fuzz/fuzz_frame.c stack/tcp_guard.c stack/tcp_options.c stack/tcp_opt_walk.c \
     stack/route.c stack/ip4_id.c stack/tcp_pcb_index.c stack/tcp_rtt.c stack/tcp_timer_list.c stack/siphash.c \
     credlink/cred_option.c libsock/icmp_errors.c stack/ip_input.c stack/tcp_timewait.c stack/tcp_seg_options.c \
-    stack/syn_cookie.c stack/tuple_hash.c
+    stack/syn_cookie.c stack/tuple_hash.c stack/pmtu.c stack/tcp_resegment.c
 target fuzz_credtable tests/fuzz/fuzz_credtable.c credlink/cred_table.c credlink/claim.c ucred/alloc.c credlink/attest.c \
     ucred/attested.c
